@@ -1,0 +1,53 @@
+"""The ``realesrgan-kit`` command line: a thin adapter over ``core``.
+
+Each command module exposes ``register(subparsers)``; the list below is the whole CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from .. import __version__
+from ..core.errors import RealESRGANKitError
+from . import model_commands
+
+__all__ = ["main", "build_parser"]
+
+COMMAND_MODULES = (model_commands,)
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="realesrgan-kit",
+        description="Real-ESRGAN super-resolution: models, upscaling and degradations.",
+    )
+    parser.add_argument("--version", action="version", version=f"realesrgan-kit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.ERROR if args.quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except RealESRGANKitError as exc:
+        print(f"realesrgan-kit: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except FileNotFoundError as exc:
+        print(f"realesrgan-kit: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("realesrgan-kit: interrupted; nothing partial was written", file=sys.stderr)
+        return EXIT_INTERRUPTED

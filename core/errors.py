@@ -1,0 +1,98 @@
+"""The typed error hierarchy of realesrgan-kit.
+
+Every error a user can cause derives from :class:`RealESRGANKitError`, so front ends catch one
+type and show its message. Messages follow one rule: say what was expected, what came, and
+what to do about it.
+
+Hierarchy::
+
+    RealESRGANKitError
+    ├── ModelError
+    │   ├── UnsupportedModelError   file or state dict of no known format or architecture
+    │   ├── CorruptModelError       a known format, but damaged, truncated or inconsistent
+    │   ├── UnsafeModelError        a pickle that would import or call arbitrary objects
+    │   ├── ModelNotFoundError      a name that no search place resolved
+    │   ├── IncompatibleModelsError two models that cannot be interpolated
+    │   └── DownloadError
+    │       └── ChecksumMismatchError
+    ├── InvalidImageError           (also a ValueError) bad pixels, shape, dtype, channels
+    ├── InvalidParameterError       (also a ValueError) a bad option value
+    ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
+    ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
+    └── OutputExistsError           (also a FileExistsError) refusing to overwrite
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RealESRGANKitError",
+    "ModelError",
+    "UnsupportedModelError",
+    "CorruptModelError",
+    "UnsafeModelError",
+    "ModelNotFoundError",
+    "IncompatibleModelsError",
+    "DownloadError",
+    "ChecksumMismatchError",
+    "InvalidImageError",
+    "InvalidParameterError",
+    "UpscaleOutOfMemoryError",
+    "OperationCancelledError",
+    "OutputExistsError",
+]
+
+
+class RealESRGANKitError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ModelError(RealESRGANKitError):
+    """A model could not be found, read, recognised or built."""
+
+
+class UnsupportedModelError(ModelError):
+    """The file or state dict is of no format or architecture this package knows."""
+
+
+class CorruptModelError(ModelError):
+    """The file claims a known format but is damaged, truncated or inconsistent."""
+
+
+class UnsafeModelError(ModelError):
+    """A pickled checkpoint that would import or call arbitrary objects when loaded."""
+
+
+class ModelNotFoundError(ModelError):
+    """A model name or path that none of the search places resolved."""
+
+
+class IncompatibleModelsError(ModelError):
+    """Two models that cannot be interpolated (different architectures or shapes)."""
+
+
+class DownloadError(ModelError):
+    """An explicit download failed."""
+
+
+class ChecksumMismatchError(DownloadError):
+    """A downloaded or cached file does not have the expected SHA-256."""
+
+
+class InvalidImageError(RealESRGANKitError, ValueError):
+    """An input image of the wrong kind: empty, wrong channels, unsupported dtype, NaN."""
+
+
+class InvalidParameterError(RealESRGANKitError, ValueError):
+    """An option value outside its allowed range or of the wrong kind."""
+
+
+class UpscaleOutOfMemoryError(RealESRGANKitError, MemoryError):
+    """Out of memory even after retrying with the smallest allowed tile."""
+
+
+class OperationCancelledError(RealESRGANKitError):
+    """A cancel hook asked the operation to stop; no partial result is returned."""
+
+
+class OutputExistsError(RealESRGANKitError, FileExistsError):
+    """The output path exists and overwriting was not requested."""

@@ -1,0 +1,44 @@
+"""Atomic outputs: a file appears whole under its final name, or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import OutputExistsError
+
+__all__ = ["atomic_output", "same_file"]
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when both paths name one existing file (symlinks and relative paths resolved)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    On an exception (a cancel included) the temporary file is removed and ``path`` is
+    untouched. ``suffix`` keeps the extension on the temporary name for writers that infer
+    the format from it (OpenCV).
+    """
+    final = Path(path)
+    if final.exists() and not overwrite:
+        raise OutputExistsError(f"{final} exists; pass --force (overwrite=True) to replace it")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix if suffix is not None else final.suffix, dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

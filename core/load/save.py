@@ -1,0 +1,42 @@
+"""Write a descriptor's weights as .safetensors with the metadata to rebuild it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Mapping
+
+from safetensors.torch import save_file
+
+from ..fileio import atomic_output
+from .descriptor import ModelDescriptor
+
+__all__ = ["save_safetensors", "FORMAT_TAG"]
+
+FORMAT_TAG = "realesrgan-kit"
+
+
+def save_safetensors(
+    descriptor: ModelDescriptor,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    extra_metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Save fp32 weights plus ``architecture``/``hyperparameters`` metadata, atomically."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in descriptor.module.state_dict().items()}
+    metadata = {
+        "format": FORMAT_TAG,
+        "architecture": descriptor.architecture,
+        "hyperparameters": json.dumps(dict(descriptor.hyperparameters), sort_keys=True),
+        "scale": str(descriptor.scale),
+        "name": descriptor.name or "",
+        "source": descriptor.source,
+        **({"output_rescale": repr(descriptor.default_outscale / descriptor.scale)} if descriptor.default_outscale else {}),
+        **dict(extra_metadata or {}),
+    }
+    final = Path(path)
+    with atomic_output(final, overwrite=overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return final

@@ -1,0 +1,1 @@
+"""One spec module per architecture; the registry lists them."""

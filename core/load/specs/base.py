@@ -1,0 +1,69 @@
+"""The contract every architecture spec fulfils; the registry holds one instance per network."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from torch import nn
+
+from ...errors import CorruptModelError
+from ..statedict import StateDict
+
+__all__ = ["ArchitectureSpec", "ArchitectureFacts", "indices", "require", "shape_of"]
+
+
+@dataclass(frozen=True)
+class ArchitectureFacts:
+    """Facts derived from hyperparameters alone (no weights needed)."""
+
+    scale: int
+    input_channels: int
+    output_channels: int
+    multiple_of: int
+    minimum_size: int
+    receptive_field: int
+    macs_per_pixel: int
+    supports_fp16: bool
+    supports_bf16: bool
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """One network the package can detect, build and describe.
+
+    - ``recognize(sd)``: the state dict in this network's canonical key layout when its keys
+      belong to this network (translating old layouts), else ``None``. Keys only; cheap.
+    - ``hyperparameters(sd, hints)``: every constructor argument, read from tensor shapes;
+      ``hints`` (file metadata or the caller's overrides) only fill in what shapes cannot tell.
+    - ``build(hp)``: an untrained module with those hyperparameters.
+    - ``facts(hp)``: scale, channels, size needs, cost.
+    """
+
+    id: str
+    purpose: str
+    recognize: Callable[[StateDict], StateDict | None]
+    hyperparameters: Callable[[StateDict, Mapping[str, Any]], dict[str, Any]]
+    build: Callable[[Mapping[str, Any]], nn.Module]
+    facts: Callable[[Mapping[str, Any]], ArchitectureFacts]
+
+
+def indices(sd: StateDict, pattern: str) -> list[int]:
+    """Sorted distinct integers captured by ``pattern`` (one group) over the keys."""
+    rx = re.compile(pattern)
+    found = {int(m.group(1)) for k in sd if (m := rx.fullmatch(k))}
+    return sorted(found)
+
+
+def require(sd: StateDict, key: str, arch: str) -> None:
+    if key not in sd:
+        raise CorruptModelError(f"{arch} weights lack {key!r}: the file is incomplete or of another network")
+
+
+def shape_of(sd: StateDict, key: str, arch: str, ndim: int) -> tuple[int, ...]:
+    require(sd, key, arch)
+    shape = tuple(sd[key].shape)
+    if len(shape) != ndim:
+        raise CorruptModelError(f"{arch} weight {key!r} has shape {shape}; expected {ndim} dimensions")
+    return shape

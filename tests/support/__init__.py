@@ -1,0 +1,1 @@
+"""Test helpers: tiny random models, an independent reference implementation, writers."""
