@@ -1,0 +1,152 @@
+"""What the engine needs to know about a model, read from ours or from a spandrel-like object.
+
+ComfyUI hands over spandrel ``ImageModelDescriptor`` objects of architectures we may not
+know. Facts they lack are measured on a shape-only (``meta``) copy of the network: activation
+sizes for the memory estimate and convolution MACs for the report. When even that fails the
+engine falls back to conservative constants.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InvalidParameterError
+
+__all__ = ["ModelFacts", "model_facts", "probe_activations", "UNKNOWN_RECEPTIVE_FIELD_PAD"]
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_RECEPTIVE_FIELD_PAD = 32
+"""Tile pad for networks whose receptive field is unknown (ComfyUI core uses 32 overlap)."""
+
+_PROBE = 32  # probe side in input pixels (times the size multiple)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    module: nn.Module
+    scale: int
+    input_channels: int
+    output_channels: int
+    multiple_of: int
+    minimum: int
+    square: bool
+    supports_half: bool
+    supports_bfloat16: bool
+    receptive_field: int | None
+    macs_per_pixel: int | None
+    default_outscale: float | None
+    architecture: str | None
+    device: torch.device
+
+
+def _field(obj: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+def model_facts(model: Any) -> ModelFacts:
+    """Facts from a ``ModelDescriptor`` or any spandrel-like object (``.model``, ``.scale`` ...)."""
+    module = _field(model, "module", "model")
+    if not isinstance(module, nn.Module):
+        if isinstance(model, nn.Module):
+            raise InvalidParameterError(
+                "upscale() needs a loaded model (load_model(...) or a spandrel descriptor), not a bare nn.Module: "
+                "its scale and channels are unknown. Wrap it with realesrgan_kit.core.load.build_descriptor(module.state_dict())."
+            )
+        raise InvalidParameterError(
+            f"upscale() needs a loaded model (load_model(...) or a spandrel ImageModelDescriptor); got {type(model).__name__}"
+        )
+    scale = _field(model, "scale")
+    if not isinstance(scale, int) or scale < 1:
+        raise InvalidParameterError(f"the model's scale must be a positive integer, got {scale!r}")
+    purpose = _field(model, "purpose")
+    if purpose is not None and purpose not in ("super-resolution", "SR", "Restoration", "FaceSR"):
+        raise InvalidParameterError(f"this model is a {purpose}, not an image-to-image network; it cannot upscale")
+    reqs = _field(model, "size_requirements")
+    multiple = int(_field(reqs, "multiple_of", default=1) or 1)
+    minimum = int(_field(reqs, "minimum", default=1) or 1)
+    square = bool(_field(reqs, "square", default=False))
+    try:
+        device = next(module.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    rf = _field(model, "receptive_field")
+    macs = _field(model, "macs_per_pixel")
+    arch = _field(model, "architecture")
+    arch_name = arch if isinstance(arch, str) or arch is None else str(_field(arch, "id", "name", default=arch))
+    return ModelFacts(
+        module=module,
+        scale=scale,
+        input_channels=int(_field(model, "input_channels", default=3)),
+        output_channels=int(_field(model, "output_channels", default=3)),
+        multiple_of=max(1, multiple),
+        minimum=max(1, minimum),
+        square=square,
+        supports_half=bool(_field(model, "supports_half", "supports_fp16", default=True)),
+        supports_bfloat16=bool(_field(model, "supports_bfloat16", "supports_bf16", default=True)),
+        receptive_field=int(rf) if isinstance(rf, (int, float)) else None,
+        macs_per_pixel=int(macs) if isinstance(macs, (int, float)) else None,
+        default_outscale=_field(model, "default_outscale"),
+        architecture=arch_name,
+        device=device,
+    )
+
+
+@dataclass(frozen=True)
+class ActivationProbe:
+    """Per input pixel of one image: the largest (inputs + output) elements of any leaf module,
+    the network output's elements and the convolution MACs."""
+
+    peak_elements_per_pixel: float
+    output_elements_per_pixel: float
+    macs_per_pixel: float
+
+
+def _meta_copy(module: nn.Module) -> nn.Module:
+    memo: dict[int, Any] = {}
+    for t in list(module.parameters()) + list(module.buffers()):
+        meta = torch.empty_like(t, device="meta")
+        memo[id(t)] = nn.Parameter(meta, requires_grad=False) if isinstance(t, nn.Parameter) else meta
+    return copy.deepcopy(module, memo)
+
+
+def probe_activations(facts: ModelFacts) -> ActivationProbe | None:
+    """Run the network on a shape-only input and record activation sizes (``None`` on failure)."""
+    side = max(_PROBE, facts.minimum)
+    side = -(-side // facts.multiple_of) * facts.multiple_of
+    peak = 0
+    macs = 0
+
+    def hook(module: nn.Module, inputs: tuple, output: Any) -> None:
+        nonlocal peak, macs
+        elems = sum(t.numel() for t in inputs if isinstance(t, torch.Tensor))
+        outs = output if isinstance(output, (tuple, list)) else (output,)
+        elems += sum(t.numel() for t in outs if isinstance(t, torch.Tensor))
+        peak = max(peak, elems)
+        if isinstance(module, nn.Conv2d) and isinstance(output, torch.Tensor):
+            kh, kw = module.kernel_size
+            macs += output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    try:
+        meta = _meta_copy(facts.module)
+        handles = [m.register_forward_hook(hook) for m in meta.modules() if not list(m.children())]
+        try:
+            with torch.inference_mode():
+                out = meta(torch.empty(1, facts.input_channels, side, side, device="meta"))
+        finally:
+            for h in handles:
+                h.remove()
+    except Exception as exc:  # an architecture that cannot run on meta tensors: use constants
+        log.debug("meta probe of %s failed: %s", type(facts.module).__name__, exc)
+        return None
+    pixels = side * side
+    return ActivationProbe(peak / pixels, out.numel() / pixels, macs / pixels)

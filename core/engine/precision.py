@@ -1,0 +1,98 @@
+"""Which floating-point format runs the network, and on which device.
+
+``auto`` picks fp16 on CUDA and MPS (tensor cores / the GPU's native half), bf16 on CPUs where
+PyTorch has fast bf16 convolutions (oneDNN with AVX-512-BF16 or AMX), else fp32. A model whose
+descriptor says it cannot run in a format is never run in it; a tile whose reduced-precision
+output is not finite is recomputed in fp32 by the runner.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+
+from ..errors import InvalidParameterError
+
+__all__ = ["PRECISIONS", "DTYPES", "resolve_device", "resolve_precision", "cpu_has_fast_bf16", "cpu_has_fast_fp16"]
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when oneDNN has native bf16 convolution kernels on this CPU.
+
+    ``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` is PyTorch's own check (AVX-512 with the
+    BF16 extension, or AMX); without it bf16 convolutions are emulated and slower than fp32.
+    """
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # older builds without the probe: assume no
+        return False
+
+
+def cpu_has_fast_fp16() -> bool:
+    """True when oneDNN has native fp16 kernels (AVX-512-FP16 or AMX-FP16)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_device(device: Any, model_device: torch.device | None = None) -> torch.device:
+    """``None`` → the model's accelerator if it is on one, else CUDA, else MPS, else CPU."""
+    if device is None:
+        if model_device is not None and model_device.type != "cpu":
+            return model_device
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidParameterError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError("device 'cuda' was asked for, but this PyTorch build sees no CUDA GPU; use device='cpu'")
+    if resolved.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InvalidParameterError("device 'mps' was asked for, but MPS is not available here; use device='cpu'")
+    if resolved.type not in ("cpu", "cuda", "mps"):
+        raise InvalidParameterError(f"device must be cpu, cuda or mps, got {device!r}")
+    return resolved
+
+
+def _supports(model: Any, name: str) -> bool:
+    return bool(getattr(model, name, True))
+
+
+def resolve_precision(model: Any, precision: str, device: Any) -> str:
+    """The format actually used: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+
+    An explicit request is honoured unless the model forbids it (then fp32, with a warning);
+    ``auto`` follows the module docstring.
+    """
+    if precision not in PRECISIONS:
+        raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    half_ok, bf16_ok = _supports(model, "supports_half"), _supports(model, "supports_bfloat16")
+    if precision == "auto":
+        if dev.type in ("cuda", "mps"):
+            if half_ok:
+                return "fp16"
+            if bf16_ok and dev.type == "cuda" and torch.cuda.is_bf16_supported():
+                return "bf16"
+            return "fp32"
+        return "bf16" if bf16_ok and cpu_has_fast_bf16() else "fp32"
+    if (precision == "fp16" and not half_ok) or (precision == "bf16" and not bf16_ok):
+        log.warning("this model does not support %s; running it in fp32", precision)
+        return "fp32"
+    if dev.type == "cpu" and precision == "bf16" and not cpu_has_fast_bf16():
+        log.warning("bf16 on this CPU is emulated (no AVX-512-BF16/AMX): it will be slower than fp32")
+    if dev.type == "cpu" and precision == "fp16" and not cpu_has_fast_fp16():
+        log.warning("fp16 on this CPU is emulated and slow; bf16 or fp32 is faster here")
+    return precision
