@@ -1,0 +1,201 @@
+"""``realesrgan-kit upscale``: files or folders in, upscaled files out.
+
+Reads with OpenCV ``IMREAD_UNCHANGED`` so 16-bit, alpha and gray survive; writes atomically
+in the format of the output extension; never overwrites an input. With several inputs or a
+folder, a file that fails is reported and skipped, a summary is printed and the exit code is
+non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ..core.errors import InvalidImageError, InvalidParameterError, OutputExistsError, RealESRGANKitError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
+_NO_ALPHA = (".jpg", ".jpeg", ".bmp")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "upscale",
+        help="upscale images or folders of images",
+        description="Upscale images with a Real-ESRGAN model (default: the embedded RealESRGAN_x4plus, offline).",
+        epilog="example: realesrgan-kit upscale photo.png -o photo_x4.png",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file (one input) or folder (written as OUT/<name>.<ext>)")
+    p.add_argument("-m", "--model", default=None, help="model name or weights file (default: RealESRGAN_x4plus)")
+    size = p.add_argument_group("output size (default: the model's scale)")
+    size.add_argument("-s", "--outscale", type=float, default=None, help="final scale factor, any value > 0")
+    size.add_argument("--width", type=int, default=None, help="final width (height follows unless given)")
+    size.add_argument("--height", type=int, default=None, help="final height (width follows unless given)")
+    p.add_argument("-t", "--tile", default="auto", help="tile size in input pixels, 'auto' (default) or 0 (whole image)")
+    p.add_argument("--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    p.add_argument("--alpha", choices=("model", "resize", "drop"), default="model",
+                   help="alpha channel: through the network, resized, or dropped")
+    p.add_argument("--tta", action="store_true", help="average the 8 flips and rotations (8× slower)")
+    p.add_argument("-n", "--denoise", type=float, default=None,
+                   help="denoise strength 0..1 for realesr-general-x4v3 (blends with its weak-denoise twin)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads")
+    p.add_argument("--ext", default=None, help="output format for folder outputs (png, jpg, webp, tif); default: the input's")
+    p.add_argument("--force", action="store_true", help="replace existing outputs (inputs are never replaced)")
+    p.add_argument("--allow-download", action="store_true", help="download a missing official model (checked by SHA-256)")
+    p.set_defaults(func=cmd_upscale)
+
+
+def _collect_inputs(inputs: Iterable[str]) -> tuple[list[Path], bool]:
+    """Input files, and whether the run is a batch (a folder or several inputs)."""
+    files: list[Path] = []
+    batch = False
+    names = list(inputs)
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            batch = True
+            found = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+            if not found:
+                log.warning("no images (%s) in %s", ", ".join(IMAGE_EXTENSIONS), path)
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"input {path} does not exist")
+    return files, batch or len(names) > 1
+
+
+def _output_path(source: Path, output: Path, batch: bool, ext: str | None) -> Path:
+    if not batch and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
+        return output
+    suffix = f".{ext.lstrip('.').lower()}" if ext else source.suffix.lower()
+    return output / f"{source.stem}{suffix}"
+
+
+def read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    data = np.fromfile(str(path), dtype=np.uint8)  # imdecode: paths with any characters work
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise InvalidImageError(f"cannot read {path}: not an image OpenCV can decode (or the file is empty)")
+    return image
+
+
+def write_image(image: np.ndarray, path: Path, *, overwrite: bool) -> None:
+    import cv2
+
+    from ..core.fileio import atomic_output
+
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_EXTENSIONS:
+        raise InvalidParameterError(f"unknown output format {path.suffix!r}; use one of {', '.join(IMAGE_EXTENSIONS)}")
+    if suffix in _EIGHT_BIT_ONLY and image.dtype != np.uint8:
+        log.warning("%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, path.name)
+        image = (image.astype(np.float32) / np.iinfo(image.dtype).max * 255.0 + 0.5).astype(np.uint8)
+    if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
+        log.warning("%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, path.name)
+        image = np.ascontiguousarray(image[:, :, :3])
+    ok, encoded = cv2.imencode(suffix, image)
+    if not ok:
+        raise InvalidImageError(f"OpenCV could not encode a {image.shape} {image.dtype} image as {suffix}")
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        encoded.tofile(str(tmp))
+
+
+class ProgressBar:
+    """A one-line text bar on stderr (only on a terminal)."""
+
+    def __init__(self, label: str, stream=sys.stderr) -> None:
+        self.label = label
+        self.stream = stream
+        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        width = 24
+        filled = round(width * done / total)
+        elapsed = time.monotonic() - self.started
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles {elapsed:5.1f}s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _tile_argument(value: str) -> int | str:
+    if value == "auto":
+        return "auto"
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidParameterError(f"--tile must be 'auto' or a number of pixels, got {value!r}") from None
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from ..core.engine import run_upscale
+    from ..core.fileio import same_file
+    from ..core.load import load_model
+    from ..core.zoo import DEFAULT_MODEL
+
+    tile = _tile_argument(args.tile)
+    files, batch = _collect_inputs(args.inputs)
+    output = Path(args.output)
+    if batch and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
+        raise InvalidParameterError(f"several inputs need an output folder, not the file name {output}")
+    targets = [(source, _output_path(source, output, batch, args.ext)) for source in files]
+    for source, target in targets:
+        if same_file(source, target) or source.resolve() == target.resolve():
+            raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
+    model = load_model(args.model or DEFAULT_MODEL, device=None, denoise_strength=args.denoise,
+                       allow_download=args.allow_download)
+    options = dict(outscale=args.outscale, width=args.width, height=args.height, tile=tile, tile_pad=args.tile_pad,
+                   precision=args.precision, alpha=args.alpha, tta=args.tta, device=args.device, threads=args.threads)
+    failures: list[tuple[Path, str]] = []
+    done = 0
+    for source, target in targets:
+        try:
+            _upscale_one(run_upscale, model, source, target, options, args.force, bgr=True)
+            done += 1
+        except (RealESRGANKitError, OSError) as exc:
+            if not batch:
+                raise
+            failures.append((source, str(exc)))
+            print(f"realesrgan-kit: skipped {source}: {exc}", file=sys.stderr)
+    if batch:
+        print(f"{done} upscaled, {len(failures)} failed" + (f" ({', '.join(str(s) for s, _ in failures)})" if failures else ""),
+              file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict, overwrite: bool, *, bgr: bool) -> None:
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{target} exists; pass --force to replace it")
+    image = read_image(source)
+    bar = ProgressBar(source.name)
+    try:
+        result = run(model, image, bgr=bgr, progress=bar, **options)
+    finally:
+        bar.close()
+    write_image(result.image, target, overwrite=overwrite)
+    report = result.report
+    log.info("%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s on %s, %.1fs", source, target, report.input_size[1],
+             report.input_size[0], report.output_size[1], report.output_size[0], report.tiles, report.tile,
+             report.precision, report.device, report.seconds)
+    print(f"{target}", file=sys.stdout)
