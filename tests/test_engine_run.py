@@ -117,12 +117,13 @@ def test_report_describes_the_run(tiny, image):
     assert report.seconds > 0
 
 
-def test_spandrel_like_model_without_facts_gets_safe_defaults(image):
-    net = tiny_rrdb(scale=2, num_block=1)
+def test_unknown_architecture_gets_safe_defaults(image):
+    net = _Shifted(tiny_rrdb(scale=2, num_block=1))  # weights look known, behaviour is not: stays foreign
     model = spandrel_like(net, 2, multiple_of=2)
     result = run_upscale(model, image, precision="fp32", tile="auto")
     assert result.image.shape == (60, 82, 3)
-    assert result.report.tile_pad >= 16 and result.report.macs > 0  # MACs counted on a shape-only probe
+    assert result.report.tile_pad == 32  # unknown receptive field: a fixed pad
+    assert result.report.macs > 0  # counted on a shape-only probe
 
 
 def test_threads_are_restored(tiny, image):
@@ -168,3 +169,27 @@ def test_auto_tile_follows_the_memory_budget(tiny):
     bigger = estimate_tile_memory(tiny, 128, tile_pad=8, precision="fp32")
     assert bigger > need
     assert 64 <= choose_tile(tiny, 400, 400, precision="fp32", tile_pad=8, memory_budget=(need + bigger) // 2) < 128
+
+
+class _Shifted(torch.nn.Module):
+    """RRDBNet weights behind a forward that is not RRDBNet's: must not be adopted."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x) + 0.5
+
+    def state_dict(self, *args, **kwargs):
+        return self.net.state_dict(*args, **kwargs)
+
+
+def test_foreign_models_of_known_architectures_are_adopted_only_when_equal():
+    from realesrgan_kit.core.engine.modelinfo import model_facts
+
+    net = tiny_rrdb(num_block=1)
+    facts = model_facts(spandrel_like(net, 4))
+    assert facts.architecture == "RRDBNet" and facts.receptive_field is not None and facts.module is not net
+    shifted = model_facts(spandrel_like(_Shifted(net), 4))
+    assert shifted.receptive_field is None and isinstance(shifted.module, _Shifted)

@@ -54,7 +54,21 @@ def _field(obj: Any, *names: str, default: Any = None) -> Any:
 
 
 def model_facts(model: Any) -> ModelFacts:
-    """Facts from a ``ModelDescriptor`` or any spandrel-like object (``.model``, ``.scale`` ...)."""
+    """Facts from a ``ModelDescriptor`` or any spandrel-like object (``.model``, ``.scale`` ...).
+
+    A spandrel object whose weights are a network we know (ESRGAN/Real-ESRGAN RRDBNet,
+    SRVGGNetCompact) is adopted: rebuilt as our module, checked to give the same output on a
+    small random input, and then run with our receptive field, MACs and lean forward.
+    """
+    facts = _read_facts(model)
+    if facts.receptive_field is None:
+        adopted = _adopt(facts)
+        if adopted is not None:
+            return adopted
+    return facts
+
+
+def _read_facts(model: Any) -> ModelFacts:
     module = _field(model, "module", "model")
     if not isinstance(module, nn.Module):
         if isinstance(model, nn.Module):
@@ -150,3 +164,48 @@ def probe_activations(facts: ModelFacts) -> ActivationProbe | None:
         return None
     pixels = side * side
     return ActivationProbe(peak / pixels, out.numel() / pixels, macs / pixels)
+
+
+def _adopt(facts: ModelFacts) -> ModelFacts | None:
+    """Our equivalent of a foreign module with known weights, or ``None``."""
+    from ..errors import ModelError
+    from ..load import build_descriptor
+
+    try:
+        ours = build_descriptor(facts.module.state_dict(), source="the model passed in")
+    except ModelError:
+        return None
+    if ours.purpose != "super-resolution" or (ours.scale, ours.input_channels, ours.output_channels) != (
+            facts.scale, facts.input_channels, facts.output_channels):
+        return None
+    side = 16 * ours.size_requirements.multiple_of
+    probe = torch.rand(1, facts.input_channels, side, side, generator=torch.Generator().manual_seed(0))
+    dtype = next(iter(facts.module.parameters()), torch.empty(0)).dtype
+    try:
+        with torch.inference_mode():
+            theirs = facts.module(probe.to(facts.device, dtype)).float().cpu()
+            mine = ours.module(probe)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        log.debug("not adopting %s: %s", type(facts.module).__name__, exc)
+        return None
+    tolerance = 1e-3 if dtype == torch.float32 else 5e-2
+    if theirs.shape != mine.shape or float((theirs - mine).abs().max()) > tolerance:
+        log.debug("not adopting %s: its output differs from our %s", type(facts.module).__name__, ours.architecture)
+        return None
+    log.debug("running %s as our %s", type(facts.module).__name__, ours.architecture)
+    return ModelFacts(
+        module=ours.module,
+        scale=ours.scale,
+        input_channels=ours.input_channels,
+        output_channels=ours.output_channels,
+        multiple_of=max(facts.multiple_of, ours.size_requirements.multiple_of),
+        minimum=max(facts.minimum, ours.size_requirements.minimum),
+        square=facts.square,
+        supports_half=facts.supports_half,
+        supports_bfloat16=facts.supports_bfloat16,
+        receptive_field=ours.receptive_field,
+        macs_per_pixel=ours.macs_per_pixel,
+        default_outscale=facts.default_outscale,
+        architecture=ours.architecture,
+        device=facts.device,
+    )

