@@ -20,7 +20,7 @@ from ..errors import InvalidImageError, InvalidParameterError
 from .filters import filter2d, usm_sharpen
 from .jpeg import jpeg_compress
 from .noise import add_gaussian_noise, add_poisson_noise
-from .planes import merge_planes, split_image
+from .planes import Planes, merge_planes, split_image
 from .record import DegradationRecord, KernelChoice, NoiseChoice, ResizeChoice
 from .resize import resize
 from .sampling import NOISE_SEED_LIMIT, sample_degradation
@@ -67,7 +67,10 @@ def apply_degradation(image: np.ndarray, record: DegradationRecord) -> np.ndarra
     """
     if not isinstance(record, DegradationRecord):
         raise InvalidParameterError(f"record must be a DegradationRecord (from sample_degradation or from_dict); got {type(record).__name__}")
-    planes = split_image(image)
+    return _apply(split_image(image), record)
+
+
+def _apply(planes: Planes, record: DegradationRecord) -> np.ndarray:
     h, w = planes.color.shape[:2]
     if (h, w) != (record.height, record.width):
         raise InvalidImageError(
@@ -122,15 +125,9 @@ def degrade(
     """Sample a degradation from ``preset`` (+ ``overrides``) with ``seed`` and apply it."""
     seed = _check_seed(seed)
     settings = settings_from(preset, overrides)
-    planes_shape = np.shape(image)
-    if len(planes_shape) < 2:
-        raise InvalidImageError(f"expected an H×W or H×W×C image; got shape {planes_shape}")
+    planes = split_image(image)
+    height, width = planes.color.shape[:2]
     record = sample_degradation(
-        np.random.default_rng(seed),
-        height=int(planes_shape[0]),
-        width=int(planes_shape[1]),
-        scale=scale,
-        settings=settings,
-        enabled=enabled,
+        np.random.default_rng(seed), height=height, width=width, scale=scale, settings=settings, enabled=enabled
     )
-    return DegradeResult(apply_degradation(image, record), record)
+    return DegradeResult(_apply(planes, record), record)
