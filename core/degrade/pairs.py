@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InvalidImageError, InvalidParameterError
 
-__all__ = ["pair_scale", "aligned_crop_boxes", "paired_crops"]
+__all__ = ["pair_scale", "check_hr_crop", "aligned_crop_boxes", "paired_crops"]
 
 
 def pair_scale(scale: object) -> int:
@@ -25,6 +25,14 @@ def pair_scale(scale: object) -> int:
     return int(scale)
 
 
+def check_hr_crop(hr_crop: object, scale: int) -> int:
+    """An HR crop size must be a positive multiple of the (integer) scale."""
+    scale = pair_scale(scale)
+    if isinstance(hr_crop, bool) or not isinstance(hr_crop, Integral) or hr_crop < scale or hr_crop % scale:
+        raise InvalidParameterError(f"the HR crop size must be a positive multiple of the scale {scale}; got {hr_crop!r}")
+    return int(hr_crop)
+
+
 def aligned_crop_boxes(lr_height: int, lr_width: int, scale: int, hr_crop: int | None = None) -> list[tuple[int, int, int, int]]:
     """LR crop boxes (top, left, height, width); multiply by ``scale`` for the HR box.
 
@@ -34,9 +42,7 @@ def aligned_crop_boxes(lr_height: int, lr_width: int, scale: int, hr_crop: int |
     scale = pair_scale(scale)
     if hr_crop is None:
         return [(0, 0, lr_height, lr_width)]
-    if isinstance(hr_crop, bool) or not isinstance(hr_crop, Integral) or hr_crop < scale or hr_crop % scale:
-        raise InvalidParameterError(f"the HR crop size must be a positive multiple of the scale {scale}; got {hr_crop!r}")
-    lr_crop = hr_crop // scale
+    lr_crop = check_hr_crop(hr_crop, scale) // scale
     rows, cols = lr_height // lr_crop, lr_width // lr_crop
     if rows == 0 or cols == 0:
         raise InvalidImageError(
