@@ -96,6 +96,13 @@ def test_resize_matches_torch_interpolate(size, mode):
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
+def test_area_resize_of_a_large_image_works_in_blocks_and_matches_torch():
+    # 1500 rows × 3 channels per column: the float64 prefix sums are taken in several blocks.
+    img = np.random.default_rng(3).random((1500, 1000, 3), dtype=np.float32)
+    expected = from_torch(F.interpolate(to_torch(img), size=(700, 333), mode="area"))
+    np.testing.assert_allclose(resize(img, 700, 333, "area"), expected, atol=1e-6)
+
+
 def test_resize_gray_and_identity():
     img = smooth_image(10, 12, c=1)
     assert resize(img, 5, 6, "bicubic").shape == (5, 6, 1)

@@ -38,13 +38,25 @@ def _area_axis(image: np.ndarray, out_len: int, axis: int) -> np.ndarray:
     i = np.arange(out_len)
     start = (i * in_len) // out_len
     end = -((-(i + 1) * in_len) // out_len)  # ceil without floats
-    # float64 prefix sums keep the window means exact to float32 precision on large images.
-    csum = np.cumsum(image, axis=axis, dtype=np.float64)
-    csum = np.concatenate([np.zeros_like(np.take(csum, [0], axis=axis)), csum], axis=axis)
-    total = np.take(csum, end, axis=axis) - np.take(csum, start, axis=axis)
     shape = [1] * image.ndim
     shape[axis] = out_len
-    return (total / (end - start).reshape(shape)).astype(np.float32)
+    counts = (end - start).reshape(shape)
+    out_shape = list(image.shape)
+    out_shape[axis] = out_len
+    out = np.empty(out_shape, np.float32)
+    # float64 prefix sums keep window means exact to float32 precision on large images; work
+    # in blocks across the other axis so the float64 copy stays small (~32 MB).
+    other = 1 - axis
+    per_line = in_len * (image.shape[2] if image.ndim == 3 else 1)
+    step = max(1, (1 << 22) // per_line)
+    for first in range(0, image.shape[other], step):
+        block = [slice(None)] * image.ndim
+        block[other] = slice(first, first + step)
+        csum = np.cumsum(image[tuple(block)], axis=axis, dtype=np.float64)
+        csum = np.concatenate([np.zeros_like(np.take(csum, [0], axis=axis)), csum], axis=axis)
+        total = np.take(csum, end, axis=axis) - np.take(csum, start, axis=axis)
+        out[tuple(block)] = total / counts
+    return out
 
 
 def resize(image: np.ndarray, height: int, width: int, mode: str) -> np.ndarray:
