@@ -39,7 +39,7 @@ def photo(h: int = 96, w: int = 80, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize(
     "h,w,scale,expected",
     [(179, 179, 4, (44, 44)), (351, 500, 4, (87, 125)), (100, 64, 1.5, (66, 42)), (99, 45, 3, (33, 15)),
-     (11, 22, 2.2, (5, 10)), (10, 7, 2.5, (4, 2)), (33, 33, 1, (33, 33)), (8, 4, 4, (2, 1))],
+     (11, 22, 2.2, (5, 10)), (10, 7, 2.5, (4, 2)), (33, 33, 1, (33, 33)), (8, 4, 4, (2, 1)), (1, 1, 1, (1, 1)), (4, 5, 4, (1, 1))],
 )
 def test_output_size_is_floor_of_size_over_scale(h, w, scale, expected):
     assert output_size(h, w, scale) == expected
