@@ -225,3 +225,28 @@ def test_summary_lists_the_applied_steps():
     text = record.summary()
     assert text.startswith("sharpen") and "final" in text and f"q={record.jpeg_final}" in text
     assert math.isfinite(record.scale)
+
+
+def test_progress_reports_every_stage_in_pipeline_order():
+    seen = []
+    result = degrade(photo(), seed=2, progress=lambda done, total, name: seen.append((done, total, name)))
+    names = [name for _, _, name in seen]
+    assert [d for d, _, _ in seen] == list(range(1, 12)) and all(t == 11 for _, t, _ in seen)
+    assert names[:8] == ["sharpen", "blur1", "resize1", "noise1", "jpeg1", "blur2", "resize2", "noise2"]
+    expected_final = ["final_resize", "final_sinc", "jpeg_final"]
+    if result.record.final_order == "jpeg_resize_sinc":
+        expected_final = ["jpeg_final", "final_resize", "final_sinc"]
+    assert names[8:] == expected_final
+
+
+def test_cancel_hook_stops_without_a_result():
+    from realesrgan_kit.core.errors import OperationCancelledError
+
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(OperationCancelledError, match="cancelled before noise1"):
+        degrade(photo(), seed=2, cancel=cancel)

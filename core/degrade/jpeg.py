@@ -7,7 +7,7 @@ those of real files; chroma subsampling is pinned to 4:2:0 where OpenCV lets us 
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import cv2
 import numpy as np

@@ -12,16 +12,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..errors import InvalidImageError, InvalidParameterError
+from ..errors import InvalidImageError, InvalidParameterError, OperationCancelledError
 from .filters import filter2d, usm_sharpen
 from .jpeg import jpeg_compress
 from .noise import add_gaussian_noise, add_poisson_noise
 from .planes import Planes, merge_planes, split_image
-from .record import DegradationRecord, KernelChoice, NoiseChoice, ResizeChoice
+from .record import DegradationRecord, KernelChoice, NoiseChoice, ResizeChoice, SharpenChoice
 from .resize import resize
 from .sampling import NOISE_SEED_LIMIT, sample_degradation
 from .settings import settings_from
@@ -59,18 +59,56 @@ def _jpeg(x: np.ndarray, quality: int | None) -> np.ndarray:
     return x if quality is None else jpeg_compress(x, quality)  # clips to 0..1 first
 
 
-def apply_degradation(image: np.ndarray, record: DegradationRecord) -> np.ndarray:
+ProgressCallback = Callable[[int, int, str], None]
+CancelHook = Callable[[], bool]
+
+
+def apply_degradation(
+    image: np.ndarray,
+    record: DegradationRecord,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelHook | None = None,
+) -> np.ndarray:
     """Degrade ``image`` exactly as ``record`` says; the same inputs always give the same bytes.
 
     ``image`` must have the size the record was sampled for. See ``planes`` for dtypes,
-    gray and alpha.
+    gray and alpha. ``progress(done, total, stage)`` is called after each stage; ``cancel()``
+    returning True before a stage raises OperationCancelledError (nothing is returned).
     """
     if not isinstance(record, DegradationRecord):
         raise InvalidParameterError(f"record must be a DegradationRecord (from sample_degradation or from_dict); got {type(record).__name__}")
-    return _apply(split_image(image), record)
+    return _apply(split_image(image), record, progress, cancel)
 
 
-def _apply(planes: Planes, record: DegradationRecord) -> np.ndarray:
+def _sharpen(x: np.ndarray, choice: SharpenChoice | None) -> np.ndarray:
+    if choice is None:
+        return x
+    return usm_sharpen(x, weight=choice.weight, kernel_size=choice.kernel_size, sigma=choice.sigma, threshold=choice.threshold)
+
+
+def _stages(record: DegradationRecord) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
+    """The pipeline as an ordered list of (name, function); a None choice is a no-op."""
+    final = {
+        "final_resize": lambda a: resize(a, record.out_height, record.out_width, record.final_resize_mode),
+        "final_sinc": lambda a: _blur(a, record.final_sinc),
+        "jpeg_final": lambda a: _jpeg(a, record.jpeg_final),
+    }
+    final_order = ("final_resize", "final_sinc", "jpeg_final") if record.final_order == "resize_sinc_jpeg" else ("jpeg_final", "final_resize", "final_sinc")
+    return [
+        ("sharpen", lambda a: _sharpen(a, record.sharpen)),
+        ("blur1", lambda a: _blur(a, record.blur1)),
+        ("resize1", lambda a: _resize_to(a, record.resize1)),
+        ("noise1", lambda a: _noise(a, record.noise1)),
+        ("jpeg1", lambda a: _jpeg(a, record.jpeg1)),
+        ("blur2", lambda a: _blur(a, record.blur2)),
+        ("resize2", lambda a: _resize_to(a, record.resize2)),
+        ("noise2", lambda a: _noise(a, record.noise2)),
+        *((name, final[name]) for name in final_order),
+    ]
+
+
+def _apply(planes: Planes, record: DegradationRecord, progress: ProgressCallback | None, cancel: CancelHook | None) -> np.ndarray:
     h, w = planes.color.shape[:2]
     if (h, w) != (record.height, record.width):
         raise InvalidImageError(
@@ -78,20 +116,14 @@ def _apply(planes: Planes, record: DegradationRecord) -> np.ndarray:
             f"sample a new record with sample_degradation(rng, height={h}, width={w}, ...)"
         )
     x = planes.color
-    if record.sharpen is not None:
-        sh = record.sharpen
-        x = usm_sharpen(x, weight=sh.weight, kernel_size=sh.kernel_size, sigma=sh.sigma, threshold=sh.threshold)
-    x = _jpeg(_noise(_resize_to(_blur(x, record.blur1), record.resize1), record.noise1), record.jpeg1)
-    x = _noise(_resize_to(_blur(x, record.blur2), record.resize2), record.noise2)
-
-    def resize_and_sinc(a: np.ndarray) -> np.ndarray:
-        return _blur(resize(a, record.out_height, record.out_width, record.final_resize_mode), record.final_sinc)
-
-    if record.final_order == "resize_sinc_jpeg":
-        x = _jpeg(resize_and_sinc(x), record.jpeg_final)
-    else:
-        x = resize_and_sinc(_jpeg(x, record.jpeg_final))
-    levels = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+    stages = _stages(record)
+    for done, (name, stage) in enumerate(stages, start=1):
+        if cancel is not None and cancel():
+            raise OperationCancelledError(f"the degradation was cancelled before {name}; nothing was returned")
+        x = stage(x)
+        if progress is not None:
+            progress(done, len(stages), name)
+    levels = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)  # Real-ESRGAN's final 8-bit rounding
     return merge_planes(levels, planes)
 
 
@@ -121,8 +153,13 @@ def degrade(
     preset: str = "realesrgan",
     enabled: Mapping[str, bool] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelHook | None = None,
 ) -> DegradeResult:
-    """Sample a degradation from ``preset`` (+ ``overrides``) with ``seed`` and apply it."""
+    """Sample a degradation from ``preset`` (+ ``overrides``) with ``seed`` and apply it.
+
+    ``preset`` may also be a DegradationSettings. ``progress``/``cancel``: see apply_degradation.
+    """
     seed = _check_seed(seed)
     settings = settings_from(preset, overrides)
     planes = split_image(image)
@@ -130,4 +167,4 @@ def degrade(
     record = sample_degradation(
         np.random.default_rng(seed), height=height, width=width, scale=scale, settings=settings, enabled=enabled
     )
-    return DegradeResult(_apply(planes, record), record)
+    return DegradeResult(_apply(planes, record, progress, cancel), record)
