@@ -144,6 +144,7 @@ def _process(src: Path, dst: Path | None, args: argparse.Namespace, context: dic
         "scale": args.scale,
         "preset": args.preset,
         "overrides": context["overrides"],
+        "settings": context["settings"],
         "alpha": "resized to the output size (area), not degraded" if has_alpha else None,
         "record": result.record.to_dict(),
     }
@@ -172,14 +173,14 @@ def cmd_degrade(args: argparse.Namespace) -> int:
         raise InvalidParameterError("--crop sets the size of --pairs crops; add --pairs DIR")
     overrides = _parse_overrides(args.overrides)
     check_scale(args.scale)
-    settings_from(args.preset, overrides)  # validate once, before any file is touched
+    settings = settings_from(args.preset, overrides)  # validate once, before any file is touched
     if args.pairs is not None:
         scale = pair_scale(args.scale)
         if args.crop is not None:
             check_hr_crop(args.crop, scale)
     files, from_folder = _collect_inputs(args.inputs)
     targets = _output_paths(files, args.output, from_folder)
-    context = {"enabled": {s: not getattr(args, f"no_{s}") for s in STEPS}, "overrides": overrides}
+    context = {"enabled": {s: not getattr(args, f"no_{s}") for s in STEPS}, "overrides": overrides, "settings": settings.to_dict()}
     failures = 0
     for src, dst in targets.items():
         try:

@@ -126,6 +126,7 @@ def test_switches_and_overrides_reach_the_record(inputs, tmp_path):
     assert record["disabled"] == ["noise1", "final_sinc"]
     assert record["noise2"]["kind"] == "gaussian" and 2 <= record["noise2"]["sigma"] <= 3
     assert sidecar["preset"] == "light" and sidecar["overrides"] == {"gaussian_noise_prob2": "1", "noise_range2": "2,3"}
+    assert sidecar["settings"]["noise_range2"] == [2.0, 3.0] and sidecar["settings"]["jpeg_range"] == [60, 95]
 
 
 def test_16bit_rgba_is_written_as_16bit_png_with_alpha(data_dir, tmp_path):
