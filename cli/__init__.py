@@ -13,11 +13,11 @@ from typing import Sequence
 
 from .. import __version__
 from ..core.errors import RealESRGANKitError
-from . import model_commands
+from . import degrade_command, model_commands
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = (model_commands,)
+COMMAND_MODULES = (model_commands, degrade_command)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
