@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 
 from ..core.zoo import WEIGHT_SUFFIXES, ZOO, model_dir
 
-__all__ = ["model_choices", "error_html", "status_html", "report_rows", "rows_html", "format_bytes", "engine"]
+__all__ = ["model_choices", "error_html", "status_html", "report_rows", "rows_html", "format_bytes", "format_seconds", "engine"]
 
 
 def engine() -> Any:
@@ -50,6 +50,12 @@ def format_bytes(count: int | None) -> str:
     return f"{count} B"
 
 
+def format_seconds(seconds: float) -> str:
+    if seconds >= 0.1:
+        return f"{seconds:.2f} s"
+    return f"{seconds * 1000:.3g} ms"
+
+
 def error_html(exc: BaseException, *, action: str) -> str:
     """The error's type and full message, and its traceback folded away: shown, never swallowed."""
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -76,12 +82,12 @@ def report_rows(report: Any) -> list[tuple[str, str]]:
     out_h, out_w = report.output_size
     megapixels = in_h * in_w / 1e6
     if seconds > 0:
-        speed = f"{2 * report.macs / seconds / 1e9:.1f} GFLOP/s effective · {megapixels / seconds:.3f} input MP/s"
+        speed = f"{2 * report.macs / seconds / 1e9:.1f} GFLOP/s effective · {megapixels / seconds:.3g} input MP/s"
     else:
         speed = "—"
     tiles = "whole image" if not report.tile else f"{report.tile} px, {report.tiles} tiles, pad {report.tile_pad}"
     rows = [
-        ("elapsed", f"{seconds:.2f} s"),
+        ("elapsed", format_seconds(seconds)),
         ("speed", speed),
         ("peak memory", format_bytes(report.peak_memory_bytes)),
         ("tiles", tiles),

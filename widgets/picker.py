@@ -28,7 +28,6 @@ class ImagePicker(w.VBox):
         self.info = w.HTML("<i>no image</i>")
         super().__init__([w.HBox([self.path, self.load_button]), self.upload, self.info])
         self.load_button.on_click(lambda _: self._load_path())
-        self.path.on_submit(lambda _: self._load_path())  # Enter in the path box loads too
         self.upload.observe(self._on_upload, "value")
 
     @property

@@ -76,6 +76,7 @@ def run_tile_sweep(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     runner: Callable[..., Any] | None = None,
+    estimate_memory: Callable[..., int] | None = None,
 ) -> SweepResult:
     """Upscale the central ``crop``×``crop`` of ``image`` once per tile size and time each.
 
@@ -83,6 +84,7 @@ def run_tile_sweep(
     that at least the smallest is kept. ``warmup`` runs the smallest tile once untimed first,
     so the first point does not pay for one-time setup. A tile size that runs out of memory
     is recorded as not fitting; any other error stops the sweep and is raised.
+    ``runner``/``estimate_memory`` default to ``core.engine.run_upscale``/``estimate_tile_memory``.
     """
     if crop < 8:
         raise InvalidParameterError(f"the sweep crop must be at least 8 pixels, got {crop}")
@@ -112,18 +114,17 @@ def run_tile_sweep(
             points.append(SweepPoint(tile, None, None, False, None, out_of_memory=True))
         else:
             measured = report.peak_memory_bytes
-            memory = measured if measured is not None else _estimate(model, tile, precision, device)
+            if measured is None:
+                estimate = estimate_memory or engine().estimate_tile_memory
+                memory = int(estimate(model, tile, precision=precision, device=device))
+            else:
+                memory = measured
             points.append(SweepPoint(tile, float(report.seconds), memory, measured is not None, report.tiles))
         done += 1
         if progress is not None:
             progress(done, total)
     best = fastest_fitting(points, memory_budget)
     return SweepResult(tuple(points), sample.shape[:2], memory_budget, None if best is None else best.tile)
-
-
-def _estimate(model: Any, tile: int, precision: str, device: Any) -> int | None:
-    estimate = getattr(engine(), "estimate_tile_memory", None)
-    return None if estimate is None else int(estimate(model, tile, precision=precision, device=device))
 
 
 def sweep_html(result: SweepResult) -> str:

@@ -20,7 +20,7 @@ import traitlets
 
 from ..core.errors import InvalidParameterError
 from ..core.zoo import DEFAULT_MODEL, get_entry
-from .common import engine, error_html, model_choices, report_rows, rows_html, status_html
+from .common import engine, error_html, format_seconds, model_choices, report_rows, rows_html, status_html
 from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .picker import ImagePicker
@@ -345,7 +345,7 @@ class UpscaleTuner(w.VBox):
             self.compare.after_label = f"after ×{self.outscale.value:g}"
             self.compare.set_after(upscaled.image)
             self.stats.value = rows_html(report_rows(upscaled.report), css_class="rk-report")
-            self._set_status(f"done in {upscaled.report.seconds:.2f} s", "done")
+            self._set_status(f"done in {format_seconds(upscaled.report.seconds)}", "done")
             self.history.append_stdout(self._history_line(upscaled.report) + "\n")
         elif outcome.status == "cancelled":
             self._set_status("cancelled — nothing was produced", "cancelled")
