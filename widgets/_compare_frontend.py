@@ -99,7 +99,6 @@ function render({ model, el }) {
 
   function showBox() {
     box.style.aspectRatio = String(model.get("aspect"));
-    el.style.maxWidth = model.get("max_width");
     caption.textContent = model.get("caption");
     el.dataset.region = model.get("region").map((v) => v.toFixed(4)).join(",");
   }
@@ -185,7 +184,7 @@ function render({ model, el }) {
   model.on("change:divider", onDivider);
   model.on("change:before_label", showLabels);
   model.on("change:after_label", showLabels);
-  for (const name of ["aspect", "max_width", "caption", "region"]) model.on(`change:${name}`, showBox);
+  for (const name of ["aspect", "caption", "region"]) model.on(`change:${name}`, showBox);
 
   onBefore();
   onAfter();
@@ -198,7 +197,7 @@ function render({ model, el }) {
     model.off("change:divider", onDivider);
     model.off("change:before_label", showLabels);
     model.off("change:after_label", showLabels);
-    for (const name of ["aspect", "max_width", "caption", "region"]) model.off(`change:${name}`, showBox);
+    for (const name of ["aspect", "caption", "region"]) model.off(`change:${name}`, showBox);
     for (const url of Object.values(urls)) if (url) URL.revokeObjectURL(url);
   };
 }

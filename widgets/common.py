@@ -103,7 +103,7 @@ def report_rows(report: Any) -> list[tuple[str, str]]:
 
 def rows_html(rows: Iterable[tuple[str, str]], *, css_class: str) -> str:
     body = "".join(
-        f'<tr><th style="text-align:left;padding-right:1em;font-weight:600">{html.escape(label)}</th>'
+        f'<tr><th style="text-align:left;padding-right:1em;font-weight:600;white-space:nowrap">{html.escape(label)}</th>'
         f'<td data-field="{html.escape(label)}">{html.escape(value)}</td></tr>'
         for label, value in rows
     )

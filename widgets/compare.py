@@ -43,11 +43,12 @@ class CompareView(anywidget.AnyWidget):
     divider = traitlets.Float(0.5, min=0.0, max=1.0).tag(sync=True)
     region = traitlets.Tuple(traitlets.Float(), traitlets.Float(), traitlets.Float(), traitlets.Float(), default_value=WHOLE).tag(sync=True)
     aspect = traitlets.Float(1.5).tag(sync=True)
-    max_width = traitlets.Unicode("720px").tag(sync=True)
     caption = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, *, preview_side: int = DEFAULT_PREVIEW_SIDE, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not self.layout.max_width:
+            self.layout.max_width = "720px"
         self.preview_side = preview_side
         self._before_full: np.ndarray | None = None
         self._after_full: np.ndarray | None = None

@@ -156,7 +156,7 @@ class DegradationExplorer(w.VBox):
         self.original_caption, self.degraded_caption = w.HTML("original"), w.HTML("degraded")
         self.parameters = w.HTML("")
         self.metrics_view = w.HTML("")
-        self.compare = CompareView(preview_side=preview_side, max_width="620px")
+        self.compare = CompareView(preview_side=preview_side, layout=w.Layout(max_width="620px"))
         self.compare.before_label, self.compare.after_label = "original", "restored"
 
         step_grid = w.GridBox(list(self.steps.values()), layout=w.Layout(grid_template_columns="repeat(5, 112px)"))
