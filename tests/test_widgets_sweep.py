@@ -97,13 +97,18 @@ def test_no_fitting_tile_is_said_plainly():
 def test_the_panel_sets_the_tuner_tile_to_the_winner(image):
     calls = []
     model = load_model(tiny_srvgg(upscale=2).state_dict())
-    runner = _scripted({64: 2.0, 96: 0.5, 128: 1.0}, {64: MiB, 96: MiB, 128: MiB}, calls)
+    runner = _scripted({64: 2.0, 96: 0.5, 128: 1.0}, {64: MiB, 96: 3 * MiB, 128: 3 * MiB}, calls)
     tuner = UpscaleTuner(image, model=model, executor=InlineExecutor(), runner=runner)
     tuner.sweep.tiles.value, tuner.sweep.crop.value = (64, 96, 128), 192
     tuner.sweep.run_button.click()
     assert tuner.error.value == "" and tuner.state == "done"
     assert tuner.tile.value == 96 and tuner.sweep.result.best_tile == 96
     assert "96 ✓" in tuner.sweep.table.value and not tuner.run_button.disabled
+    assert all(kwargs["memory_budget"] is None for _, _, kwargs in calls)
+    tuner.sweep.memory_budget.value = 2 / 1024  # 2 MiB, in GiB: only the 64-px tile's peak fits
+    tuner.sweep.run_button.click()
+    assert tuner.tile.value == 64 and tuner.sweep.result.memory_budget == 2 * MiB
+    assert calls[-1][2]["memory_budget"] == 2 * MiB
     tuner.sweep.tiles.value = ()
     tuner.sweep.run_button.click()
     assert "select at least one tile size" in tuner.error.value

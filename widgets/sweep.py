@@ -172,11 +172,17 @@ class TileSweepPanel(w.VBox):
         style = {"description_width": "80px"}
         self.tiles = w.SelectMultiple(options=TILE_SIZES, value=DEFAULT_SWEEP_TILES, rows=4, description="tile sizes", style=style)
         self.crop = w.IntSlider(value=256, min=32, max=1024, step=32, description="crop", continuous_update=False, style=style)
+        budget = tuner.memory_budget
+        self.memory_budget = w.BoundedFloatText(
+            value=round(budget / 2**30, 3) if budget else 0.0, min=0.0, max=4096.0, step=0.25, description="budget GiB",
+            tooltip="a tile size fits when its peak memory is at most this; 0: no limit beyond running out of memory",
+            style=style, layout=w.Layout(width="200px"),
+        )
         self.apply = w.Checkbox(value=True, description="set the tuner's tile to the winner", indent=False)
         self.run_button = w.Button(description="Run sweep", icon="tachometer-alt")
         self.status = w.HTML("")
         self.table = w.HTML("")
-        super().__init__([self.tiles, self.crop, self.apply, self.run_button, self.status, self.table])
+        super().__init__([self.tiles, self.crop, self.memory_budget, self.apply, self.run_button, self.status, self.table])
         self.run_button.on_click(lambda _: self.tuner._ui(self.run, "starting the tile sweep"))
 
     def run(self) -> Any:
@@ -185,6 +191,7 @@ class TileSweepPanel(w.VBox):
         image = tuner._require_image()
         settings = tuner.settings()
         tiles, crop = tuple(self.tiles.value), int(self.crop.value)
+        budget = int(self.memory_budget.value * 2**30) or None
         if not tiles:
             raise InvalidParameterError("select at least one tile size to sweep")
         tuner._begin("tile sweep: loading model…")
@@ -195,7 +202,7 @@ class TileSweepPanel(w.VBox):
             tuner._set_status("tile sweep: timing…", "running")
             return run_tile_sweep(
                 model, image, tiles, crop=crop, tile_pad=settings.tile_pad, precision=settings.precision,
-                device=tuner.device, threads=tuner.threads, memory_budget=tuner.memory_budget,
+                device=tuner.device, threads=tuner.threads, memory_budget=budget,
                 progress=context.progress, cancel=context.cancelled, runner=tuner.runner(),
             )
 
