@@ -85,7 +85,8 @@ def report_rows(report: Any) -> list[tuple[str, str]]:
         speed = f"{2 * report.macs / seconds / 1e9:.1f} GFLOP/s effective · {megapixels / seconds:.3g} input MP/s"
     else:
         speed = "—"
-    tiles = "whole image" if not report.tile else f"{report.tile} px, {report.tiles} tiles, pad {report.tile_pad}"
+    count = f"{report.tiles} tile" + ("" if report.tiles == 1 else "s")
+    tiles = "whole image" if not report.tile else f"{report.tile} px, {count}, pad {report.tile_pad}"
     rows = [
         ("elapsed", format_seconds(seconds)),
         ("speed", speed),
