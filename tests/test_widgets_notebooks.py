@@ -58,6 +58,7 @@ def _missing(modules: tuple[str, ...]) -> list[str]:
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes_on_small_inputs(path, monkeypatch):
     missing = _missing(NEEDS[path.name])
