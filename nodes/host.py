@@ -58,6 +58,8 @@ def model_files() -> list[str]:
             for path in root.rglob(f"*{suffix}"):
                 if path.with_suffix(".bin").is_file():
                     names.add(path.relative_to(root).as_posix())
+                    # ComfyUI lists the .bin half of an ncnn pair as a model of its own.
+                    names.discard(path.with_suffix(".bin").relative_to(root).as_posix())
     return sorted(names)
 
 
