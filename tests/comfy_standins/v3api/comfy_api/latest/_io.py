@@ -18,8 +18,9 @@ Mirrors ComfyUI 0.3.64 for what a node pack uses:
   required/optional (``optional`` key removed), ``input_order``, output types and names
   (display_name, else the io type).
 - ``ComfyNode``: subclasses override classmethods ``define_schema`` and ``execute``;
-  ``GET_SCHEMA()`` validates the class and the schema and sets RETURN_TYPES, RETURN_NAMES,
-  OUTPUT_TOOLTIPS, CATEGORY, OUTPUT_NODE...; ``INPUT_TYPES()`` = ``get_v1_info().input``;
+  ``GET_SCHEMA()`` validates the class and the schema and records RETURN_TYPES, RETURN_NAMES,
+  OUTPUT_TOOLTIPS, CATEGORY, OUTPUT_NODE... once per class; reading one of those class
+  attributes first calls ``GET_SCHEMA()`` (ComfyUI's ``classproperty``s); ``INPUT_TYPES()`` = ``get_v1_info().input``;
   ``FUNCTION`` is "EXECUTE_NORMALIZED" (or "EXECUTE_NORMALIZED_ASYNC" for ``async execute``),
   which turns None / tuple / dict / NodeOutput returns into a ``NodeOutput``.
 """
@@ -417,15 +418,17 @@ class ComfyNode:
         schema = cls.FINALIZE_SCHEMA()
         schema.validate()
         outputs = schema.outputs or []
-        cls.DESCRIPTION = schema.description
-        cls.CATEGORY = schema.category
-        cls.OUTPUT_NODE = schema.is_output_node
-        cls.INPUT_IS_LIST = schema.is_input_list
-        cls.NOT_IDEMPOTENT = schema.not_idempotent
-        cls.RETURN_TYPES = [o.io_type for o in outputs]
-        cls.RETURN_NAMES = [o.display_name or o.io_type for o in outputs]
-        cls.OUTPUT_IS_LIST = [o.is_output_list for o in outputs]
-        cls.OUTPUT_TOOLTIPS = [o.tooltip or None for o in outputs]
+        values = {
+            "DESCRIPTION": schema.description, "CATEGORY": schema.category, "OUTPUT_NODE": schema.is_output_node,
+            "INPUT_IS_LIST": schema.is_input_list, "NOT_IDEMPOTENT": schema.not_idempotent,
+            "RETURN_TYPES": [o.io_type for o in outputs],
+            "RETURN_NAMES": [o.display_name or o.io_type for o in outputs],
+            "OUTPUT_IS_LIST": [o.is_output_list for o in outputs],
+            "OUTPUT_TOOLTIPS": [o.tooltip or None for o in outputs],
+        }
+        for name, value in values.items():  # set once per class, as ComfyUI does
+            if cls.__dict__.get(f"_{name}") is None:
+                setattr(cls, f"_{name}", value)
         cls.SCHEMA = schema
         return schema
 
@@ -459,6 +462,27 @@ class ComfyNode:
     @classmethod
     async def EXECUTE_NORMALIZED_ASYNC(cls, *args: Any, **kwargs: Any) -> NodeOutput:  # noqa: N802
         return cls._normalize(await cls.execute(*args, **kwargs))
+
+    class _FromSchema:
+        """Class attribute read from the schema on first access (ComfyUI's classproperty)."""
+
+        def __set_name__(self, owner: type, name: str) -> None:
+            self.name = name
+
+        def __get__(self, obj: Any, owner: type) -> Any:
+            if owner.__dict__.get(f"_{self.name}") is None:
+                owner.GET_SCHEMA()
+            return owner.__dict__[f"_{self.name}"]
+
+    DESCRIPTION = _FromSchema()
+    CATEGORY = _FromSchema()
+    OUTPUT_NODE = _FromSchema()
+    INPUT_IS_LIST = _FromSchema()
+    NOT_IDEMPOTENT = _FromSchema()
+    RETURN_TYPES = _FromSchema()
+    RETURN_NAMES = _FromSchema()
+    OUTPUT_IS_LIST = _FromSchema()
+    OUTPUT_TOOLTIPS = _FromSchema()
 
     class _FunctionName:
         def __get__(self, obj: Any, owner: type) -> str:
