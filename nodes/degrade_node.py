@@ -3,13 +3,14 @@ parameters as JSON."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
 import cv2
 import torch
 
-from ..core.errors import InvalidParameterError
+from ..core.errors import InvalidParameterError, OperationCancelledError
 from . import host
 from .images import check_image, from_numpy, to_numpy
 from .spec import NodeResult
@@ -54,11 +55,17 @@ def degrade_node(
     batch, height, width = image.shape[0], image.shape[1], image.shape[2]
     progress = host.ProgressReporter()
     outputs, records = [], []
+    # Cancel is checked between frames, and between the pipeline's stages where it takes a hook.
+    hooks = {"cancel": host.interrupted} if "cancel" in inspect.signature(degrade.degrade).parameters else {}
     for index in range(batch):
-        host.raise_if_interrupted()  # Cancel stops between frames
-        # Frame i of a batch uses seed + i, as core's samplers do for batch noise.
-        result = degrade.degrade(to_numpy(image, index), seed=(int(seed) + index) % (SEED_MAX + 1), scale=float(scale),
-                                 preset=preset, enabled=enabled)
+        host.raise_if_interrupted()
+        try:
+            # Frame i of a batch uses seed + i, as core's samplers do for batch noise.
+            result = degrade.degrade(to_numpy(image, index), seed=(int(seed) + index) % (SEED_MAX + 1),
+                                     scale=float(scale), preset=preset, enabled=enabled, **hooks)
+        except OperationCancelledError:
+            host.raise_if_interrupted()  # ComfyUI's own exception: reported as "interrupted"
+            raise
         degraded = result.image
         if resize_to_input != "off" and degraded.shape[:2] != (height, width):
             degraded = cv2.resize(degraded, (width, height), interpolation=_INTERPOLATION[resize_to_input])

@@ -139,5 +139,11 @@ def upscale_node(
     finally:
         if getattr(device, "type", "cpu") != "cpu":
             _offload(model)
+    # ComfyUI IMAGEs live in 0..1 (core's upscale node clamps too); the engine returns the
+    # network's unclamped floats, which would overflow in Save Image and later nodes.
+    # In place (no second output-sized buffer); inference mode because the engine may return
+    # an inference tensor, which ComfyUI (running nodes under inference mode) handles anyway.
+    with torch.inference_mode():
+        result.clamp_(0.0, 1.0)
     out_image, out_mask = split_alpha(result, has_alpha, keep_alpha_channel=image.shape[-1] == 4)
     return NodeResult((out_image, out_mask))

@@ -68,3 +68,18 @@ def test_batch_uses_seed_plus_index_and_lists_records(comfy, photo):
 def test_resize_back_to_the_input_size(comfy, photo):
     out, _ = _run(comfy, photo, resize_to_input="nearest")
     assert out.shape == photo.shape
+
+
+def test_cancel_stops_the_batch(comfy, photo, monkeypatch):
+    calls = []
+    original = degrade.degrade
+
+    def press_cancel_during_first_frame(*args, **kwargs):
+        calls.append(1)
+        comfy.model_management.interrupt_current_processing(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(degrade, "degrade", press_cancel_during_first_frame)
+    with pytest.raises(comfy.model_management.InterruptProcessingException):
+        _run(comfy, photo.repeat(3, 1, 1, 1))
+    assert calls == [1], "no further frame after Cancel"

