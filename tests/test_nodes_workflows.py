@@ -46,6 +46,8 @@ def _accepts(input_type: str, output_type: str) -> bool:
 def test_the_three_examples_exist():
     names = {p.name for p in WORKFLOWS}
     assert names == {"upscale_image_realesrgan.json", "txt2img_then_realesrgan_x2.json", "degrade_upscale_compare.json"}
+    for path in WORKFLOWS:  # the template browser shows a same-name thumbnail
+        assert path.with_suffix(".jpg").stat().st_size > 5000
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)

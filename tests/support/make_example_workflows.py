@@ -1,6 +1,8 @@
-"""Regenerate example_workflows/*.json (ComfyUI UI format) from the node table.
+"""Regenerate example_workflows/*.json (ComfyUI UI format) from the node table, and their
+same-name .jpg thumbnails (shown in ComfyUI's template browser) from the project's BSD test
+images with the real default model (needs core.engine and core.degrade):
 
-    python tests/support/make_example_workflows.py
+    python tests/support/make_example_workflows.py [--thumbnails]
 
 Our nodes' sockets and outputs come from ``nodes.definitions`` so the examples follow the
 table; core nodes are written as core declares them (ComfyUI 0.3.64).
@@ -101,7 +103,7 @@ class Graph:
             "links": self.links,
             "groups": [],
             "config": {},
-            "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}},
+            "extra": {"ds": {"scale": 0.8, "offset": [60, 120]}},
             "version": 0.4,
         }
 
@@ -180,11 +182,52 @@ WORKFLOWS = {
 }
 
 
+def _strip(panels: list[Any], height: int = 240) -> Any:
+    """Panels (H×W×3 float 0..1) side by side, each resized (nearest) to ``height``."""
+    import numpy as np
+    from PIL import Image
+
+    tiles = []
+    for panel in panels:
+        image = Image.fromarray((np.clip(panel, 0, 1) * 255 + 0.5).astype(np.uint8))
+        tiles.append(image.resize((height * image.width // image.height, height), Image.NEAREST))
+    strip = Image.new("RGB", (sum(t.width for t in tiles) + 8 * (len(tiles) - 1), height), (24, 24, 24))
+    x = 0
+    for tile in tiles:
+        strip.paste(tile, (x, 0))
+        x += tile.width + 8
+    return strip
+
+
+def thumbnails() -> None:
+    import numpy as np
+    from PIL import Image
+    from realesrgan_kit.core import degrade, engine
+    from realesrgan_kit.core.load import load_model
+
+    data = ROOT / "tests" / "data"
+    model = load_model("RealESRGAN_x4plus")
+
+    def read(name: str, box: tuple[int, int, int, int]) -> Any:
+        return np.asarray(Image.open(data / name).convert("RGB").crop(box), dtype=np.float32) / 255.0
+
+    comic = read("lq/comic.png", (0, 15, 60, 75))
+    _strip([comic, engine.upscale(model, comic)]).save(OUT / "upscale_image_realesrgan.jpg", quality=85)
+    baboon = read("lq/baboon.png", (30, 30, 90, 90))
+    _strip([baboon, engine.upscale(model, baboon, outscale=2.0)]).save(OUT / "txt2img_then_realesrgan_x2.jpg",
+                                                                      quality=85)
+    clean = read("gt/baboon.png", (120, 120, 360, 360))
+    small = degrade.degrade(clean, seed=0, scale=4).image
+    _strip([clean, small, engine.upscale(model, small)]).save(OUT / "degrade_upscale_compare.jpg", quality=85)
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     for name, make in WORKFLOWS.items():
         (OUT / name).write_text(json.dumps(make(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(OUT / name)
+    if "--thumbnails" in sys.argv:
+        thumbnails()
 
 
 if __name__ == "__main__":
