@@ -5,7 +5,8 @@ Mirrors ComfyUI 0.3.64:
   ``intermediate_device()`` the CPU; ``cpu_mode()``, ``is_device_cpu()``.
 - ``free_memory(memory_required, device, keep_loaded=[])`` unloads models to make room; here
   it records each call in ``FREE_MEMORY_CALLS`` so tests can see what a node asked for.
-- ``get_free_memory(dev)`` is the available RAM for a CPU device; ``module_size(module)`` the
+- ``get_free_memory(dev)`` is the available RAM for a CPU device (ComfyUI asks psutil; the
+  stand-in asks the OS, to need no extra package); ``module_size(module)`` the
   bytes of a module's state dict; ``soft_empty_cache()`` empties accelerator caches.
 - Cancel: ``interrupt_current_processing(value=True)`` sets a flag under a lock;
   ``processing_interrupted()`` reads it; ``throw_exception_if_processing_interrupted()``
@@ -19,7 +20,8 @@ import threading
 from enum import Enum
 from typing import Any
 
-import psutil
+import os
+
 import torch
 
 
@@ -60,7 +62,7 @@ def module_size(module: torch.nn.Module) -> int:
 
 
 def get_free_memory(dev: Any = None, torch_free_too: bool = False) -> Any:
-    free = psutil.virtual_memory().available
+    free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return (free, free) if torch_free_too else free
 
 
