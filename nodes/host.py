@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = [
     "UPSCALE_MODELS",
@@ -131,7 +131,3 @@ class ProgressReporter:
         if self._bar is None:
             self._bar = comfy.utils.ProgressBar(total)
         self._bar.update_absolute(done, total)
-
-
-def progress_and_cancel() -> tuple[Callable[[int, int], None], Callable[[], bool]]:
-    return ProgressReporter(), interrupted

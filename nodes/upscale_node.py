@@ -56,22 +56,21 @@ def _module_bytes(model: Any) -> int:
     return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
 
-def estimate_memory(engine: Any, model: Any, image: torch.Tensor, tile: int) -> int:
-    """Bytes to make room for on the device before a run.
+def estimate_memory(engine: Any, model: Any, image: torch.Tensor, tile: int, *, tile_pad: int = AUTO,
+                    precision: str = "auto", device: Any = None, tta: bool = False) -> int:
+    """Bytes to make room for on the device before a run: one tile's forward plus the input.
 
-    The engine's own estimate when it offers one; otherwise the conservative rule core's
-    "Upscale Image (using Model)" uses: weights + a 512-px tile × scale × 384 bytes per value
-    + the input batch.
+    The engine's own ``estimate_tile_memory`` when it has one; otherwise the conservative rule
+    core's "Upscale Image (using Model)" uses (weights + a 512-px tile × scale × 384 bytes per
+    value). With ``tile`` on auto the estimate is for a 512-px tile, as core's node assumes.
     """
-    estimator = getattr(engine, "estimate_tile_memory", None)
     tile_side = tile if tile > 0 else 512
+    estimator = getattr(engine, "estimate_tile_memory", None)
     if callable(estimator):
-        try:
-            inspect.signature(estimator).bind(model, tile_side)
-        except TypeError:
-            log.debug("core.engine.estimate_tile_memory takes other arguments; using the conservative estimate")
-        else:
-            return int(estimator(model, tile_side)) + image.nelement() * image.element_size()
+        accepted = inspect.signature(estimator).parameters
+        options = {"tile_pad": None if tile_pad == AUTO else tile_pad, "precision": precision, "device": device, "tta": tta}
+        options = {k: v for k, v in options.items() if k in accepted}
+        return int(estimator(model, tile_side, **options)) + image.nelement() * image.element_size()
     scale = max(float(getattr(model, "scale", 4) or 4), 1.0)
     activations = tile_side * tile_side * 3 * 4 * scale * 384
     return int(_module_bytes(model) + activations + image.nelement() * image.element_size())
@@ -117,7 +116,8 @@ def upscale_node(
 
     engine = _engine()
     device = host.torch_device()
-    host.make_room(estimate_memory(engine, model, source, tile), device)
+    host.make_room(estimate_memory(engine, model, source, tile, tile_pad=tile_pad, precision=precision, device=device,
+                                   tta=bool(tta)), device)
     try:
         result = engine.upscale(
             model,

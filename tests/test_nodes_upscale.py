@@ -143,3 +143,14 @@ def test_default_model_on_a_photo_crop(comfy, x4plus, data_dir):
     # A working SR model: the result shrunk back follows the input closely.
     shrunk = torch.nn.functional.interpolate(out.movedim(-1, 1), size=(32, 32), mode="area").movedim(1, -1)
     assert np.corrcoef(shrunk.flatten().numpy(), image.flatten().numpy())[0, 1] > 0.9
+
+
+def test_memory_estimate_comes_from_the_engine(srvgg_x4):
+    from realesrgan_kit.nodes.upscale_node import estimate_memory
+
+    image = torch.rand(2, 64, 64, 3)
+    expected = engine.estimate_tile_memory(srvgg_x4, 256, tile_pad=8, precision="fp32", device="cpu", tta=True)
+    got = estimate_memory(engine, srvgg_x4, image, 256, tile_pad=8, precision="fp32", device="cpu", tta=True)
+    assert got == expected + image.nelement() * 4
+    assert estimate_memory(engine, srvgg_x4, image, 0) == \
+        engine.estimate_tile_memory(srvgg_x4, 512) + image.nelement() * 4  # auto: a 512-px tile
