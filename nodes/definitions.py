@@ -8,12 +8,12 @@ users: append new inputs at the end (optional sockets last), never reorder or re
 
 from __future__ import annotations
 
+from ..core.zoo import DEFAULT_MODEL
 from .compare_node import SIZE_MISMATCH, compare_node
 from .degrade_node import PRESETS, RESIZE_BACK, SEED_MAX, STEPS, degrade_node
 from .load_node import NO_SECOND_MODEL, load_model_node, model_choices, second_model_choices
 from .spec import InputSpec, NodeSpec, OutputSpec
 from .upscale_node import ALPHA_MODES, PRECISIONS, RESIZE_MODES, upscale_node
-from ..core.zoo import DEFAULT_MODEL
 
 __all__ = ["CATEGORY", "MODEL_TYPE", "MAX_RESOLUTION", "NODES", "node_by_id"]
 

@@ -116,8 +116,10 @@ def upscale_node(
 
     engine = _engine()
     device = host.torch_device()
-    host.make_room(estimate_memory(engine, model, source, tile, tile_pad=tile_pad, precision=precision, device=device,
-                                   tta=bool(tta)), device)
+    on_accelerator = getattr(device, "type", "cpu") != "cpu"
+    if on_accelerator:  # unload other models first, as core's upscale node does
+        host.make_room(estimate_memory(engine, model, source, tile, tile_pad=tile_pad, precision=precision,
+                                       device=device, tta=bool(tta)), device)
     try:
         result = engine.upscale(
             model,
@@ -137,7 +139,7 @@ def upscale_node(
         host.raise_if_interrupted()
         raise
     finally:
-        if getattr(device, "type", "cpu") != "cpu":
+        if on_accelerator:
             _offload(model)
     # ComfyUI IMAGEs live in 0..1 (core's upscale node clamps too); the engine returns the
     # network's unclamped floats, which would overflow in Save Image and later nodes.
