@@ -13,7 +13,7 @@ from support.tiny_models import tiny_discriminator, tiny_rrdb, tiny_srvgg
 
 from realesrgan_kit.core.errors import IncompatibleModelsError, ModelNotFoundError, UnsupportedModelError
 from realesrgan_kit.core.load import ModelDescriptor, build_descriptor, save_safetensors
-from realesrgan_kit.nodes import v1, v3
+from realesrgan_kit.nodes import definitions, v1, v3
 
 NODE = "RealESRGANKitLoadModel"
 
@@ -21,8 +21,8 @@ NODE = "RealESRGANKitLoadModel"
 @pytest.fixture(params=["v3", "v1"])
 def comfy(request, tmp_path):
     with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
-        env.node = (v3.build_v3_class(__import__("realesrgan_kit.nodes.definitions", fromlist=["x"]).node_by_id(NODE), env.io)
-                    if request.param == "v3" else v1.node_class_mappings()[NODE])
+        env.node = (v3.build_v3_class(definitions.node_by_id(NODE), env.io) if request.param == "v3"
+                    else v1.node_class_mappings()[NODE])
         yield env
 
 
@@ -128,8 +128,16 @@ def test_a_discriminator_is_refused_with_a_pointer_to_generators(comfy):
         _run(comfy, model_name="net_d.safetensors", second_model="none", second_model_strength=0.5)
 
 
+@pytest.fixture
+def comfy_v3(tmp_path):
+    """One registration style only, for the slow real-weights test (behaviour is shared)."""
+    with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
+        env.node = v3.build_v3_class(definitions.node_by_id(NODE), env.io)
+        yield env
+
+
 @pytest.mark.real_weights
-def test_the_default_model_loads_offline(comfy, x4plus):
-    model, info = _run(comfy, model_name="RealESRGAN_x4plus", second_model="none", second_model_strength=0.5)
+def test_the_default_model_loads_offline(comfy_v3, x4plus):
+    model, info = _run(comfy_v3, model_name="RealESRGAN_x4plus", second_model="none", second_model_strength=0.5)
     assert (model.name, model.architecture, model.scale) == ("RealESRGAN_x4plus", "RRDBNet", 4)
     assert json.loads(info)["parameter_count"] == x4plus.parameter_count

@@ -35,6 +35,14 @@ def _run(env, image, model, **widgets):
     return env.execution.run_node(env.node, image=image, model=model, **values)[0]
 
 
+@pytest.fixture
+def comfy_v3(tmp_path):
+    """One registration style only, for the slow real-weights test (behaviour is shared)."""
+    with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
+        env.node = v3.build_v3_class(definitions.node_by_id(NODE), env.io)
+        yield env
+
+
 @pytest.fixture(scope="module")
 def srvgg_x4():
     return build_descriptor(tiny_srvgg(upscale=4).state_dict())
@@ -132,10 +140,10 @@ def test_cancel_mid_run_stops_within_a_tile(comfy, srvgg_x4):
 
 
 @pytest.mark.real_weights
-def test_default_model_on_a_photo_crop(comfy, x4plus, data_dir):
+def test_default_model_on_a_photo_crop(comfy_v3, x4plus, data_dir):
     photo = np.asarray(Image.open(data_dir / "0014.jpg").convert("RGB"))[60:92, 60:92]
     image = torch.from_numpy(photo.astype(np.float32) / 255.0)[None]
-    out, _ = _run(comfy, image, x4plus, precision="auto")
+    out, _ = _run(comfy_v3, image, x4plus, precision="fp32")
     assert out.shape == (1, 128, 128, 3) and 0.0 <= float(out.min()) and float(out.max()) <= 1.0
     with torch.no_grad():
         plain = x4plus.module(image.movedim(-1, 1)).movedim(1, -1).clamp(0, 1)
