@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Sequence
 
 from .. import __version__
 from ..core.errors import RealESRGANKitError
-from . import model_commands, upscale_command
+from . import degrade_command, model_commands, upscale_command
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = (model_commands, upscale_command)
+COMMAND_MODULES = (model_commands, upscale_command, degrade_command)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except FileNotFoundError as exc:
         print(f"realesrgan-kit: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:  # `realesrgan-kit models | head`: the reader left, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("realesrgan-kit: interrupted; nothing partial was written", file=sys.stderr)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .errors import ChecksumMismatchError, DownloadError, InvalidParameterError, ModelNotFoundError
+from .errors import ChecksumMismatchError, DownloadError, InvalidParameterError, ModelNotFoundError, UnsupportedModelError
 from .fileio import atomic_output
 
 __all__ = [
@@ -204,8 +204,11 @@ def resolve(
 ) -> ResolvedSource:
     """Find the file for a path or model name, searching in the documented order."""
     text = os.fspath(source)
-    if Path(text).expanduser().is_file():
-        return ResolvedSource(Path(text).expanduser(), "path", get_entry(Path(text).stem), (text,))
+    given = Path(text).expanduser()
+    if given.is_file():
+        return ResolvedSource(given, "path", get_entry(given.stem), (text,))
+    if given.is_dir() and _looks_like_path(text):
+        raise UnsupportedModelError(f"{given} is a folder; give the weights file itself (.pth, .safetensors, .param)")
     entry = get_entry(text)
     name = Path(text).name
     searched: list[str] = []

@@ -1,1 +1,28 @@
-"""ipywidgets front end: controls plus a worker thread calling ``core``. No image math here."""
+"""ipywidgets front end: controls plus a worker thread calling ``core``. No image math here.
+
+    from realesrgan_kit.widgets import UpscaleTuner, DegradationExplorer
+    UpscaleTuner("photo.jpg")            # tile size, outscale, precision; before/after view
+    DegradationExplorer("photo.png")     # Real-ESRGAN's training degradations, and what a model recovers
+"""
+
+from .compare import CompareView
+from .explorer import DegradationExplorer
+from .sweep import SweepPoint, SweepResult, TileSweepPanel, fastest_fitting, run_tile_sweep
+from .tuner import UpscaleSettings, UpscaleTuner
+from .worker import InlineExecutor, JobContext, JobOutcome, Worker
+
+__all__ = [
+    "UpscaleTuner",
+    "UpscaleSettings",
+    "DegradationExplorer",
+    "CompareView",
+    "TileSweepPanel",
+    "run_tile_sweep",
+    "fastest_fitting",
+    "SweepPoint",
+    "SweepResult",
+    "Worker",
+    "JobContext",
+    "JobOutcome",
+    "InlineExecutor",
+]

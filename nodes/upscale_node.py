@@ -1,0 +1,151 @@
+"""Upscale node: IMAGE (+ MASK as alpha) through our engine with ComfyUI's device, memory,
+progress bar and Cancel."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import torch
+
+from ..core.errors import InvalidParameterError, OperationCancelledError
+from . import host
+from .images import attach_mask_as_alpha, check_image, split_alpha
+from .spec import NodeResult
+
+__all__ = ["RESIZE_MODES", "PRECISIONS", "ALPHA_MODES", "upscale_node", "size_arguments", "estimate_memory"]
+
+log = logging.getLogger(__name__)
+
+RESIZE_MODES = ("model scale", "outscale", "target size")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+ALPHA_MODES = ("model", "resize")
+AUTO = 0  # the value of ``tile`` and ``tile_pad`` that lets the engine decide
+
+
+def _engine() -> Any:
+    """The upscale engine, imported on first use (the pack loads even where it cannot)."""
+    from ..core import engine
+
+    return engine
+
+
+def size_arguments(resize_mode: str, outscale: float, width: int, height: int) -> dict[str, Any]:
+    """The engine's outscale / width / height arguments for the node's resize widgets."""
+    if resize_mode == "model scale":
+        return {}
+    if resize_mode == "outscale":
+        if not outscale or outscale <= 0:
+            raise InvalidParameterError(f"outscale must be above 0, got {outscale}; or set resize_mode to 'model scale'")
+        return {"outscale": float(outscale)}
+    if resize_mode == "target size":
+        if not width and not height:
+            raise InvalidParameterError(
+                "resize_mode 'target size' needs a width or a height above 0 (one of them keeps the aspect ratio); "
+                "both are 0"
+            )
+        return {"width": int(width) or None, "height": int(height) or None}
+    raise InvalidParameterError(f"resize_mode must be one of {', '.join(RESIZE_MODES)}; got {resize_mode!r}")
+
+
+def _module_bytes(model: Any) -> int:
+    module = getattr(model, "model", None)
+    if not isinstance(module, torch.nn.Module):
+        return 0
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def estimate_memory(engine: Any, model: Any, image: torch.Tensor, tile: int, *, tile_pad: int = AUTO,
+                    precision: str = "auto", device: Any = None, tta: bool = False) -> int:
+    """Bytes to make room for on the device before a run: one tile's forward plus the input.
+
+    The engine's own ``estimate_tile_memory`` when it has one; otherwise the conservative rule
+    core's "Upscale Image (using Model)" uses (weights + a 512-px tile × scale × 384 bytes per
+    value). With ``tile`` on auto the estimate is for a 512-px tile, as core's node assumes.
+    """
+    tile_side = tile if tile > 0 else 512
+    estimator = getattr(engine, "estimate_tile_memory", None)
+    if callable(estimator):
+        accepted = inspect.signature(estimator).parameters
+        options = {"tile_pad": None if tile_pad == AUTO else tile_pad, "precision": precision, "device": device, "tta": tta}
+        options = {k: v for k, v in options.items() if k in accepted}
+        return int(estimator(model, tile_side, **options)) + image.nelement() * image.element_size()
+    scale = max(float(getattr(model, "scale", 4) or 4), 1.0)
+    activations = tile_side * tile_side * 3 * 4 * scale * 384
+    return int(_module_bytes(model) + activations + image.nelement() * image.element_size())
+
+
+def _offload(model: Any) -> None:
+    """Give the accelerator memory back after a run, as core's upscale node does."""
+    mover = getattr(model, "to", None)
+    if callable(mover):
+        mover("cpu")
+    elif isinstance(getattr(model, "model", None), torch.nn.Module):
+        model.model.to("cpu")
+
+
+def upscale_node(
+    image: torch.Tensor,
+    model: Any,
+    resize_mode: str = "model scale",
+    outscale: float = 2.0,
+    width: int = 0,
+    height: int = 0,
+    tile: int = AUTO,
+    tile_pad: int = AUTO,
+    precision: str = "auto",
+    tta: bool = False,
+    alpha_mode: str = "model",
+    mask: torch.Tensor | None = None,
+) -> NodeResult:
+    image = check_image(image)
+    if model is None or not (callable(model) or isinstance(getattr(model, "model", None), torch.nn.Module)):
+        raise InvalidParameterError(
+            "model: expected a model from 'Load Real-ESRGAN Model' or core's 'Load Upscale Model', "
+            f"got {type(model).__name__}"
+        )
+    if precision not in PRECISIONS:
+        raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if alpha_mode not in ALPHA_MODES:
+        raise InvalidParameterError(f"alpha_mode must be one of {', '.join(ALPHA_MODES)}; got {alpha_mode!r}")
+    if tile < 0 or tile_pad < 0:
+        raise InvalidParameterError(f"tile and tile_pad must be 0 (auto) or positive; got {tile} and {tile_pad}")
+    sizes = size_arguments(resize_mode, outscale, width, height)
+    source, has_alpha = attach_mask_as_alpha(image, mask)
+
+    engine = _engine()
+    device = host.torch_device()
+    on_accelerator = getattr(device, "type", "cpu") != "cpu"
+    if on_accelerator:  # unload other models first, as core's upscale node does
+        host.make_room(estimate_memory(engine, model, source, tile, tile_pad=tile_pad, precision=precision,
+                                       device=device, tta=bool(tta)), device)
+    try:
+        result = engine.upscale(
+            model,
+            source,
+            **sizes,
+            tile="auto" if tile == AUTO else int(tile),
+            tile_pad=None if tile_pad == AUTO else int(tile_pad),
+            precision=precision,
+            alpha=alpha_mode,
+            tta=bool(tta),
+            device=device,
+            progress=host.ProgressReporter(),
+            cancel=host.interrupted,
+        )
+    except OperationCancelledError:
+        # Cancel pressed: hand ComfyUI its own exception so it reports "interrupted", not an error.
+        host.raise_if_interrupted()
+        raise
+    finally:
+        if on_accelerator:
+            _offload(model)
+    # ComfyUI IMAGEs live in 0..1 (core's upscale node clamps too); the engine returns the
+    # network's unclamped floats, which would overflow in Save Image and later nodes.
+    # In place (no second output-sized buffer); inference mode because the engine may return
+    # an inference tensor, which ComfyUI (running nodes under inference mode) handles anyway.
+    with torch.inference_mode():
+        result.clamp_(0.0, 1.0)
+    out_image, out_mask = split_alpha(result, has_alpha, keep_alpha_channel=image.shape[-1] == 4)
+    return NodeResult((out_image, out_mask))

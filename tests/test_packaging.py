@@ -1,0 +1,77 @@
+"""The pack's shape: relative imports, a clean core, an explicit and complete package list."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIP = {"tests", "benchmarks", "notebooks", ".git", ".venv", "build", "dist", "example_workflows", "web", "docs"}
+
+
+def _package_dirs():
+    for init in ROOT.rglob("__init__.py"):
+        rel = init.parent.relative_to(ROOT)
+        if rel.parts and (rel.parts[0] in SKIP or rel.parts[0].startswith(".")):
+            continue
+        yield rel
+
+
+def _source_files():
+    for rel in _package_dirs():
+        yield from sorted((ROOT / rel).glob("*.py"))
+
+
+def test_every_subpackage_is_listed_in_pyproject():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {".".join(("realesrgan_kit", *rel.parts)) for rel in _package_dirs()}
+    assert found == listed, f"missing: {found - listed}; stale: {listed - found}"
+
+
+def test_only_relative_imports_of_the_package():
+    offenders = []
+    for path in _source_files():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "realesrgan_kit"]
+    assert not offenders
+
+
+def test_core_imports_neither_comfyui_nor_ipywidgets():
+    forbidden = {"comfy", "comfy_api", "comfy_extras", "folder_paths", "nodes", "ipywidgets", "anywidget", "IPython"}
+    offenders = []
+    for path in (ROOT / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in forbidden]
+    assert not offenders
+
+
+def test_no_print_or_assert_on_user_input_in_core():
+    offenders = []
+    for path in (ROOT / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} print()")
+    assert not offenders
+
+
+def test_requirements_never_pin_torch():
+    requirements = ROOT / "requirements.txt"
+    if requirements.exists():
+        for line in requirements.read_text().splitlines():
+            assert not line.strip().lower().startswith("torch=="), line
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    torch_reqs = [d for d in config["project"]["dependencies"] if d.startswith("torch")]
+    assert torch_reqs and "==" not in torch_reqs[0]
