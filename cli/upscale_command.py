@@ -1,7 +1,7 @@
 """``realesrgan-kit upscale``: files or folders in, upscaled files out.
 
-Reads with OpenCV ``IMREAD_UNCHANGED`` so 16-bit, alpha and gray survive; writes atomically
-in the format of the output extension; never overwrites an input. With several inputs or a
+Reads and writes through ``core.imageio`` (OpenCV ``IMREAD_UNCHANGED``, so 16-bit, alpha and
+gray survive; atomic writes in the format of the output extension); never overwrites an input. With several inputs or a
 folder, a file that fails is reported and skipped, a summary is printed and the exit code is
 non-zero.
 """
@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..core.errors import InvalidImageError, InvalidParameterError, OutputExistsError, RealESRGANKitError
+from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
 
 log = logging.getLogger(__name__)
 
@@ -84,35 +84,15 @@ def _output_path(source: Path, output: Path, batch: bool, ext: str | None) -> Pa
     return output / f"{source.stem}{suffix}"
 
 
-def read_image(path: Path) -> np.ndarray:
-    import cv2
-
-    data = np.fromfile(str(path), dtype=np.uint8)  # imdecode: paths with any characters work
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise InvalidImageError(f"cannot read {path}: not an image OpenCV can decode (or the file is empty)")
-    return image
-
-
-def write_image(image: np.ndarray, path: Path, *, overwrite: bool) -> None:
-    import cv2
-
-    from ..core.fileio import atomic_output
-
-    suffix = path.suffix.lower()
-    if suffix not in IMAGE_EXTENSIONS:
-        raise InvalidParameterError(f"unknown output format {path.suffix!r}; use one of {', '.join(IMAGE_EXTENSIONS)}")
+def fit_format(image: np.ndarray, suffix: str, name: str) -> np.ndarray:
+    """Adapt a result to a format the user chose that cannot hold all of it (with a warning)."""
     if suffix in _EIGHT_BIT_ONLY and image.dtype != np.uint8:
-        log.warning("%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, path.name)
-        image = (image.astype(np.float32) / np.iinfo(image.dtype).max * 255.0 + 0.5).astype(np.uint8)
+        log.warning("%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, name)
+        image = np.rint(image.astype(np.float32) * (255.0 / np.iinfo(image.dtype).max)).astype(np.uint8)
     if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
-        log.warning("%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, path.name)
+        log.warning("%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, name)
         image = np.ascontiguousarray(image[:, :, :3])
-    ok, encoded = cv2.imencode(suffix, image)
-    if not ok:
-        raise InvalidImageError(f"OpenCV could not encode a {image.shape} {image.dtype} image as {suffix}")
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        encoded.tofile(str(tmp))
+    return image
 
 
 class ProgressBar:
@@ -171,7 +151,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     done = 0
     for source, target in targets:
         try:
-            _upscale_one(run_upscale, model, source, target, options, args.force, bgr=True)
+            _upscale_one(run_upscale, model, source, target, options, args.force)
             done += 1
         except (RealESRGANKitError, OSError) as exc:
             if not batch:
@@ -184,16 +164,21 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict, overwrite: bool, *, bgr: bool) -> None:
+def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict, overwrite: bool) -> None:
+    from ..core.imageio import WRITABLE_SUFFIXES, read_image, write_image
+
+    suffix = target.suffix.lower()
+    if suffix not in WRITABLE_SUFFIXES:
+        raise InvalidParameterError(f"unknown output format {target.suffix!r}; use one of {', '.join(WRITABLE_SUFFIXES)}")
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} exists; pass --force to replace it")
-    image = read_image(source)
+    image = read_image(source)  # RGB(A) or gray, 8 or 16 bits, as stored
     bar = ProgressBar(source.name)
     try:
-        result = run(model, image, bgr=bgr, progress=bar, **options)
+        result = run(model, image, progress=bar, **options)
     finally:
         bar.close()
-    write_image(result.image, target, overwrite=overwrite)
+    write_image(target, fit_format(result.image, suffix, target.name), overwrite=overwrite)
     report = result.report
     log.info("%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s on %s, %.1fs", source, target, report.input_size[1],
              report.input_size[0], report.output_size[1], report.output_size[0], report.tiles, report.tile,

@@ -54,7 +54,7 @@ def test_folder_reports_bad_files_and_exits_non_zero(tmp_path, tiny_weights, cap
     code = main(["upscale", str(folder), "-o", str(out), "--model", tiny_weights])
     assert code == 1
     err = capsys.readouterr().err
-    assert "skipped" in err and "broken.png" in err and "cannot read" in err
+    assert "skipped" in err and "broken.png" in err and "could not be decoded as an image" in err
     assert "2 upscaled, 1 failed" in err
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
     assert cv2.imread(str(out / "b.jpg")).shape == (40, 28, 3)
@@ -90,3 +90,14 @@ def test_default_model_offline(tmp_path, data_dir, capsys):
     out = tmp_path / "sample_x4.png"
     assert main(["upscale", str(src), "-o", str(out)]) == 0
     assert cv2.imread(str(out)).shape == (96, 96, 3)
+
+
+def test_eight_bit_formats_get_a_fitted_copy_with_a_warning(tmp_path, data_dir, tiny_weights, caplog):
+    crop = cv2.imread(str(data_dir / "tree_alpha_16bit.png"), cv2.IMREAD_UNCHANGED)[:12, :10]
+    src = _write(tmp_path / "deep.png", crop)
+    out = tmp_path / "out"
+    assert main(["upscale", str(src), "-o", str(out), "--model", tiny_weights, "--ext", "jpg"]) == 0
+    written = cv2.imread(str(out / "deep.jpg"), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint8 and written.shape == (48, 40, 3)
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "holds 8 bits only" in messages and "has no alpha channel" in messages
