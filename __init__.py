@@ -24,6 +24,8 @@ _LAZY = {
     "ZOO": ".core.zoo",
     "DEFAULT_MODEL": ".core.zoo",
     "download": ".core.zoo",
+    "upscale": ".core.engine",
+    "run_upscale": ".core.engine",
 }
 
 if __package__:  # pytest and plain scripts may import this file bare (reference §9)
