@@ -281,8 +281,8 @@ def render(results: dict, memory: dict, size: int, big: int, args: argparse.Name
             f"| auto-tile job {big}×{big} → {4 * big}×{4 * big} | value |",
             "|---|---:|",
             f"| peak RSS (whole process) | {memory['peak_rss'] / 2**30:.2f} GB |",
-            f"| tiles (core {memory['tile']}, window {memory['window'][0]}×{memory['window'][1]}, pad {memory['pad']}) "
-            f"| {memory['tiles']} |",
+            f"| tiles ({'whole image' if not memory['tile'] else 'core ' + str(memory['tile'])}, window "
+            f"{memory['window'][0]}×{memory['window'][1]}, pad {memory['pad']}) | {memory['tiles']} |",
             f"| tiling overhead: MACs tiled ÷ untiled | {memory['macs'] / untiled_macs:.3f} |",
             f"| seconds | {memory['seconds']:.1f} |",
         ]

@@ -57,6 +57,12 @@ MIN_TILE = 16
 
 @dataclass(frozen=True)
 class UpscaleReport:
+    """What a call did. ``tile`` is the core size used (0: one window, the whole image);
+    ``window`` the (height, width) fed to the network; ``macs`` counts every window (overlaps,
+    TTA and fp32 recomputes included); ``peak_memory_bytes`` is CUDA's max_memory_allocated or
+    the process's resident high-water mark on Linux (reset at the start of the call; process-
+    wide, so concurrent work is included), else None."""
+
     tile: int
     tile_pad: int
     tiles: int
@@ -219,6 +225,7 @@ def _run_image(job: _Job, frame: torch.Tensor, target: torch.Tensor | None, prog
                 raise
             _shrink_after_oom(job, exc, height, width, progress, images_left)
     channels.finish(buffer)
+    buffer.clamp_(0.0, 1.0)  # the network overshoots a little; every output kind lives in 0..1
     out = resize_hwc(buffer, *job.out_size)
     if target is not None and resized_later:
         target.copy_(out)
@@ -293,7 +300,8 @@ def run_upscale(
     final_c = channels.final_channels
     if tile_choice == "auto":
         net_bytes = record.height * facts.scale * record.width * facts.scale * final_c * 4
-        reserved = net_bytes + out_h * out_w * final_c * (4 + 2)  # float buffer, resized copy, quantised result
+        # float buffer, the resized copy (a whole batch of them for torch) and the quantised result
+        reserved = net_bytes + out_h * out_w * final_c * (4 * record.batch + 2)
         room = budget if budget is not None else max(1, default_budget(dev) - reserved)
         tile_value: int | None = _choose(facts, record.height, record.width, DTYPES[used], room, pad, border_px,
                                          channels.batch, tta)
@@ -330,7 +338,7 @@ def run_upscale(
     result = assemble_output(record, batch_out) if batch_out is not None else results[0]
     macs = _macs_per_pixel(facts) * computed * channels.batch * (8 if tta else 1)
     report = UpscaleReport(
-        tile=job.tile if job.tile is not None else max(job.plan.window),
+        tile=0 if job.plan.count == 1 else int(job.tile or max(job.plan.window)),
         tile_pad=pad,
         tiles=job.plan.count * record.batch,
         precision=used,
