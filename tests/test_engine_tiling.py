@@ -39,7 +39,8 @@ def test_axis_plan_uses_fewest_windows_and_shrinks_them():
     spans = plan_axis(192, 96, 24)
     assert [(s.start, s.stop, s.own_start, s.own_stop) for s in spans] == [(0, 120, 0, 96), (72, 192, 96, 192)]
     assert len(plan_axis(100, 200, 8)) == 1  # a tile larger than the image: one window
-    assert len(plan_axis(100, 90, 8)) == 2  # 90 + 2·8 > 100 but the core does not cover it all
+    assert len(plan_axis(100, 90, 8)) == 1  # 90 + 2·8 ≥ 100: one window holds the core and its context
+    assert [s.size for s in plan_axis(100, 60, 8)] == [58, 58]  # two equal windows, 16 px of overlap
 
 
 @pytest.mark.parametrize("blend", [0, 3, 8])
