@@ -205,16 +205,12 @@ def write_image(hwc: torch.Tensor, record: ImageRecord) -> Any:
     from PIL import Image
 
     array = _quantize(hwc, {"uint8": np.uint8, "uint16": np.uint16, "float32": np.float32}[record.dtype])
-    mode = record.pil_mode or "RGB"
     if channels == 1:
-        mode = mode if mode in ("L", "I;16", "I", "F") else "L"
         plane = array[:, :, 0]
-        if mode == "I":
-            return Image.fromarray(plane.astype(np.int32), mode="I")
-        return Image.fromarray(plane, mode=mode) if mode != "I;16" else Image.fromarray(plane)
-    if channels == 2:
-        return Image.fromarray(array, mode="LA")
-    return Image.fromarray(array, mode="RGBA" if channels == 4 else "RGB")
+        if record.pil_mode == "I":  # Pillow's int32 mode for 16-bit PNGs
+            plane = plane.astype(np.int32)
+        return Image.fromarray(plane)  # uint8 → L, uint16 → I;16, int32 → I, float32 → F
+    return Image.fromarray(array)  # H×W×2 → LA, ×3 → RGB, ×4 → RGBA (uint8)
 
 
 def assemble_output(record: ImageRecord, frames: list[torch.Tensor] | torch.Tensor) -> Any:

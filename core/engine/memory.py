@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 RRDB_BODY_MAPS = 9.0
 """Live feature maps (in units of num_feat channels) at the body's peak; fitted (see above)."""
-GENERIC_SAFETY = 2.5
+GENERIC_SAFETY = 2.0
 """Multiplier on the largest single layer for networks we only know by probing."""
 CPU_BUDGET_FRACTION = 0.5
 GPU_BUDGET_FRACTION = 0.8
