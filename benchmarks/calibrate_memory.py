@@ -26,9 +26,9 @@ def _status(field: str) -> int:
 
 
 def child(model_name: str, precision: str, side: int) -> None:
-    from bench_upscale import _import_package
+    from _support import import_package
 
-    _import_package()
+    import_package()
     import torch
 
     from realesrgan_kit.core.engine import default_tile_pad, estimate_tile_memory

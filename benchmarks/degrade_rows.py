@@ -18,17 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import import_package  # noqa: E402
+
 
 def _import_package():
-    """``realesrgan_kit`` from an install, else from this checkout (the root is the package)."""
-    try:
-        import realesrgan_kit  # noqa: F401
-    except ImportError:
-        import tempfile
-
-        link_dir = Path(tempfile.mkdtemp(prefix="realesrgan-kit-bench-"))
-        (link_dir / "realesrgan_kit").symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
-        sys.path.insert(0, str(link_dir))
+    import_package()
     from realesrgan_kit.core import degrade as degrade_module
 
     return degrade_module
