@@ -48,7 +48,9 @@ LOADER = textwrap.dedent(r"""
         "heavy": sorted(m for m in ("ipywidgets", "spandrel", "realesrgan_kit") if m in sys.modules),
         "new_top_level": sorted({m.split(".")[0] for m in sys.modules} - modules_before
                                 - set(sys.stdlib_module_names) - {"_distutils_hack"}),
-        "module_names": sorted({m.split(".")[0] for m in sys.modules if "esrgan" in m.lower()}),
+        # (an editable install's import hook, loaded by site at start-up, is the environment's, not ours)
+        "module_names": sorted({m.split(".")[0] for m in sys.modules
+                                if "esrgan" in m.lower() and not m.startswith("__editable__")}),
         "info": info,
     }, default=str))
 """)
