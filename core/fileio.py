@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +21,18 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return False
 
 
+def _create_unique(folder: Path, prefix: str, suffix: str) -> Path:
+    """Create an empty file with a fresh name; unlike mkstemp's 0600, its mode follows the umask."""
+    for _ in range(100):
+        candidate = folder / f"{prefix}{secrets.token_hex(6)}.tmp{suffix}"
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"could not create a temporary file in {folder}")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
@@ -33,9 +45,7 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False, suff
     if final.exists() and not overwrite:
         raise OutputExistsError(f"{final} exists; pass --force (overwrite=True) to replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix if suffix is not None else final.suffix, dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_unique(final.parent, f".{final.name}.", suffix if suffix is not None else final.suffix)
     try:
         yield tmp
         os.replace(tmp, final)

@@ -69,3 +69,19 @@ def test_errors_say_what_to_do(tmp_path):
     with pytest.raises(InvalidImageError, match="shape"):
         encode_image(np.zeros((2, 2, 2), np.uint8))
     assert not any(tmp_path.iterdir())
+
+
+def test_atomic_outputs_follow_the_umask(tmp_path):
+    """Outputs get ordinary permissions (mkstemp would make them 0600)."""
+    import os
+
+    from realesrgan_kit.core.fileio import atomic_output
+
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "out.txt") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
