@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from realesrgan_kit.core.engine import run_upscale, upscale
+from realesrgan_kit.core.engine import upscale
 from realesrgan_kit.core.load import build_descriptor
 from support.engine_fakes import NearestUpscale, spandrel_like
 from support.tiny_models import tiny_srvgg

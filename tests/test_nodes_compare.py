@@ -7,21 +7,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from support.comfy_env import comfy_env
 
 from realesrgan_kit.core.errors import InvalidImageError
 from realesrgan_kit.core.metrics import psnr, ssim
-from realesrgan_kit.nodes import definitions, v1, v3
 
 NODE = "RealESRGANKitCompare"
-
-
-@pytest.fixture(params=["v3", "v1"])
-def comfy(request, tmp_path):
-    with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
-        env.node = (v3.build_v3_class(definitions.node_by_id(NODE), env.io) if request.param == "v3"
-                    else v1.node_class_mappings()[NODE])
-        yield env
 
 
 def _image(height=40, width=48, batch=1, seed=0, low=0.1, high=0.8) -> torch.Tensor:

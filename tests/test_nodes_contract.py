@@ -155,7 +155,7 @@ def test_input_order_snapshot(v3_classes):
 def test_degrade_toggles_match_the_pipeline():
     """The node's step toggles and presets are fixed for workflow stability; they must still
     name exactly the pipeline's steps and presets."""
-    degrade = pytest.importorskip("realesrgan_kit.core.degrade")
+    from realesrgan_kit.core import degrade
     from realesrgan_kit.nodes import degrade_node
 
     assert tuple(degrade.STEPS) == degrade_node.STEPS

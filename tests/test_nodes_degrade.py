@@ -1,6 +1,4 @@
-"""Degrade node with the real pipeline: seeds, toggles, batches, resize back, JSON record.
-
-Skips until ``core.degrade`` is merged into this branch."""
+"""Degrade node with the real pipeline: seeds, toggles, batches, resize back, JSON record."""
 
 from __future__ import annotations
 
@@ -10,22 +8,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from support.comfy_env import comfy_env
 
-degrade = pytest.importorskip("realesrgan_kit.core.degrade")
+from realesrgan_kit.core import degrade
 
-from realesrgan_kit.nodes import definitions, v1, v3  # noqa: E402
 from realesrgan_kit.nodes.degrade_node import STEPS  # noqa: E402
 
 NODE = "RealESRGANKitDegrade"
-
-
-@pytest.fixture(params=["v3", "v1"])
-def comfy(request, tmp_path):
-    with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
-        env.node = (v3.build_v3_class(definitions.node_by_id(NODE), env.io) if request.param == "v3"
-                    else v1.node_class_mappings()[NODE])
-        yield env
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,9 @@ from support.tiny_models import tiny_discriminator, tiny_rrdb, tiny_srvgg
 
 from realesrgan_kit.core.errors import IncompatibleModelsError, ModelNotFoundError, UnsupportedModelError
 from realesrgan_kit.core.load import ModelDescriptor, build_descriptor, save_safetensors
-from realesrgan_kit.nodes import definitions, v1, v3
+from realesrgan_kit.nodes import definitions, v3
 
 NODE = "RealESRGANKitLoadModel"
-
-
-@pytest.fixture(params=["v3", "v1"])
-def comfy(request, tmp_path):
-    with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
-        env.node = (v3.build_v3_class(definitions.node_by_id(NODE), env.io) if request.param == "v3"
-                    else v1.node_class_mappings()[NODE])
-        yield env
 
 
 def _save(module: torch.nn.Module, path) -> None:

@@ -1,7 +1,5 @@
 """Upscale node with the real engine: tiny random models, a core-style model object, Cancel
-mid-run, batches, alpha, and the real default model on a small photo crop.
-
-Skips until ``core.engine`` is merged into this branch."""
+mid-run, batches, alpha, and the real default model on a small photo crop."""
 
 from __future__ import annotations
 
@@ -12,21 +10,18 @@ from PIL import Image
 from support.comfy_env import comfy_env
 from support.tiny_models import tiny_rrdb, tiny_srvgg
 
-engine = pytest.importorskip("realesrgan_kit.core.engine")
-
-from realesrgan_kit.core.load import build_descriptor  # noqa: E402
-from realesrgan_kit.nodes import definitions, v1, v3  # noqa: E402
+from realesrgan_kit.core import engine
+from realesrgan_kit.core.load import build_descriptor
+from realesrgan_kit.nodes import definitions, v3
 
 NODE = "RealESRGANKitUpscale"
 
 
-@pytest.fixture(params=["v3", "v1"])
-def comfy(request, tmp_path):
-    with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
-        env.node = (v3.build_v3_class(definitions.node_by_id(NODE), env.io) if request.param == "v3"
-                    else v1.node_class_mappings()[NODE])
-        env.ticks = env.utils.install_server_like_hook()
-        yield env
+@pytest.fixture
+def comfy(comfy):
+    """The shared fixture (conftest), with the server's progress hook counting ticks."""
+    comfy.ticks = comfy.utils.install_server_like_hook()
+    return comfy
 
 
 def _run(env, image, model, **widgets):

@@ -138,7 +138,6 @@ def test_quickstart_renders_and_browser_actions_reach_the_kernel(page):
 
 
 def test_run_in_the_browser_shows_the_result_and_report(page):
-    pytest.importorskip("realesrgan_kit.core.engine", reason="the upscale engine is not merged yet")
     assert move_tile_slider(page, 2) == "32"
     wait_for_kernel(page, r"tile=32 ")
     page.click(".rk-run")

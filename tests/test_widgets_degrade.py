@@ -1,4 +1,4 @@
-"""DegradationExplorer on the real degradation pipeline (skipped until ``core.degrade`` is merged)."""
+"""DegradationExplorer on the real degradation pipeline."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-degrade_module = pytest.importorskip("realesrgan_kit.core.degrade")
+from realesrgan_kit.core import degrade as degrade_module
 
 from realesrgan_kit.core.errors import OperationCancelledError  # noqa: E402
 from realesrgan_kit.core.imageio import read_image  # noqa: E402
@@ -90,7 +90,7 @@ def test_changes_during_a_job_are_applied_when_it_ends(baboon):
 
 
 def test_upscale_this_compares_the_model_output_with_the_original(baboon):
-    engine = pytest.importorskip("realesrgan_kit.core.engine")
+    from realesrgan_kit.core import engine
     from realesrgan_kit.core.load import load_model
     from realesrgan_kit.core.metrics import psnr, ssim
 

@@ -1,4 +1,4 @@
-"""The tuner and the tile sweep on the real engine (skipped until ``core.engine`` is merged).
+"""The tuner and the tile sweep on the real engine.
 
 Small inputs and the compact realesr-animevideov3 model: the point is that the widgets pass
 their settings through faithfully and show what the engine reports.
@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-engine = pytest.importorskip("realesrgan_kit.core.engine")
+from realesrgan_kit.core import engine
 
 from realesrgan_kit.core.imageio import read_image  # noqa: E402
 from realesrgan_kit.widgets.images import center_crop  # noqa: E402

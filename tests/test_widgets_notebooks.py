@@ -7,30 +7,24 @@ crops (and the compact model where the default one is not the point).
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
+import nbclient
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-# What each notebook needs beyond the widgets (skip until those modules are merged).
-NEEDS = {
-    "01_quickstart.ipynb": ("realesrgan_kit.core.engine",),
-    "02_tile_tuning.ipynb": ("realesrgan_kit.core.engine",),
-    "03_degradations.ipynb": ("realesrgan_kit.core.engine", "realesrgan_kit.core.degrade"),
-}
 
 
 def test_the_three_notebooks_exist():
-    assert [p.name for p in NOTEBOOKS] == sorted(NEEDS)
+    assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_tile_tuning.ipynb", "03_degradations.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_without_outputs(path):
-    nbformat = pytest.importorskip("nbformat")
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     for cell in notebook.cells:
@@ -40,32 +34,15 @@ def test_committed_without_outputs(path):
 
 
 def test_nbstripout_verify_passes():
-    pytest.importorskip("nbstripout")
     done = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, NOTEBOOKS)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def _missing(modules: tuple[str, ...]) -> list[str]:
-    missing = []
-    for name in modules:
-        try:
-            if importlib.util.find_spec(name) is None:
-                missing.append(name)
-        except ModuleNotFoundError:
-            missing.append(name)
-    return missing
 
 
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes_on_small_inputs(path, monkeypatch):
-    missing = _missing(NEEDS[path.name])
-    if missing:
-        pytest.skip(f"{path.name} needs {', '.join(missing)} (not merged yet)")
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("REALESRGAN_KIT_NOTEBOOK_SMALL", "1")  # the kernel inherits the environment
     monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "1")  # this environment's kernelspec, not a user-level one
     notebook = nbformat.read(path, as_version=4)
