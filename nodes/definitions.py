@@ -133,7 +133,7 @@ def _degrade_spec() -> NodeSpec:
             InputSpec("image", "IMAGE", tooltip="The clean (high-resolution) images to degrade."),
             InputSpec("seed", "INT", default=0, minimum=0, maximum=SEED_MAX, step=1, control_after_generate=True,
                       tooltip="Random seed; the same seed gives the same degradation. Image i of a batch uses seed + i."),
-            InputSpec("scale", "FLOAT", default=4.0, minimum=1.0, maximum=8.0, step=0.5,
+            InputSpec("scale", "FLOAT", default=4.0, minimum=1.0, maximum=4.0, step=0.5,
                       tooltip="Down-scaling factor of the result (4 matches the ×4 models)."),
             InputSpec("preset", "COMBO", default="realesrgan", options=PRESETS,
                       tooltip="'realesrgan': the training defaults of RealESRGAN_x4plus. 'light' / 'heavy': milder or "

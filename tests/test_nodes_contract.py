@@ -160,3 +160,14 @@ def test_degrade_toggles_match_the_pipeline():
 
     assert tuple(degrade.STEPS) == degrade_node.STEPS
     assert set(degrade.PRESETS) == set(degrade_node.PRESETS)
+
+
+def test_degrade_scale_range_is_the_pipelines():
+    """The widget must not offer a scale the pipeline refuses (it takes 1 to 4)."""
+    from realesrgan_kit.core.degrade.sampling import check_scale
+    from realesrgan_kit.core.errors import InvalidParameterError
+
+    scale = next(i for i in definitions.node_by_id("RealESRGANKitDegrade").inputs if i.name == "scale")
+    assert check_scale(scale.minimum) == scale.minimum and check_scale(scale.maximum) == scale.maximum
+    with pytest.raises(InvalidParameterError):
+        check_scale(scale.maximum + scale.step)
