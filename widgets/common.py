@@ -6,11 +6,12 @@ import html
 import os
 import traceback
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..core.zoo import WEIGHT_SUFFIXES, ZOO, model_dir
 
-__all__ = ["model_choices", "error_html", "status_html", "report_rows", "rows_html", "format_bytes", "format_seconds", "engine"]
+__all__ = ["model_choices", "error_html", "status_html", "report_rows", "rows_html", "format_bytes", "format_seconds",
+           "engine", "PanelMixin"]
 
 
 def engine() -> Any:
@@ -109,3 +110,36 @@ def rows_html(rows: Iterable[tuple[str, str]], *, css_class: str) -> str:
         for label, value in rows
     )
     return f'<table class="{css_class}">{body}</table>'
+
+
+class PanelMixin:
+    """What the tuner and the explorer share: the status line, the error box, button actions,
+    the image picker callback and the progress bar. Expects ``status``, ``error``, ``progress``
+    widgets, a ``state`` attribute, ``_image`` and ``set_image``."""
+
+    @property
+    def image(self) -> Any:
+        return self._image
+
+    def _set_status(self, text: str, state: str) -> None:
+        self.status.value = status_html(text, state)
+        self.state = state
+
+    def _show_error(self, exc: BaseException, action: str) -> None:
+        self.error.value = error_html(exc, action=action)
+
+    def _ui(self, action: Callable[[], Any], what: str) -> None:
+        """Run a button's action; an exception goes to the widget's error box, not the void."""
+        self.error.value = ""
+        try:
+            action()
+        except Exception as exc:
+            self._show_error(exc, what)
+
+    def _picked(self, source: Any, name: str) -> None:
+        self.error.value = ""
+        self.set_image(source, name)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.max = max(total, 1)
+        self.progress.value = min(done, self.progress.max)

@@ -23,7 +23,7 @@ import traitlets
 
 from ..core.errors import InvalidParameterError
 from ..core.zoo import DEFAULT_MODEL
-from .common import engine, error_html, model_choices, status_html
+from .common import PanelMixin, engine, error_html, model_choices, status_html
 from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE, as_array, describe, preview_png
 from .picker import ImagePicker
@@ -84,7 +84,7 @@ def _control_for(name: str, value: Any) -> w.Widget:
                          style=style, layout=layout, readout_format=".2f")
 
 
-class DegradationExplorer(w.VBox):
+class DegradationExplorer(PanelMixin, w.VBox):
     """Explore the second-order degradation on ``image`` (path, bytes, PIL image or numpy array).
 
     ``executor``: where jobs run (default a worker thread; tests pass ``InlineExecutor()``).
@@ -190,10 +190,6 @@ class DegradationExplorer(w.VBox):
             self.set_image(image)
 
     # ---- public API ---------------------------------------------------------------------
-    @property
-    def image(self) -> np.ndarray | None:
-        return self._image
-
     def set_image(self, image: Any, name: str | None = None) -> None:
         """Use ``image`` as the original; degrades it at once when ``auto_update`` is on."""
         if self.worker.busy:
@@ -349,10 +345,6 @@ class DegradationExplorer(w.VBox):
             f"<details><summary>full record (JSON)</summary><pre>{record_json}</pre></details></div>"
         )
 
-    def _picked(self, source: Any, name: str) -> None:
-        self.error.value = ""
-        self.set_image(source, name)
-
     def _on_preset(self, change: dict[str, Any]) -> None:
         base = _degrade_module().PRESETS[change["new"]]
         self._suspend = True  # one degrade for the whole preset, not one per slider
@@ -370,10 +362,6 @@ class DegradationExplorer(w.VBox):
             return
         self._ui(self.run, "degrading")
 
-    def _on_progress(self, done: int, total: int) -> None:
-        self.progress.max = max(total, 1)
-        self.progress.value = min(done, self.progress.max)
-
     def _begin(self, text: str) -> None:
         self.error.value = ""
         self.progress.value = 0
@@ -386,16 +374,4 @@ class DegradationExplorer(w.VBox):
         self.upscale_button.disabled = self.degraded is None
         self.cancel_button.disabled = True
 
-    def _set_status(self, text: str, state: str) -> None:
-        self.status.value = status_html(text, state)
-        self.state = state
 
-    def _show_error(self, exc: BaseException, action: str) -> None:
-        self.error.value = error_html(exc, action=action)
-
-    def _ui(self, action: Callable[[], Any], what: str) -> None:
-        self.error.value = ""
-        try:
-            action()
-        except Exception as exc:
-            self._show_error(exc, what)

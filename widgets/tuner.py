@@ -20,7 +20,7 @@ import traitlets
 
 from ..core.errors import InvalidParameterError
 from ..core.zoo import DEFAULT_MODEL, get_entry
-from .common import engine, error_html, format_seconds, model_choices, report_rows, rows_html, status_html
+from .common import PanelMixin, engine, format_seconds, model_choices, report_rows, rows_html, status_html
 from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .picker import ImagePicker
@@ -53,7 +53,7 @@ class UpscaleSettings:
                 "precision": self.precision, "tta": self.tta}
 
 
-class UpscaleTuner(w.VBox):
+class UpscaleTuner(PanelMixin, w.VBox):
     """Upscale one image interactively.
 
     ``image``: a path, image bytes, a PIL image or a numpy array (or load one with the
@@ -158,10 +158,6 @@ class UpscaleTuner(w.VBox):
             self.set_image(image)
 
     # ---- public API ---------------------------------------------------------------------
-    @property
-    def image(self) -> np.ndarray | None:
-        return self._image
-
     def set_image(self, image: Any, name: str | None = None) -> None:
         """Use ``image`` (path, bytes, PIL image or numpy array) as the input; clears the result."""
         if self.worker.busy:
@@ -290,26 +286,7 @@ class UpscaleTuner(w.VBox):
         self.cancel_button.disabled = True
         self.save_button.disabled = self.result is None
 
-    def _set_status(self, text: str, state: str) -> None:
-        self.status.value = status_html(text, state)
-        self.state = state
-
-    def _show_error(self, exc: BaseException, action: str) -> None:
-        self.error.value = error_html(exc, action=action)
-
-    def _ui(self, action: Callable[[], Any], what: str) -> None:
-        """Run a button's action; an exception goes to the widget's error box, not the void."""
-        self.error.value = ""
-        try:
-            action()
-        except Exception as exc:
-            self._show_error(exc, what)
-
     # ---- handlers -----------------------------------------------------------------------
-    def _picked(self, source: Any, name: str) -> None:
-        self.error.value = ""
-        self.set_image(source, name)
-
     def _on_model(self, change: dict[str, Any]) -> None:
         entry = get_entry(change["new"]) if isinstance(change["new"], str) else None
         if entry is not None:
@@ -334,8 +311,7 @@ class UpscaleTuner(w.VBox):
         )
 
     def _on_progress(self, done: int, total: int) -> None:
-        self.progress.max = max(total, 1)
-        self.progress.value = min(done, self.progress.max)
+        super()._on_progress(done, total)
         self.progress_label.value = f"{done}/{total}"
 
     def _on_upscaled(self, outcome: JobOutcome[Any]) -> None:
