@@ -95,7 +95,7 @@ def _upscale_spec() -> NodeSpec:
                               "the aspect ratio."),
             InputSpec("tile", "INT", default=0, minimum=0, maximum=MAX_RESOLUTION, step=8,
                       tooltip="Tile size in input pixels; 0 = auto (as large as free memory allows, the whole image "
-                              "when it fits). Smaller tiles need less memory; tiles are blended without seams."),
+                              "when it fits). Smaller tiles need less memory; each tile sees tile_pad pixels of context that are cropped away, so there are no seams."),
             InputSpec("tile_pad", "INT", default=0, minimum=0, maximum=1024, step=1,
                       tooltip="Context pixels around each tile; 0 = auto (from the model's receptive field)."),
             InputSpec("precision", "COMBO", default="auto", options=PRECISIONS,
