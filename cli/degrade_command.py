@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from .. import __version__
@@ -21,8 +20,9 @@ from ..core.degrade.pairs import aligned_crop_boxes, check_hr_crop, pair_scale
 from ..core.degrade.sampling import check_scale
 from ..core.errors import InvalidImageError, InvalidParameterError, RealESRGANKitError
 from ..core.fileio import atomic_output, same_file
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from ..core.imageio import WRITABLE_SUFFIXES as IMAGE_SUFFIXES
+from ..core.imageio import image_files, read_image
+from ..core.imageio import write_image as write_image_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +67,7 @@ def _collect_inputs(inputs: list[str]) -> tuple[list[Path], bool]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = image_files(path)
             if not found:
                 raise InvalidImageError(f"the folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
             files += found
@@ -95,38 +95,18 @@ def _output_paths(files: list[Path], output: Path | None, from_folder: bool) -> 
     return targets
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Any OpenCV-readable file as RGB(A)/gray, keeping 16-bit and alpha."""
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InvalidImageError(f"OpenCV cannot decode {path} as an image")
-    if image.ndim == 3 and image.shape[2] == 3:
-        image = image[..., ::-1]
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = image[..., [2, 1, 0, 3]]
-    return np.ascontiguousarray(image)
+def _refuse_inputs(path: Path, inputs: list[Path]) -> None:
+    if any(same_file(path, src) for src in inputs):
+        raise InvalidParameterError(f"refusing to write {path}: it is one of the inputs")
 
 
 def write_image(path: Path, image: np.ndarray, inputs: list[Path], force: bool) -> None:
-    if any(same_file(path, src) for src in inputs):
-        raise InvalidParameterError(f"refusing to write {path}: it is one of the inputs")
-    if image.ndim == 3 and image.shape[2] == 3:
-        image = image[..., ::-1]
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = image[..., [2, 1, 0, 3]]
-    try:
-        ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(image))
-    except cv2.error as exc:
-        ok, encoded = False, exc
-    if not ok:
-        raise InvalidParameterError(f"cannot write a {image.dtype} image with {image.shape[2] if image.ndim == 3 else 1} channel(s) as {path.suffix}; use .png")
-    with atomic_output(path, overwrite=force) as tmp:
-        encoded.tofile(tmp)
+    _refuse_inputs(path, inputs)
+    write_image_file(path, image, overwrite=force)
 
 
 def write_json(path: Path, data: dict[str, Any], inputs: list[Path], force: bool) -> None:
-    if any(same_file(path, src) for src in inputs):
-        raise InvalidParameterError(f"refusing to write {path}: it is one of the inputs")
+    _refuse_inputs(path, inputs)
     with atomic_output(path, overwrite=force) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -18,10 +18,10 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
+from ..core.imageio import WRITABLE_SUFFIXES, image_files, read_image, write_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 _NO_ALPHA = (".jpg", ".jpeg", ".bmp")
 
@@ -66,9 +66,9 @@ def _collect_inputs(inputs: Iterable[str]) -> tuple[list[Path], bool]:
         path = Path(name)
         if path.is_dir():
             batch = True
-            found = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+            found = image_files(path)
             if not found:
-                log.warning("no images (%s) in %s", ", ".join(IMAGE_EXTENSIONS), path)
+                log.warning("no images (%s) in %s", ", ".join(WRITABLE_SUFFIXES), path)
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -78,7 +78,7 @@ def _collect_inputs(inputs: Iterable[str]) -> tuple[list[Path], bool]:
 
 
 def _output_path(source: Path, output: Path, batch: bool, ext: str | None) -> Path:
-    if not batch and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
+    if not batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
         return output
     suffix = f".{ext.lstrip('.').lower()}" if ext else source.suffix.lower()
     return output / f"{source.stem}{suffix}"
@@ -137,7 +137,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     tile = _tile_argument(args.tile)
     files, batch = _collect_inputs(args.inputs)
     output = Path(args.output)
-    if batch and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
+    if batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
         raise InvalidParameterError(f"several inputs need an output folder, not the file name {output}")
     targets = [(source, _output_path(source, output, batch, args.ext)) for source in files]
     for source, target in targets:
@@ -165,8 +165,6 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict, overwrite: bool) -> None:
-    from ..core.imageio import WRITABLE_SUFFIXES, read_image, write_image
-
     suffix = target.suffix.lower()
     if suffix not in WRITABLE_SUFFIXES:
         raise InvalidParameterError(f"unknown output format {target.suffix!r}; use one of {', '.join(WRITABLE_SUFFIXES)}")

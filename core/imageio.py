@@ -16,7 +16,7 @@ import numpy as np
 from .errors import InvalidImageError, InvalidParameterError
 from .fileio import atomic_output
 
-__all__ = ["decode_image", "read_image", "encode_image", "write_image", "WRITABLE_SUFFIXES"]
+__all__ = ["decode_image", "read_image", "encode_image", "write_image", "image_files", "WRITABLE_SUFFIXES"]
 
 # Formats that hold 16 bits per channel through OpenCV; the others are 8-bit only.
 _SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
@@ -43,6 +43,11 @@ def decode_image(data: bytes | bytearray | memoryview, *, name: str = "image") -
         # 32-bit float TIFF/EXR would need a policy of its own; say so rather than guess.
         raise InvalidImageError(f"{name} decodes to {decoded.dtype} pixels; only 8- and 16-bit images are supported")
     return np.ascontiguousarray(decoded)
+
+
+def image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The image files directly inside ``folder`` (by extension, not recursive), sorted."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in WRITABLE_SUFFIXES)
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:

@@ -63,7 +63,7 @@ def test_folder_with_a_broken_file_reports_it_and_fails(inputs, tmp_path, capsys
     (inputs / "broken.png").write_bytes(b"not a png")
     assert main(["degrade", str(inputs), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert "broken.png: OpenCV cannot decode" in err and "1 of 4 file(s) failed" in err
+    assert "broken.png (9 bytes) could not be decoded as an image" in err and "1 of 4 file(s) failed" in err
     assert (tmp_path / "out" / "a.png").exists() and not (tmp_path / "out" / "broken.png").exists()
 
 
