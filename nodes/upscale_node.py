@@ -141,11 +141,6 @@ def upscale_node(
     finally:
         if on_accelerator:
             _offload(model)
-    # ComfyUI IMAGEs live in 0..1 (core's upscale node clamps too); the engine returns the
-    # network's unclamped floats, which would overflow in Save Image and later nodes.
-    # In place (no second output-sized buffer); inference mode because the engine may return
-    # an inference tensor, which ComfyUI (running nodes under inference mode) handles anyway.
-    with torch.inference_mode():
-        result.clamp_(0.0, 1.0)
+    # ComfyUI IMAGEs live in 0..1: the engine already clamps its float outputs to that range.
     out_image, out_mask = split_alpha(result, has_alpha, keep_alpha_channel=image.shape[-1] == 4)
     return NodeResult((out_image, out_mask))

@@ -193,3 +193,22 @@ def test_foreign_models_of_known_architectures_are_adopted_only_when_equal():
     assert facts.architecture == "RRDBNet" and facts.receptive_field is not None and facts.module is not net
     shifted = model_facts(spandrel_like(_Shifted(net), 4))
     assert shifted.receptive_field is None and isinstance(shifted.module, _Shifted)
+
+
+class _Overshoot(torch.nn.Module):
+    """Nearest ×2 scaled so the output leaves 0..1 on both sides (as GAN outputs slightly do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(()), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest") * 3.0 - 1.0 + self.anchor
+
+
+@pytest.mark.parametrize("outscale", [None, 3.0])
+def test_float_outputs_are_clamped_to_0_1(outscale):
+    """Front ends rely on it: a ComfyUI IMAGE must stay within 0..1."""
+    image = torch.linspace(0, 1, 2 * 16 * 16 * 3).reshape(2, 16, 16, 3)
+    out = upscale(spandrel_like(_Overshoot(), scale=2), image, outscale=outscale, precision="fp32")
+    assert out.min() == 0.0 and out.max() == 1.0
