@@ -3,7 +3,6 @@ parameters as JSON."""
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
@@ -55,14 +54,14 @@ def degrade_node(
     batch, height, width = image.shape[0], image.shape[1], image.shape[2]
     progress = host.ProgressReporter()
     outputs, records = [], []
-    # Cancel is checked between frames, and between the pipeline's stages where it takes a hook.
-    hooks = {"cancel": host.interrupted} if "cancel" in inspect.signature(degrade.degrade).parameters else {}
+    # Cancel is checked between frames and, through the pipeline's hook, between its stages.
     for index in range(batch):
         host.raise_if_interrupted()
         try:
             # Frame i of a batch uses seed + i, as core's samplers do for batch noise.
             result = degrade.degrade(to_numpy(image, index), seed=(int(seed) + index) % (SEED_MAX + 1),
-                                     scale=float(scale), preset=preset, enabled=enabled, **hooks)
+                                     scale=float(scale), preset=preset, enabled=enabled,
+                                     cancel=host.interrupted)
         except OperationCancelledError:
             host.raise_if_interrupted()  # ComfyUI's own exception: reported as "interrupted"
             raise
