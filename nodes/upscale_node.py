@@ -3,7 +3,6 @@ progress bar and Cancel."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
@@ -49,31 +48,16 @@ def size_arguments(resize_mode: str, outscale: float, width: int, height: int) -
     raise InvalidParameterError(f"resize_mode must be one of {', '.join(RESIZE_MODES)}; got {resize_mode!r}")
 
 
-def _module_bytes(model: Any) -> int:
-    module = getattr(model, "model", None)
-    if not isinstance(module, torch.nn.Module):
-        return 0
-    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
-
-
 def estimate_memory(engine: Any, model: Any, image: torch.Tensor, tile: int, *, tile_pad: int = AUTO,
                     precision: str = "auto", device: Any = None, tta: bool = False) -> int:
-    """Bytes to make room for on the device before a run: one tile's forward plus the input.
-
-    The engine's own ``estimate_tile_memory`` when it has one; otherwise the conservative rule
-    core's "Upscale Image (using Model)" uses (weights + a 512-px tile × scale × 384 bytes per
-    value). With ``tile`` on auto the estimate is for a 512-px tile, as core's node assumes.
+    """Bytes to make room for on the device before a run: one tile's forward (the engine's
+    ``estimate_tile_memory``, weights copy included) plus the input. With ``tile`` on auto the
+    estimate is for a 512-px tile, as core's "Upscale Image (using Model)" assumes.
     """
     tile_side = tile if tile > 0 else 512
-    estimator = getattr(engine, "estimate_tile_memory", None)
-    if callable(estimator):
-        accepted = inspect.signature(estimator).parameters
-        options = {"tile_pad": None if tile_pad == AUTO else tile_pad, "precision": precision, "device": device, "tta": tta}
-        options = {k: v for k, v in options.items() if k in accepted}
-        return int(estimator(model, tile_side, **options)) + image.nelement() * image.element_size()
-    scale = max(float(getattr(model, "scale", 4) or 4), 1.0)
-    activations = tile_side * tile_side * 3 * 4 * scale * 384
-    return int(_module_bytes(model) + activations + image.nelement() * image.element_size())
+    forward = engine.estimate_tile_memory(model, tile_side, tile_pad=None if tile_pad == AUTO else tile_pad,
+                                          precision=precision, device=device, tta=tta)
+    return int(forward) + image.nelement() * image.element_size()
 
 
 def _offload(model: Any) -> None:

@@ -25,7 +25,15 @@ class RecordingEngine:
 
     def __init__(self, cancel_after: int | None = None):
         self.calls: list[dict] = []
+        self.estimates: list[dict] = []
         self.cancel_after = cancel_after
+
+    def estimate_tile_memory(self, model, tile, **kwargs):
+        """The real estimate, computed for the CPU (the tests' accelerators are stand-ins)."""
+        from realesrgan_kit.core.engine import estimate_tile_memory
+
+        self.estimates.append({"tile": tile, **kwargs})
+        return estimate_tile_memory(model, tile, **{**kwargs, "device": "cpu"})
 
     def upscale(self, model, image, *, progress=None, cancel=None, **kwargs):
         self.calls.append({"model": model, "image": image, **kwargs})
@@ -164,6 +172,7 @@ def test_gpu_runs_make_room_first_and_give_the_memory_back(comfy, model, monkeyp
                         lambda required, dev, keep_loaded=None: order.append(("free", required, dev)))
     _run(comfy, torch.rand(1, 8, 8, 3), model)
     assert order[0][0] == "free" and order[0][2] is device and order[1] == "run"
+    assert comfy.engine.estimates[-1]["device"] is device and comfy.engine.estimates[-1]["tile"] == 512
     weights = sum(t.numel() * t.element_size() for t in model.module.state_dict().values())
     assert order[0][1] > weights
     assert comfy.engine.calls[-1]["device"] is device
