@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,7 +17,8 @@ import numpy as np
 from .errors import InvalidImageError, InvalidParameterError
 from .fileio import atomic_output
 
-__all__ = ["decode_image", "read_image", "encode_image", "write_image", "image_files", "WRITABLE_SUFFIXES"]
+__all__ = ["decode_image", "read_image", "encode_image", "write_image", "image_files", "pil_to_array",
+           "WRITABLE_SUFFIXES"]
 
 # Formats that hold 16 bits per channel through OpenCV; the others are 8-bit only.
 _SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
@@ -43,6 +45,31 @@ def decode_image(data: bytes | bytearray | memoryview, *, name: str = "image") -
         # 32-bit float TIFF/EXR would need a policy of its own; say so rather than guess.
         raise InvalidImageError(f"{name} decodes to {decoded.dtype} pixels; only 8- and 16-bit images are supported")
     return np.ascontiguousarray(decoded)
+
+
+# PIL modes we take after a conversion (None: palette → RGBA when it has transparency, else RGB).
+_PIL_CONVERT = {"1": "L", "P": None, "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
+                "RGBX": "RGB", "RGBa": "RGBA", "La": "LA"}
+
+
+def pil_to_array(image: Any) -> tuple[np.ndarray, str]:
+    """A PIL image → (array, the mode it stands for): L/LA/RGB/RGBA as uint8, 16-bit modes as
+    uint16, F as float32; other modes are converted to the nearest of those first."""
+    mode = image.mode
+    if mode in _PIL_CONVERT:
+        target = _PIL_CONVERT[mode]
+        if target is None:
+            target = "RGBA" if "transparency" in image.info else "RGB"
+        image, mode = image.convert(target), target
+    if mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16), "I;16"
+    if mode == "I":  # Pillow's 16-bit PNG mode (int32 storage): 16-bit by its format, not its values
+        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16), "I"
+    if mode == "F":
+        return np.asarray(image, dtype=np.float32), "F"
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return np.asarray(image), mode
+    raise InvalidImageError(f"unsupported PIL image mode {mode!r}; convert it to RGB, RGBA, L or LA first")
 
 
 def image_files(folder: str | os.PathLike[str]) -> list[Path]:

@@ -14,26 +14,17 @@ import cv2
 import numpy as np
 
 from ..core.errors import InvalidImageError
-from ..core.imageio import decode_image, encode_image, read_image
+from ..core.imageio import decode_image, encode_image, pil_to_array, read_image
 
 __all__ = ["as_array", "to_display_uint8", "preview_png", "describe", "center_crop", "crop_fraction", "DEFAULT_PREVIEW_SIDE"]
 
 DEFAULT_PREVIEW_SIDE = 1280
 """Longest side of a preview sent to the browser; the full-resolution array stays in Python."""
 
-_PIL_MODES = {"L": None, "RGB": None, "RGBA": None, "I;16": np.uint16, "I;16B": np.uint16, "I;16L": np.uint16}
-
-
 def _from_pil(image: Any) -> np.ndarray:
-    mode = image.mode
-    if mode not in _PIL_MODES:
-        # Palette, CMYK, LA, 1-bit...: let Pillow convert to the nearest mode we handle.
-        has_alpha = "A" in mode or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
-        mode = image.mode
-    array = np.asarray(image)
-    wanted = _PIL_MODES[mode]
-    return np.ascontiguousarray(array.astype(wanted) if wanted is not None else array)
+    if image.mode in ("LA", "La"):  # the views show gray, RGB or RGBA: gray + alpha becomes RGBA
+        image = image.convert("RGBA")
+    return np.ascontiguousarray(pil_to_array(image)[0])
 
 
 def _check_array(array: np.ndarray) -> np.ndarray:

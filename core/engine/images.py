@@ -18,14 +18,13 @@ import numpy as np
 import torch
 
 from ..errors import InvalidImageError
+from ..imageio import pil_to_array
 
 __all__ = ["ImageRecord", "read_images", "write_image", "assemble_output"]
 
 log = logging.getLogger(__name__)
 
 _NUMPY_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
-_PIL_CONVERT = {"1": "L", "P": None, "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
-                "RGBX": "RGB", "RGBa": "RGBA", "La": "LA"}
 
 
 @dataclass(frozen=True)
@@ -103,25 +102,6 @@ def _hwc_to_chw(t: torch.Tensor, record: ImageRecord) -> torch.Tensor:
     return t.permute(2, 0, 1).contiguous()
 
 
-def _pil_prepare(image: Any) -> tuple[np.ndarray, str, str]:
-    """PIL image → (array, mode it came as / will be returned as, dtype name)."""
-    mode = image.mode
-    if mode in _PIL_CONVERT:
-        target = _PIL_CONVERT[mode]
-        if target is None:  # palette: RGBA when it has transparency
-            target = "RGBA" if "transparency" in image.info else "RGB"
-        image, mode = image.convert(target), target
-    if mode.startswith("I;16"):
-        return np.asarray(image).astype(np.uint16), "I;16", "uint16"
-    if mode == "I":  # Pillow's 16-bit PNG mode (int32 storage): 16-bit by its format, not its values
-        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16), "I", "uint16"
-    if mode == "F":
-        return np.asarray(image, dtype=np.float32), "F", "float32"
-    if mode in ("L", "LA", "RGB", "RGBA"):
-        return np.asarray(image), mode, "uint8"
-    raise InvalidImageError(f"unsupported PIL image mode {mode!r}; convert it to RGB, RGBA, L or LA first")
-
-
 def read_images(image: Any, *, bgr: bool = False) -> tuple[ImageRecord, Iterator[torch.Tensor]]:
     """The record and an iterator of float32 [C, H, W] tensors in 0..1 (RGB(A) order).
 
@@ -137,7 +117,8 @@ def read_images(image: Any, *, bgr: bool = False) -> tuple[ImageRecord, Iterator
     except ImportError:  # pragma: no cover - pillow is a dependency
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        array, mode, dtype = _pil_prepare(image)
+        array, mode = pil_to_array(image)
+        dtype = str(array.dtype)
         channels = 1 if array.ndim == 2 else array.shape[2]
         _check_size(array.shape[0], array.shape[1], "the image")
         if mode == "LA":
