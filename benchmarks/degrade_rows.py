@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import import_package  # noqa: E402
+from _support import import_package
 
 
 def _import_package():
@@ -34,7 +34,9 @@ def _test_image(size: int = 512) -> np.ndarray:
     rng = np.random.default_rng(0)
     import cv2
 
-    coarse = cv2.resize(rng.random((16, 16, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    coarse = cv2.resize(
+        rng.random((16, 16, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC
+    )
     fine = rng.normal(0, 0.08, (size, size, 3)).astype(np.float32)
     return np.clip(np.round((coarse + fine) * 255), 0, 255).astype(np.uint8)
 

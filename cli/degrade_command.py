@@ -33,22 +33,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sidecar (<output>.json) with every sampled parameter; --pairs writes aligned HR/LR crops.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="steps that can be switched off:\n  "
-        + "\n  ".join(" ".join(f"--no-{s.replace('_', '-')}" for s in STEPS[i : i + 5]) for i in range(0, len(STEPS), 5)),
+        + "\n  ".join(
+            " ".join(f"--no-{s.replace('_', '-')}" for s in STEPS[i : i + 5]) for i in range(0, len(STEPS), 5)
+        ),
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (folders: their images, not recursive)")
-    p.add_argument("-o", "--output", type=Path, help="output image (one input) or folder (written as <name>.png)")
-    p.add_argument("--seed", type=int, default=0, help="base seed; each file uses a seed derived from it and its file name (default 0)")
-    p.add_argument("--scale", type=float, default=4.0, help="output = input size ÷ scale, rounded down; 1 to 4 (default 4)")
-    p.add_argument("--preset", choices=list(PRESETS), default="realesrgan", help="sampling ranges (default: realesrgan, the training ranges)")
-    for step in STEPS:
-        p.add_argument(f"--no-{step.replace('_', '-')}", dest=f"no_{step}", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files or folders (folders: their images, not recursive)",
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, help="output image (one input) or folder (written as <name>.png)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="base seed; each file uses a seed derived from it and its file name (default 0)",
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=4.0,
+        help="output = input size ÷ scale, rounded down; 1 to 4 (default 4)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="realesrgan",
+        help="sampling ranges (default: realesrgan, the training ranges)",
+    )
+    for step in STEPS:
+        p.add_argument(
+            f"--no-{step.replace('_', '-')}", dest=f"no_{step}", action="store_true", help=argparse.SUPPRESS
+        )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a range or probability, e.g. --set noise_range=1,10 --set second_blur_prob=0",
     )
-    p.add_argument("--pairs", type=Path, metavar="DIR", help="also write aligned crops to DIR/hr and DIR/lr (integer scale)")
-    p.add_argument("--crop", type=int, metavar="HR_SIZE", help="with --pairs: square HR crops of this size on a grid (a multiple of the scale)")
-    p.add_argument("--force", action="store_true", help="replace existing outputs (inputs are never overwritten)")
+    p.add_argument(
+        "--pairs",
+        type=Path,
+        metavar="DIR",
+        help="also write aligned crops to DIR/hr and DIR/lr (integer scale)",
+    )
+    p.add_argument(
+        "--crop",
+        type=int,
+        metavar="HR_SIZE",
+        help="with --pairs: square HR crops of this size on a grid (a multiple of the scale)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace existing outputs (inputs are never overwritten)"
+    )
     p.set_defaults(func=cmd_degrade)
 
 
@@ -82,15 +124,24 @@ def _collect_inputs(inputs: list[str]) -> tuple[list[Path], bool]:
 def _output_paths(files: list[Path], output: Path | None, from_folder: bool) -> dict[Path, Path | None]:
     if output is None:
         return dict.fromkeys(files)
-    if len(files) == 1 and not from_folder and output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir():
+    if (
+        len(files) == 1
+        and not from_folder
+        and output.suffix.lower() in IMAGE_SUFFIXES
+        and not output.is_dir()
+    ):
         return {files[0]: output}
     if output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir():
-        raise InvalidParameterError(f"-o {output} looks like a file, but there are {len(files)} inputs; give a folder")
+        raise InvalidParameterError(
+            f"-o {output} looks like a file, but there are {len(files)} inputs; give a folder"
+        )
     targets = {f: output / f"{f.stem}.png" for f in files}
     seen: dict[Path, Path] = {}
     for src, dst in targets.items():
         if dst in seen:
-            raise InvalidParameterError(f"{seen[dst]} and {src} would both be written to {dst}; degrade them in separate runs")
+            raise InvalidParameterError(
+                f"{seen[dst]} and {src} would both be written to {dst}; degrade them in separate runs"
+            )
         seen[dst] = src
     return targets
 
@@ -111,10 +162,19 @@ def write_json(path: Path, data: dict[str, Any], inputs: list[Path], force: bool
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _process(src: Path, dst: Path | None, args: argparse.Namespace, context: dict[str, Any], inputs: list[Path]) -> str:
+def _process(
+    src: Path, dst: Path | None, args: argparse.Namespace, context: dict[str, Any], inputs: list[Path]
+) -> str:
     image = read_image(src)
     file_seed = derive_seed(args.seed, src.name)
-    result = degrade(image, seed=file_seed, scale=args.scale, preset=args.preset, enabled=context["enabled"], overrides=context["overrides"])
+    result = degrade(
+        image,
+        seed=file_seed,
+        scale=args.scale,
+        preset=args.preset,
+        enabled=context["enabled"],
+        overrides=context["overrides"],
+    )
     has_alpha = image.ndim == 3 and image.shape[2] == 4
     sidecar = {
         "tool": f"realesrgan-kit {__version__}",
@@ -138,10 +198,22 @@ def _process(src: Path, dst: Path | None, args: argparse.Namespace, context: dic
         boxes = aligned_crop_boxes(result.image.shape[0], result.image.shape[1], scale, args.crop)
         for n, (top, left, h, w) in enumerate(boxes):
             name = f"{src.stem}_{n:03d}.png"
-            write_image(args.pairs / "hr" / name, image[top * scale : (top + h) * scale, left * scale : (left + w) * scale], inputs, args.force)
-            write_image(args.pairs / "lr" / name, result.image[top : top + h, left : left + w], inputs, args.force)
-        crops = [{"name": f"{src.stem}_{n:03d}.png", "lr_box": list(b), "hr_box": [v * scale for v in b]} for n, b in enumerate(boxes)]
-        write_json(args.pairs / "records" / f"{src.stem}.json", dict(sidecar, crops=crops), inputs, args.force)
+            write_image(
+                args.pairs / "hr" / name,
+                image[top * scale : (top + h) * scale, left * scale : (left + w) * scale],
+                inputs,
+                args.force,
+            )
+            write_image(
+                args.pairs / "lr" / name, result.image[top : top + h, left : left + w], inputs, args.force
+            )
+        crops = [
+            {"name": f"{src.stem}_{n:03d}.png", "lr_box": list(b), "hr_box": [v * scale for v in b]}
+            for n, b in enumerate(boxes)
+        ]
+        write_json(
+            args.pairs / "records" / f"{src.stem}.json", dict(sidecar, crops=crops), inputs, args.force
+        )
         written.append(f"{len(boxes)} pair(s) in {args.pairs}")
     return ", ".join(written)
 
@@ -160,7 +232,11 @@ def cmd_degrade(args: argparse.Namespace) -> int:
             check_hr_crop(args.crop, scale)
     files, from_folder = _collect_inputs(args.inputs)
     targets = _output_paths(files, args.output, from_folder)
-    context = {"enabled": {s: not getattr(args, f"no_{s}") for s in STEPS}, "overrides": overrides, "settings": settings.to_dict()}
+    context = {
+        "enabled": {s: not getattr(args, f"no_{s}") for s in STEPS},
+        "overrides": overrides,
+        "settings": settings.to_dict(),
+    }
     failures = 0
     for src, dst in targets.items():
         try:

@@ -74,7 +74,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['name']:<28} {r['architecture']:<16} {'x' + str(r['scale']):>5} {r['parameters'] / 1e6:>7.2f}M  {r['available']}")
+        print(
+            f"{r['name']:<28} {r['architecture']:<16} {'x' + str(r['scale']):>5} {r['parameters'] / 1e6:>7.2f}M  {r['available']}"
+        )
     return 0
 
 
@@ -101,7 +103,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"{output} is the input; choose another output path")
     descriptor = load_model(args.source)
     save_safetensors(descriptor, output, overwrite=args.force)
-    print(f"wrote {output} ({descriptor.architecture}, x{descriptor.scale}, {descriptor.parameter_count:,} parameters)")
+    print(
+        f"wrote {output} ({descriptor.architecture}, x{descriptor.scale}, {descriptor.parameter_count:,} parameters)"
+    )
     return 0
 
 
@@ -110,7 +114,14 @@ def cmd_download(args: argparse.Namespace) -> int:
         if total:
             print(f"\r{done / 1e6:7.1f} / {total / 1e6:.1f} MB", end="", file=sys.stderr, flush=True)
 
-    path = download(args.name, dest_dir=args.dir, url=args.url, sha256=args.sha256, overwrite=args.force, progress=progress)
+    path = download(
+        args.name,
+        dest_dir=args.dir,
+        url=args.url,
+        sha256=args.sha256,
+        overwrite=args.force,
+        progress=progress,
+    )
     print(file=sys.stderr)
     print(f"verified and saved: {path}")
     return 0

@@ -12,8 +12,8 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -34,26 +34,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="example: realesrgan-kit upscale photo.png -o photo_x4.png",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file (one input) or folder (written as OUT/<name>.<ext>)")
-    p.add_argument("-m", "--model", default=None, help="model name or weights file (default: RealESRGAN_x4plus)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output file (one input) or folder (written as OUT/<name>.<ext>)",
+    )
+    p.add_argument(
+        "-m", "--model", default=None, help="model name or weights file (default: RealESRGAN_x4plus)"
+    )
     size = p.add_argument_group("output size (default: the model's scale)")
     size.add_argument("-s", "--outscale", type=float, default=None, help="final scale factor, any value > 0")
     size.add_argument("--width", type=int, default=None, help="final width (height follows unless given)")
     size.add_argument("--height", type=int, default=None, help="final height (width follows unless given)")
-    p.add_argument("-t", "--tile", default="auto", help="tile size in input pixels, 'auto' (default) or 0 (whole image)")
-    p.add_argument("--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)")
+    p.add_argument(
+        "-t", "--tile", default="auto", help="tile size in input pixels, 'auto' (default) or 0 (whole image)"
+    )
+    p.add_argument(
+        "--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)"
+    )
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
-    p.add_argument("--alpha", choices=("model", "resize", "drop"), default="model",
-                   help="alpha channel: through the network, resized, or dropped")
+    p.add_argument(
+        "--alpha",
+        choices=("model", "resize", "drop"),
+        default="model",
+        help="alpha channel: through the network, resized, or dropped",
+    )
     p.add_argument("--tta", action="store_true", help="average the 8 flips and rotations (8× slower)")
-    p.add_argument("-n", "--denoise", type=float, default=None,
-                   help="denoise strength 0..1 for realesr-general-x4v3 (blends with its weak-denoise twin)")
+    p.add_argument(
+        "-n",
+        "--denoise",
+        type=float,
+        default=None,
+        help="denoise strength 0..1 for realesr-general-x4v3 (blends with its weak-denoise twin)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads")
-    p.add_argument("--ext", default=None, help="output format for folder outputs (png, jpg, webp, tif); default: the input's")
-    p.add_argument("--force", action="store_true", help="replace existing outputs (inputs are never replaced)")
-    p.add_argument("--allow-download", action="store_true", help="download a missing official model (checked by SHA-256)")
+    p.add_argument(
+        "--ext",
+        default=None,
+        help="output format for folder outputs (png, jpg, webp, tif); default: the input's",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace existing outputs (inputs are never replaced)"
+    )
+    p.add_argument(
+        "--allow-download", action="store_true", help="download a missing official model (checked by SHA-256)"
+    )
     p.set_defaults(func=cmd_upscale)
 
 
@@ -87,10 +115,14 @@ def _output_path(source: Path, output: Path, batch: bool, ext: str | None) -> Pa
 def fit_format(image: np.ndarray, suffix: str, name: str) -> np.ndarray:
     """Adapt a result to a format the user chose that cannot hold all of it (with a warning)."""
     if suffix in _EIGHT_BIT_ONLY and image.dtype != np.uint8:
-        log.warning("%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, name)
+        log.warning(
+            "%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, name
+        )
         image = np.rint(image.astype(np.float32) * (255.0 / np.iinfo(image.dtype).max)).astype(np.uint8)
     if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
-        log.warning("%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, name)
+        log.warning(
+            "%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, name
+        )
         image = np.ascontiguousarray(image[:, :, :3])
     return image
 
@@ -110,7 +142,9 @@ class ProgressBar:
         width = 24
         filled = round(width * done / total)
         elapsed = time.monotonic() - self.started
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles {elapsed:5.1f}s")
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles {elapsed:5.1f}s"
+        )
         self.stream.flush()
 
     def close(self) -> None:
@@ -143,10 +177,24 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     for source, target in targets:
         if same_file(source, target) or source.resolve() == target.resolve():
             raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
-    model = load_model(args.model or DEFAULT_MODEL, device=None, denoise_strength=args.denoise,
-                       allow_download=args.allow_download)
-    options = dict(outscale=args.outscale, width=args.width, height=args.height, tile=tile, tile_pad=args.tile_pad,
-                   precision=args.precision, alpha=args.alpha, tta=args.tta, device=args.device, threads=args.threads)
+    model = load_model(
+        args.model or DEFAULT_MODEL,
+        device=None,
+        denoise_strength=args.denoise,
+        allow_download=args.allow_download,
+    )
+    options = dict(
+        outscale=args.outscale,
+        width=args.width,
+        height=args.height,
+        tile=tile,
+        tile_pad=args.tile_pad,
+        precision=args.precision,
+        alpha=args.alpha,
+        tta=args.tta,
+        device=args.device,
+        threads=args.threads,
+    )
     failures: list[tuple[Path, str]] = []
     done = 0
     for source, target in targets:
@@ -159,15 +207,20 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             failures.append((source, str(exc)))
             print(f"realesrgan-kit: skipped {source}: {exc}", file=sys.stderr)
     if batch:
-        print(f"{done} upscaled, {len(failures)} failed" + (f" ({', '.join(str(s) for s, _ in failures)})" if failures else ""),
-              file=sys.stderr)
+        print(
+            f"{done} upscaled, {len(failures)} failed"
+            + (f" ({', '.join(str(s) for s, _ in failures)})" if failures else ""),
+            file=sys.stderr,
+        )
     return 1 if failures else 0
 
 
 def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict, overwrite: bool) -> None:
     suffix = target.suffix.lower()
     if suffix not in WRITABLE_SUFFIXES:
-        raise InvalidParameterError(f"unknown output format {target.suffix!r}; use one of {', '.join(WRITABLE_SUFFIXES)}")
+        raise InvalidParameterError(
+            f"unknown output format {target.suffix!r}; use one of {', '.join(WRITABLE_SUFFIXES)}"
+        )
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} exists; pass --force to replace it")
     image = read_image(source)  # RGB(A) or gray, 8 or 16 bits, as stored
@@ -178,7 +231,18 @@ def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict
         bar.close()
     write_image(target, fit_format(result.image, suffix, target.name), overwrite=overwrite)
     report = result.report
-    log.info("%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s on %s, %.1fs", source, target, report.input_size[1],
-             report.input_size[0], report.output_size[1], report.output_size[0], report.tiles, report.tile,
-             report.precision, report.device, report.seconds)
+    log.info(
+        "%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s on %s, %.1fs",
+        source,
+        target,
+        report.input_size[1],
+        report.input_size[0],
+        report.output_size[1],
+        report.output_size[0],
+        report.tiles,
+        report.tile,
+        report.precision,
+        report.device,
+        report.seconds,
+    )
     print(f"{target}", file=sys.stdout)

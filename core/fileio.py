@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import OutputExistsError
 
@@ -34,7 +34,9 @@ def _create_unique(folder: Path, prefix: str, suffix: str) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str | None = None) -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str | None = None
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
 
     On an exception (a cancel included) the temporary file is removed and ``path`` is

@@ -17,8 +17,15 @@ import numpy as np
 from .errors import InvalidImageError, InvalidParameterError
 from .fileio import atomic_output
 
-__all__ = ["decode_image", "read_image", "encode_image", "write_image", "image_files", "pil_to_array",
-           "WRITABLE_SUFFIXES"]
+__all__ = [
+    "decode_image",
+    "read_image",
+    "encode_image",
+    "write_image",
+    "image_files",
+    "pil_to_array",
+    "WRITABLE_SUFFIXES",
+]
 
 # Formats that hold 16 bits per channel through OpenCV; the others are 8-bit only.
 _SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
@@ -43,13 +50,25 @@ def decode_image(data: bytes | bytearray | memoryview, *, name: str = "image") -
         decoded = cv2.cvtColor(decoded, code)
     if decoded.dtype not in (np.uint8, np.uint16):
         # 32-bit float TIFF/EXR would need a policy of its own; say so rather than guess.
-        raise InvalidImageError(f"{name} decodes to {decoded.dtype} pixels; only 8- and 16-bit images are supported")
+        raise InvalidImageError(
+            f"{name} decodes to {decoded.dtype} pixels; only 8- and 16-bit images are supported"
+        )
     return np.ascontiguousarray(decoded)
 
 
 # PIL modes we take after a conversion (None: palette → RGBA when it has transparency, else RGB).
-_PIL_CONVERT = {"1": "L", "P": None, "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
-                "RGBX": "RGB", "RGBa": "RGBA", "La": "LA"}
+_PIL_CONVERT = {
+    "1": "L",
+    "P": None,
+    "PA": "RGBA",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
+    "RGBX": "RGB",
+    "RGBa": "RGBA",
+    "La": "LA",
+}
 
 
 def pil_to_array(image: Any) -> tuple[np.ndarray, str]:

@@ -26,13 +26,20 @@ def peak_value(image: np.ndarray) -> float:
 def _prepare(a: np.ndarray, b: np.ndarray, crop_border: int) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
-        raise InvalidImageError(f"images must have the same shape to be compared; got {a.shape} and {b.shape}")
+        raise InvalidImageError(
+            f"images must have the same shape to be compared; got {a.shape} and {b.shape}"
+        )
     if a.ndim not in (2, 3) or a.size == 0:
         raise InvalidImageError(f"expected H×W or H×W×C images, got shape {a.shape}")
     if crop_border < 0 or 2 * crop_border >= min(a.shape[:2]):
-        raise InvalidImageError(f"crop_border {crop_border} leaves nothing of a {a.shape[0]}×{a.shape[1]} image")
+        raise InvalidImageError(
+            f"crop_border {crop_border} leaves nothing of a {a.shape[0]}×{a.shape[1]} image"
+        )
     if crop_border:
-        a, b = a[crop_border:-crop_border, crop_border:-crop_border], b[crop_border:-crop_border, crop_border:-crop_border]
+        a, b = (
+            a[crop_border:-crop_border, crop_border:-crop_border],
+            b[crop_border:-crop_border, crop_border:-crop_border],
+        )
     # Bring both to 0..1 by their own dtype's range, so uint8 vs float comparisons are meaningful.
     return a.astype(np.float64) / peak_value(a), b.astype(np.float64) / peak_value(b)
 
@@ -65,6 +72,8 @@ def ssim(a: np.ndarray, b: np.ndarray, *, crop_border: int = 0) -> float:
         var_x = blur(xc * xc) - mu_x**2
         var_y = blur(yc * yc) - mu_y**2
         cov = blur(xc * yc) - mu_x * mu_y
-        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+            (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+        )
         scores.append(float(ssim_map.mean()))
     return float(np.mean(scores))

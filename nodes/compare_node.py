@@ -31,8 +31,9 @@ def _match_sizes(reference: np.ndarray, image: np.ndarray, mode: str) -> tuple[n
     if mode == "crop to common":
         height = min(reference.shape[0], image.shape[0])
         width = min(reference.shape[1], image.shape[1])
-        if height < (1 - _MAX_CROP_LOSS) * max(reference.shape[0], image.shape[0]) or \
-                width < (1 - _MAX_CROP_LOSS) * max(reference.shape[1], image.shape[1]):
+        if height < (1 - _MAX_CROP_LOSS) * max(reference.shape[0], image.shape[0]) or width < (
+            1 - _MAX_CROP_LOSS
+        ) * max(reference.shape[1], image.shape[1]):
             raise InvalidImageError(
                 f"reference is {_size(reference)} and image is {_size(image)}: too different to crop to a common "
                 "size (that would compare different content); upscale to the reference's size, or set "
@@ -41,8 +42,11 @@ def _match_sizes(reference: np.ndarray, image: np.ndarray, mode: str) -> tuple[n
         return reference[:height, :width], image[:height, :width]
     if mode == "resize image to reference":
         shrinking = image.shape[0] > reference.shape[0]
-        resized = cv2.resize(image, (reference.shape[1], reference.shape[0]),
-                             interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+        resized = cv2.resize(
+            image,
+            (reference.shape[1], reference.shape[0]),
+            interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC,
+        )
         return reference, np.clip(resized, 0.0, 1.0)
     raise InvalidImageError(
         f"reference is {_size(reference)} but image is {_size(image)}; compare images of one size, or set size_mismatch "
@@ -54,12 +58,15 @@ def _format_psnr(value: float) -> str:
     return "inf (identical)" if math.isinf(value) else f"{value:.2f} dB"
 
 
-def compare_node(reference: torch.Tensor, image: torch.Tensor, crop_border: int = 0,
-                 size_mismatch: str = "error") -> NodeResult:
+def compare_node(
+    reference: torch.Tensor, image: torch.Tensor, crop_border: int = 0, size_mismatch: str = "error"
+) -> NodeResult:
     reference = check_image(reference, "reference")
     image = check_image(image, "image")
     if size_mismatch not in SIZE_MISMATCH:
-        raise InvalidParameterError(f"size_mismatch must be one of {', '.join(SIZE_MISMATCH)}; got {size_mismatch!r}")
+        raise InvalidParameterError(
+            f"size_mismatch must be one of {', '.join(SIZE_MISMATCH)}; got {size_mismatch!r}"
+        )
     if crop_border < 0:
         raise InvalidParameterError(f"crop_border must be 0 or more, got {crop_border}")
     scores: list[tuple[float, float]] = []

@@ -48,21 +48,42 @@ def _load_model_spec() -> NodeSpec:
             "architecture (network interpolation)."
         ),
         inputs=(
-            InputSpec("model_name", "COMBO", default=DEFAULT_MODEL, options=model_choices,
-                      tooltip="Built-in models (embedded ones first, they work offline), then the files in "
-                              "ComfyUI/models/upscale_models (.pth, .safetensors, ncnn .param), then built-in names "
-                              "whose file you still need to download."),
-            InputSpec("second_model", "COMBO", default=NO_SECOND_MODEL, options=second_model_choices,
-                      tooltip="Optional second model to blend with (same architecture and size), e.g. "
-                              "realesr-general-x4v3 with realesr-general-wdn-x4v3 for denoise strength. "
-                              "'none' uses model_name alone."),
-            InputSpec("second_model_strength", "FLOAT", default=0.5, minimum=0.0, maximum=1.0, step=0.01,
-                      tooltip="Share of second_model in the blend: every weight = (1 − s)·model + s·second_model. "
-                              "0 = only model_name, 1 = only second_model. Ignored when second_model is 'none'."),
+            InputSpec(
+                "model_name",
+                "COMBO",
+                default=DEFAULT_MODEL,
+                options=model_choices,
+                tooltip="Built-in models (embedded ones first, they work offline), then the files in "
+                "ComfyUI/models/upscale_models (.pth, .safetensors, ncnn .param), then built-in names "
+                "whose file you still need to download.",
+            ),
+            InputSpec(
+                "second_model",
+                "COMBO",
+                default=NO_SECOND_MODEL,
+                options=second_model_choices,
+                tooltip="Optional second model to blend with (same architecture and size), e.g. "
+                "realesr-general-x4v3 with realesr-general-wdn-x4v3 for denoise strength. "
+                "'none' uses model_name alone.",
+            ),
+            InputSpec(
+                "second_model_strength",
+                "FLOAT",
+                default=0.5,
+                minimum=0.0,
+                maximum=1.0,
+                step=0.01,
+                tooltip="Share of second_model in the blend: every weight = (1 − s)·model + s·second_model. "
+                "0 = only model_name, 1 = only second_model. Ignored when second_model is 'none'.",
+            ),
         ),
         outputs=(
             OutputSpec("model", MODEL_TYPE, "The loaded model, for 'Upscale Image (Real-ESRGAN)'."),
-            OutputSpec("info", "STRING", "What was loaded, as JSON: architecture, scale, channels, parameters, source."),
+            OutputSpec(
+                "info",
+                "STRING",
+                "What was loaded, as JSON: architecture, scale, channels, parameters, source.",
+            ),
         ),
         run=load_model_node,
     )
@@ -78,42 +99,107 @@ def _upscale_spec() -> NodeSpec:
             "memory, fp16/bf16, alpha kept (from the image or a MASK), any output size, batches one image at a time."
         ),
         inputs=(
-            InputSpec("image", "IMAGE", tooltip="The images to upscale (a batch is processed one image at a time)."),
-            InputSpec("model", ANY_MODEL_TYPE,
-                      tooltip="A model from 'Load Real-ESRGAN Model', or core's 'Load Upscale Model' "
-                              "(any architecture spandrel loads)."),
-            InputSpec("resize_mode", "COMBO", default="model scale", options=RESIZE_MODES,
-                      tooltip="'model scale': the model's own factor (×4 for x4plus). 'outscale': any factor, e.g. ×2 "
-                              "with a ×4 model. 'target size': the width and/or height below."),
-            InputSpec("outscale", "FLOAT", default=2.0, minimum=0.25, maximum=16.0, step=0.05,
-                      tooltip="Output size as a multiple of the input size; used when resize_mode is 'outscale'."),
-            InputSpec("width", "INT", default=0, minimum=0, maximum=MAX_RESOLUTION, step=1,
-                      tooltip="Output width in pixels for resize_mode 'target size'; 0 = follow the height, keeping "
-                              "the aspect ratio."),
-            InputSpec("height", "INT", default=0, minimum=0, maximum=MAX_RESOLUTION, step=1,
-                      tooltip="Output height in pixels for resize_mode 'target size'; 0 = follow the width, keeping "
-                              "the aspect ratio."),
-            InputSpec("tile", "INT", default=0, minimum=0, maximum=MAX_RESOLUTION, step=8,
-                      tooltip="Tile size in input pixels; 0 = auto (as large as free memory allows, the whole image "
-                              "when it fits). Smaller tiles need less memory; each tile sees tile_pad pixels of context that are cropped away, so there are no seams."),
-            InputSpec("tile_pad", "INT", default=0, minimum=0, maximum=1024, step=1,
-                      tooltip="Context pixels around each tile; 0 = auto (from the model's receptive field)."),
-            InputSpec("precision", "COMBO", default="auto", options=PRECISIONS,
-                      tooltip="Number format of the computation. 'auto' picks the fastest one the device runs well "
-                              "and the model supports; fp32 is the exact reference; bf16/fp16 are faster and "
-                              "need half the memory."),
-            InputSpec("tta", "BOOLEAN", default=False,
-                      tooltip="Test-time augmentation: average the 8 flips/rotations. Slightly cleaner, 8× slower."),
-            InputSpec("alpha_mode", "COMBO", default="model", options=ALPHA_MODES,
-                      tooltip="How the alpha channel (a 4-channel IMAGE or the mask) is upscaled: 'model' runs it "
-                              "through the model, 'resize' uses a smooth resize (faster)."),
-            InputSpec("mask", "MASK", optional=True,
-                      tooltip="Optional MASK used as alpha (ComfyUI convention: 1 = transparent, as Load Image "
-                              "gives). The upscaled mask comes out of the MASK output."),
+            InputSpec(
+                "image", "IMAGE", tooltip="The images to upscale (a batch is processed one image at a time)."
+            ),
+            InputSpec(
+                "model",
+                ANY_MODEL_TYPE,
+                tooltip="A model from 'Load Real-ESRGAN Model', or core's 'Load Upscale Model' "
+                "(any architecture spandrel loads).",
+            ),
+            InputSpec(
+                "resize_mode",
+                "COMBO",
+                default="model scale",
+                options=RESIZE_MODES,
+                tooltip="'model scale': the model's own factor (×4 for x4plus). 'outscale': any factor, e.g. ×2 "
+                "with a ×4 model. 'target size': the width and/or height below.",
+            ),
+            InputSpec(
+                "outscale",
+                "FLOAT",
+                default=2.0,
+                minimum=0.25,
+                maximum=16.0,
+                step=0.05,
+                tooltip="Output size as a multiple of the input size; used when resize_mode is 'outscale'.",
+            ),
+            InputSpec(
+                "width",
+                "INT",
+                default=0,
+                minimum=0,
+                maximum=MAX_RESOLUTION,
+                step=1,
+                tooltip="Output width in pixels for resize_mode 'target size'; 0 = follow the height, keeping "
+                "the aspect ratio.",
+            ),
+            InputSpec(
+                "height",
+                "INT",
+                default=0,
+                minimum=0,
+                maximum=MAX_RESOLUTION,
+                step=1,
+                tooltip="Output height in pixels for resize_mode 'target size'; 0 = follow the width, keeping "
+                "the aspect ratio.",
+            ),
+            InputSpec(
+                "tile",
+                "INT",
+                default=0,
+                minimum=0,
+                maximum=MAX_RESOLUTION,
+                step=8,
+                tooltip="Tile size in input pixels; 0 = auto (as large as free memory allows, the whole image "
+                "when it fits). Smaller tiles need less memory; each tile sees tile_pad pixels of context that are cropped away, so there are no seams.",
+            ),
+            InputSpec(
+                "tile_pad",
+                "INT",
+                default=0,
+                minimum=0,
+                maximum=1024,
+                step=1,
+                tooltip="Context pixels around each tile; 0 = auto (from the model's receptive field).",
+            ),
+            InputSpec(
+                "precision",
+                "COMBO",
+                default="auto",
+                options=PRECISIONS,
+                tooltip="Number format of the computation. 'auto' picks the fastest one the device runs well "
+                "and the model supports; fp32 is the exact reference; bf16/fp16 are faster and "
+                "need half the memory.",
+            ),
+            InputSpec(
+                "tta",
+                "BOOLEAN",
+                default=False,
+                tooltip="Test-time augmentation: average the 8 flips/rotations. Slightly cleaner, 8× slower.",
+            ),
+            InputSpec(
+                "alpha_mode",
+                "COMBO",
+                default="model",
+                options=ALPHA_MODES,
+                tooltip="How the alpha channel (a 4-channel IMAGE or the mask) is upscaled: 'model' runs it "
+                "through the model, 'resize' uses a smooth resize (faster).",
+            ),
+            InputSpec(
+                "mask",
+                "MASK",
+                optional=True,
+                tooltip="Optional MASK used as alpha (ComfyUI convention: 1 = transparent, as Load Image "
+                "gives). The upscaled mask comes out of the MASK output.",
+            ),
         ),
         outputs=(
             OutputSpec("image", "IMAGE", "The upscaled images (4 channels if the input had 4)."),
-            OutputSpec("mask", "MASK", "The upscaled mask (1 = transparent); all zeros when there was no alpha."),
+            OutputSpec(
+                "mask", "MASK", "The upscaled mask (1 = transparent); all zeros when there was no alpha."
+            ),
         ),
         run=upscale_node,
     )
@@ -131,21 +217,48 @@ def _degrade_spec() -> NodeSpec:
         ),
         inputs=(
             InputSpec("image", "IMAGE", tooltip="The clean (high-resolution) images to degrade."),
-            InputSpec("seed", "INT", default=0, minimum=0, maximum=SEED_MAX, step=1, control_after_generate=True,
-                      tooltip="Random seed; the same seed gives the same degradation. Image i of a batch uses seed + i."),
-            InputSpec("scale", "FLOAT", default=4.0, minimum=1.0, maximum=4.0, step=0.5,
-                      tooltip="Down-scaling factor of the result (4 matches the ×4 models)."),
-            InputSpec("preset", "COMBO", default="realesrgan", options=PRESETS,
-                      tooltip="'realesrgan': the training defaults of RealESRGAN_x4plus. 'light' / 'heavy': milder or "
-                              "stronger ranges."),
+            InputSpec(
+                "seed",
+                "INT",
+                default=0,
+                minimum=0,
+                maximum=SEED_MAX,
+                step=1,
+                control_after_generate=True,
+                tooltip="Random seed; the same seed gives the same degradation. Image i of a batch uses seed + i.",
+            ),
+            InputSpec(
+                "scale",
+                "FLOAT",
+                default=4.0,
+                minimum=1.0,
+                maximum=4.0,
+                step=0.5,
+                tooltip="Down-scaling factor of the result (4 matches the ×4 models).",
+            ),
+            InputSpec(
+                "preset",
+                "COMBO",
+                default="realesrgan",
+                options=PRESETS,
+                tooltip="'realesrgan': the training defaults of RealESRGAN_x4plus. 'light' / 'heavy': milder or "
+                "stronger ranges.",
+            ),
             *steps,
-            InputSpec("resize_to_input", "COMBO", default="off", options=RESIZE_BACK,
-                      tooltip="Resize the degraded image back to the input size for side-by-side viewing: 'nearest' "
-                              "shows the low-resolution pixels, 'bicubic' a smooth view. 'off' keeps the small size."),
+            InputSpec(
+                "resize_to_input",
+                "COMBO",
+                default="off",
+                options=RESIZE_BACK,
+                tooltip="Resize the degraded image back to the input size for side-by-side viewing: 'nearest' "
+                "shows the low-resolution pixels, 'bicubic' a smooth view. 'off' keeps the small size.",
+            ),
         ),
         outputs=(
             OutputSpec("image", "IMAGE", "The degraded images."),
-            OutputSpec("parameters", "STRING", "The sampled degradation parameters as JSON (a list for a batch)."),
+            OutputSpec(
+                "parameters", "STRING", "The sampled degradation parameters as JSON (a list for a batch)."
+            ),
         ),
         run=degrade_node,
     )
@@ -159,13 +272,29 @@ def _compare_spec() -> NodeSpec:
         description="Measures PSNR (dB) and SSIM between a reference and an image, e.g. original vs degrade → upscale.",
         inputs=(
             InputSpec("reference", "IMAGE", tooltip="The reference (ground-truth) images."),
-            InputSpec("image", "IMAGE", tooltip="The images to measure against the reference (a batch of one is "
-                                                "compared with every reference image, and vice versa)."),
-            InputSpec("crop_border", "INT", default=0, minimum=0, maximum=256, step=1,
-                      tooltip="Pixels excluded at every edge (SR benchmarks exclude the scale factor, e.g. 4)."),
-            InputSpec("size_mismatch", "COMBO", default="error", options=SIZE_MISMATCH,
-                      tooltip="When sizes differ: 'error'; 'crop to common' for a few pixels lost to rounding "
-                              "(degrade → upscale); 'resize image to reference'."),
+            InputSpec(
+                "image",
+                "IMAGE",
+                tooltip="The images to measure against the reference (a batch of one is "
+                "compared with every reference image, and vice versa).",
+            ),
+            InputSpec(
+                "crop_border",
+                "INT",
+                default=0,
+                minimum=0,
+                maximum=256,
+                step=1,
+                tooltip="Pixels excluded at every edge (SR benchmarks exclude the scale factor, e.g. 4).",
+            ),
+            InputSpec(
+                "size_mismatch",
+                "COMBO",
+                default="error",
+                options=SIZE_MISMATCH,
+                tooltip="When sizes differ: 'error'; 'crop to common' for a few pixels lost to rounding "
+                "(degrade → upscale); 'resize image to reference'.",
+            ),
         ),
         outputs=(
             OutputSpec("psnr", "FLOAT", "Mean PSNR in dB (inf for identical images)."),

@@ -19,7 +19,18 @@ __all__ = ["STEPS", "PRESETS", "RESIZE_BACK", "SEED_MAX", "degrade_node"]
 # Fixed here rather than read from core.degrade: saved workflows store widget values by
 # position, so the node's list of toggles must not change when the pipeline grows. A test
 # checks these against core.degrade.STEPS / PRESETS.
-STEPS = ("sharpen", "blur1", "resize1", "noise1", "jpeg1", "blur2", "resize2", "noise2", "final_sinc", "jpeg_final")
+STEPS = (
+    "sharpen",
+    "blur1",
+    "resize1",
+    "noise1",
+    "jpeg1",
+    "blur2",
+    "resize2",
+    "noise2",
+    "final_sinc",
+    "jpeg_final",
+)
 PRESETS = ("realesrgan", "light", "heavy")
 RESIZE_BACK = ("off", "nearest", "bicubic")
 SEED_MAX = 2**64 - 1
@@ -44,7 +55,9 @@ def degrade_node(
     if preset not in PRESETS:
         raise InvalidParameterError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
     if resize_to_input not in RESIZE_BACK:
-        raise InvalidParameterError(f"resize_to_input must be one of {', '.join(RESIZE_BACK)}; got {resize_to_input!r}")
+        raise InvalidParameterError(
+            f"resize_to_input must be one of {', '.join(RESIZE_BACK)}; got {resize_to_input!r}"
+        )
     unknown = sorted(set(steps) - set(STEPS))
     if unknown:
         raise InvalidParameterError(f"unknown degradation steps {unknown}; known: {', '.join(STEPS)}")
@@ -59,9 +72,14 @@ def degrade_node(
         host.raise_if_interrupted()
         try:
             # Frame i of a batch uses seed + i, as core's samplers do for batch noise.
-            result = degrade.degrade(to_numpy(image, index), seed=(int(seed) + index) % (SEED_MAX + 1),
-                                     scale=float(scale), preset=preset, enabled=enabled,
-                                     cancel=host.interrupted)
+            result = degrade.degrade(
+                to_numpy(image, index),
+                seed=(int(seed) + index) % (SEED_MAX + 1),
+                scale=float(scale),
+                preset=preset,
+                enabled=enabled,
+                cancel=host.interrupted,
+            )
         except OperationCancelledError:
             host.raise_if_interrupted()  # ComfyUI's own exception: reported as "interrupted"
             raise

@@ -68,11 +68,15 @@ def attach_mask_as_alpha(image: torch.Tensor, mask: torch.Tensor | None) -> tupl
         )
     if has_alpha:
         log.info("the mask replaces the alpha channel the image already had")
-    alpha = (1.0 - mask.to(device=image.device, dtype=image.dtype)).clamp(0.0, 1.0).expand(batch, height, width)
+    alpha = (
+        (1.0 - mask.to(device=image.device, dtype=image.dtype)).clamp(0.0, 1.0).expand(batch, height, width)
+    )
     return torch.cat([image[..., :3], alpha.unsqueeze(-1)], dim=-1), True
 
 
-def split_alpha(result: torch.Tensor, had_alpha: bool, keep_alpha_channel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def split_alpha(
+    result: torch.Tensor, had_alpha: bool, keep_alpha_channel: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """IMAGE and MASK outputs from an upscaled [B, H, W, C] result.
 
     The MASK is ``1 - alpha`` (all zeros, i.e. opaque, when there was no alpha). The IMAGE keeps
@@ -110,4 +114,6 @@ def batch_pairs(first: int, second: int, what: str) -> list[tuple[int, int]]:
         return [(0, j) for j in range(second)]
     if second == 1:
         return [(i, 0) for i in range(first)]
-    raise InvalidImageError(f"{what}: batches of {first} and {second} images cannot be paired; give equal batches or one image")
+    raise InvalidImageError(
+        f"{what}: batches of {first} and {second} images cannot be paired; give equal batches or one image"
+    )

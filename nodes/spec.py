@@ -7,10 +7,18 @@ and tooltips cannot drift between the two registration styles.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-__all__ = ["InputSpec", "OutputSpec", "NodeSpec", "NodeResult", "WIDGET_TYPES", "CONTROL_AFTER_GENERATE_VALUES"]
+__all__ = [
+    "InputSpec",
+    "OutputSpec",
+    "NodeSpec",
+    "NodeResult",
+    "WIDGET_TYPES",
+    "CONTROL_AFTER_GENERATE_VALUES",
+]
 
 # Input types the frontend draws as widgets (their values are saved, by position, in a
 # workflow's ``widgets_values``); every other type is a socket.

@@ -36,7 +36,9 @@ def size_arguments(resize_mode: str, outscale: float, width: int, height: int) -
         return {}
     if resize_mode == "outscale":
         if not outscale or outscale <= 0:
-            raise InvalidParameterError(f"outscale must be above 0, got {outscale}; or set resize_mode to 'model scale'")
+            raise InvalidParameterError(
+                f"outscale must be above 0, got {outscale}; or set resize_mode to 'model scale'"
+            )
         return {"outscale": float(outscale)}
     if resize_mode == "target size":
         if not width and not height:
@@ -48,15 +50,30 @@ def size_arguments(resize_mode: str, outscale: float, width: int, height: int) -
     raise InvalidParameterError(f"resize_mode must be one of {', '.join(RESIZE_MODES)}; got {resize_mode!r}")
 
 
-def estimate_memory(engine: Any, model: Any, image: torch.Tensor, tile: int, *, tile_pad: int = AUTO,
-                    precision: str = "auto", device: Any = None, tta: bool = False) -> int:
+def estimate_memory(
+    engine: Any,
+    model: Any,
+    image: torch.Tensor,
+    tile: int,
+    *,
+    tile_pad: int = AUTO,
+    precision: str = "auto",
+    device: Any = None,
+    tta: bool = False,
+) -> int:
     """Bytes to make room for on the device before a run: one tile's forward (the engine's
     ``estimate_tile_memory``, weights copy included) plus the input. With ``tile`` on auto the
     estimate is for a 512-px tile, as core's "Upscale Image (using Model)" assumes.
     """
     tile_side = tile if tile > 0 else 512
-    forward = engine.estimate_tile_memory(model, tile_side, tile_pad=None if tile_pad == AUTO else tile_pad,
-                                          precision=precision, device=device, tta=tta)
+    forward = engine.estimate_tile_memory(
+        model,
+        tile_side,
+        tile_pad=None if tile_pad == AUTO else tile_pad,
+        precision=precision,
+        device=device,
+        tta=tta,
+    )
     return int(forward) + image.nelement() * image.element_size()
 
 
@@ -94,7 +111,9 @@ def upscale_node(
     if alpha_mode not in ALPHA_MODES:
         raise InvalidParameterError(f"alpha_mode must be one of {', '.join(ALPHA_MODES)}; got {alpha_mode!r}")
     if tile < 0 or tile_pad < 0:
-        raise InvalidParameterError(f"tile and tile_pad must be 0 (auto) or positive; got {tile} and {tile_pad}")
+        raise InvalidParameterError(
+            f"tile and tile_pad must be 0 (auto) or positive; got {tile} and {tile_pad}"
+        )
     sizes = size_arguments(resize_mode, outscale, width, height)
     source, has_alpha = attach_mask_as_alpha(image, mask)
 
@@ -102,8 +121,19 @@ def upscale_node(
     device = host.torch_device()
     on_accelerator = getattr(device, "type", "cpu") != "cpu"
     if on_accelerator:  # unload other models first, as core's upscale node does
-        host.make_room(estimate_memory(engine, model, source, tile, tile_pad=tile_pad, precision=precision,
-                                       device=device, tta=bool(tta)), device)
+        host.make_room(
+            estimate_memory(
+                engine,
+                model,
+                source,
+                tile,
+                tile_pad=tile_pad,
+                precision=precision,
+                device=device,
+                tta=bool(tta),
+            ),
+            device,
+        )
     try:
         result = engine.upscale(
             model,

@@ -8,7 +8,13 @@ from typing import Any
 from .definitions import NODES
 from .spec import InputSpec, NodeSpec
 
-__all__ = ["v1_input", "v1_input_types", "build_v1_class", "node_class_mappings", "node_display_name_mappings"]
+__all__ = [
+    "v1_input",
+    "v1_input_types",
+    "build_v1_class",
+    "node_class_mappings",
+    "node_display_name_mappings",
+]
 
 
 def v1_input(spec: InputSpec) -> tuple[Any, dict[str, Any]]:
@@ -35,7 +41,7 @@ def v1_input_types(spec: NodeSpec) -> dict[str, dict[str, tuple[Any, dict[str, A
 
 
 def build_v1_class(spec: NodeSpec) -> type:
-    def INPUT_TYPES(cls: type) -> dict[str, Any]:  # noqa: N802 - ComfyUI's name
+    def INPUT_TYPES(cls: type) -> dict[str, Any]:
         return v1_input_types(spec)
 
     def run(self: Any, **inputs: Any) -> Any:
@@ -44,19 +50,23 @@ def build_v1_class(spec: NodeSpec) -> type:
             return {"ui": dict(result.ui), "result": tuple(result.outputs)}
         return tuple(result.outputs)
 
-    return type(spec.node_id, (), {
-        "__module__": __name__,
-        "__doc__": spec.description,
-        "INPUT_TYPES": classmethod(INPUT_TYPES),
-        "RETURN_TYPES": tuple(o.type for o in spec.outputs),
-        "RETURN_NAMES": tuple(o.name for o in spec.outputs),
-        "OUTPUT_TOOLTIPS": tuple(o.tooltip for o in spec.outputs),
-        "FUNCTION": "run",
-        "CATEGORY": spec.category,
-        "DESCRIPTION": spec.description,
-        "OUTPUT_NODE": spec.output_node,
-        "run": run,
-    })
+    return type(
+        spec.node_id,
+        (),
+        {
+            "__module__": __name__,
+            "__doc__": spec.description,
+            "INPUT_TYPES": classmethod(INPUT_TYPES),
+            "RETURN_TYPES": tuple(o.type for o in spec.outputs),
+            "RETURN_NAMES": tuple(o.name for o in spec.outputs),
+            "OUTPUT_TOOLTIPS": tuple(o.tooltip for o in spec.outputs),
+            "FUNCTION": "run",
+            "CATEGORY": spec.category,
+            "DESCRIPTION": spec.description,
+            "OUTPUT_NODE": spec.output_node,
+            "run": run,
+        },
+    )
 
 
 def node_class_mappings() -> dict[str, type]:

@@ -18,8 +18,15 @@ def _io() -> Any:
 
 
 def _socket_type(io: Any, type_name: str) -> Any:
-    known = {"IMAGE": io.Image, "MASK": io.Mask, "INT": io.Int, "FLOAT": io.Float, "BOOLEAN": io.Boolean,
-             "STRING": io.String, "COMBO": io.Combo}
+    known = {
+        "IMAGE": io.Image,
+        "MASK": io.Mask,
+        "INT": io.Int,
+        "FLOAT": io.Float,
+        "BOOLEAN": io.Boolean,
+        "STRING": io.String,
+        "COMBO": io.Combo,
+    }
     return known.get(type_name) or io.Custom(type_name)
 
 
@@ -61,12 +68,16 @@ def build_v3_class(spec: NodeSpec, io: Any) -> type:
         result = spec.run(**inputs)
         return io.NodeOutput(*result.outputs, ui=dict(result.ui) if result.ui is not None else None)
 
-    return type(spec.node_id, (io.ComfyNode,), {
-        "__module__": __name__,
-        "__doc__": spec.description,
-        "define_schema": classmethod(define_schema),
-        "execute": classmethod(execute),
-    })
+    return type(
+        spec.node_id,
+        (io.ComfyNode,),
+        {
+            "__module__": __name__,
+            "__doc__": spec.description,
+            "define_schema": classmethod(define_schema),
+            "execute": classmethod(execute),
+        },
+    )
 
 
 def build_v3_nodes() -> list[type]:
@@ -80,7 +91,9 @@ def _extension_class() -> type:
     async def get_node_list(self: Any) -> list[type]:
         return build_v3_nodes()
 
-    return type("RealESRGANKitExtension", (ComfyExtension,), {"__module__": __name__, "get_node_list": get_node_list})
+    return type(
+        "RealESRGANKitExtension", (ComfyExtension,), {"__module__": __name__, "get_node_list": get_node_list}
+    )
 
 
 async def comfy_entrypoint() -> Any:

@@ -80,12 +80,14 @@ def ncnn_engine():
 @pytest.fixture(params=["v3", "v1"])
 def comfy(request, tmp_path):
     """A ComfyUI stand-in with the requesting module's ``NODE`` built the V3 way and the V1 way."""
-    from support.comfy_env import comfy_env
-
     from realesrgan_kit.nodes import definitions, v1, v3
+    from support.comfy_env import comfy_env
 
     node_id = request.module.NODE
     with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
-        env.node = (v3.build_v3_class(definitions.node_by_id(node_id), env.io) if request.param == "v3"
-                    else v1.node_class_mappings()[node_id])
+        env.node = (
+            v3.build_v3_class(definitions.node_by_id(node_id), env.io)
+            if request.param == "v3"
+            else v1.node_class_mappings()[node_id]
+        )
         yield env

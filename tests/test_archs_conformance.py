@@ -32,8 +32,11 @@ def test_rrdbnet_old_esrgan_upsample_counts(num_upsample, scale):
     x = _input(3)
     with torch.inference_mode():
         torch.testing.assert_close(
-            net(x), reference_impl.rrdbnet(net.state_dict(), x, scale=scale, num_block=2, num_upsample=num_upsample),
-            rtol=0, atol=1e-6)
+            net(x),
+            reference_impl.rrdbnet(net.state_dict(), x, scale=scale, num_block=2, num_upsample=num_upsample),
+            rtol=0,
+            atol=1e-6,
+        )
 
 
 def test_rrdbnet_real_size_facts():

@@ -72,7 +72,14 @@ def test_convert_refuses_its_input_and_other_extensions(tmp_path, capsys):
 def test_download_command_with_a_mirror(tmp_path, capsys):
     payload = b"\x00weights"
     (tmp_path / "src.pth").write_bytes(payload)
-    args = ["download", "realesr-general-x4v3", "--dir", str(tmp_path / "d"), "--url", (tmp_path / "src.pth").as_uri()]
+    args = [
+        "download",
+        "realesr-general-x4v3",
+        "--dir",
+        str(tmp_path / "d"),
+        "--url",
+        (tmp_path / "src.pth").as_uri(),
+    ]
     assert main(args) == 1  # the official checksum does not match these bytes
     assert "SHA-256" in capsys.readouterr().err
     assert main(args + ["--sha256", hashlib.sha256(payload).hexdigest()]) == 0

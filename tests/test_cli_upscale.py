@@ -31,7 +31,9 @@ def test_single_file_keeps_16_bit_alpha(tmp_path, data_dir, tiny_weights):
     assert main(["upscale", str(src), "-o", str(out), "--model", tiny_weights, "--outscale", "2"]) == 0
     result = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
     assert result.dtype == np.uint16 and result.shape == (40, 60, 4)
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary files left behind"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], (
+        "no temporary files left behind"
+    )
 
 
 def test_gray_stays_gray_and_size_options(tmp_path, tiny_weights):
@@ -61,7 +63,22 @@ def test_folder_reports_bad_files_and_exits_non_zero(tmp_path, tiny_weights, cap
     # a second run does not overwrite without --force
     assert main(["upscale", str(folder / "a.png"), "-o", str(out), "--model", tiny_weights]) == 1
     assert "exists" in capsys.readouterr().err
-    assert main(["upscale", str(folder / "a.png"), "-o", str(out), "--model", tiny_weights, "--force", "--ext", "webp"]) == 0
+    assert (
+        main(
+            [
+                "upscale",
+                str(folder / "a.png"),
+                "-o",
+                str(out),
+                "--model",
+                tiny_weights,
+                "--force",
+                "--ext",
+                "webp",
+            ]
+        )
+        == 0
+    )
     assert (out / "a.webp").is_file()
 
 
@@ -76,9 +93,17 @@ def test_refuses_to_overwrite_an_input(tmp_path, tiny_weights, capsys):
 
 def test_bad_option_values_are_clear(tmp_path, tiny_weights, capsys):
     src = _write(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
-    assert main(["upscale", str(src), "-o", str(tmp_path / "y.png"), "--model", tiny_weights, "--tile", "big"]) == 1
+    assert (
+        main(["upscale", str(src), "-o", str(tmp_path / "y.png"), "--model", tiny_weights, "--tile", "big"])
+        == 1
+    )
     assert "--tile must be 'auto' or a number" in capsys.readouterr().err
-    assert main(["upscale", str(src), "-o", str(tmp_path / "y.png"), "--model", tiny_weights, "--outscale", "-1"]) == 1
+    assert (
+        main(
+            ["upscale", str(src), "-o", str(tmp_path / "y.png"), "--model", tiny_weights, "--outscale", "-1"]
+        )
+        == 1
+    )
     assert "outscale must be a number > 0" in capsys.readouterr().err
 
 

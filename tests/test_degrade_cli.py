@@ -22,7 +22,9 @@ def write_png(path, image_rgb):
 def synthetic(h=72, w=64, seed=0):
     rng = np.random.default_rng(seed)
     small = rng.random((h // 8, w // 8, 3)).astype(np.float32)
-    return np.round(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+    return np.round(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(
+        np.uint8
+    )
 
 
 @pytest.fixture()
@@ -39,7 +41,11 @@ def test_single_file_writes_image_and_replayable_sidecar(inputs, tmp_path, capsy
     out = tmp_path / "out.png"
     assert main(["degrade", str(inputs / "a.png"), "-o", str(out), "--seed", "5", "--scale", "2"]) == 0
     sidecar = json.loads((tmp_path / "out.png.json").read_text())
-    assert sidecar["input"] == "a.png" and sidecar["seed"] == 5 and sidecar["file_seed"] == derive_seed(5, "a.png")
+    assert (
+        sidecar["input"] == "a.png"
+        and sidecar["seed"] == 5
+        and sidecar["file_seed"] == derive_seed(5, "a.png")
+    )
     record = DegradationRecord.from_dict(sidecar["record"])
     written = read_image(out)
     assert written.shape == (36, 32, 3)
@@ -54,7 +60,14 @@ def test_rerun_and_folder_mode_reproduce_the_same_bytes(inputs, tmp_path):
     assert main(["degrade", str(inputs / "b.png"), "-o", str(single), "--seed", "9", "--force"]) == 0
     assert single.read_bytes() == first
     assert main(["degrade", str(inputs), "-o", str(tmp_path / "folder"), "--seed", "9"]) == 0
-    assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == ["a.png", "a.png.json", "b.png", "b.png.json", "c.png", "c.png.json"]
+    assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == [
+        "a.png",
+        "a.png.json",
+        "b.png",
+        "b.png.json",
+        "c.png",
+        "c.png.json",
+    ]
     assert (tmp_path / "folder" / "b.png").read_bytes() == first
     assert (tmp_path / "folder" / "a.png").read_bytes() != first
 
@@ -80,16 +93,22 @@ def test_existing_outputs_and_inputs_are_protected(inputs, tmp_path, capsys):
 
 def test_pairs_are_aligned_crops(inputs, tmp_path):
     pairs = tmp_path / "pairs"
-    assert main(["degrade", str(inputs / "c.jpg"), "--pairs", str(pairs), "--crop", "64", "--scale", "4"]) == 0
+    assert (
+        main(["degrade", str(inputs / "c.jpg"), "--pairs", str(pairs), "--crop", "64", "--scale", "4"]) == 0
+    )
     hr_files = sorted((pairs / "hr").iterdir())
-    assert [p.name for p in hr_files] == [f"c_{n:03d}.png" for n in range(4)]  # 44×44 LR holds 2×2 crops of 16
+    assert [p.name for p in hr_files] == [
+        f"c_{n:03d}.png" for n in range(4)
+    ]  # 44×44 LR holds 2×2 crops of 16
     meta = json.loads((pairs / "records" / "c.json").read_text())
     source = read_image(inputs / "c.jpg")
     for crop in meta["crops"]:
         hr, lr = read_image(pairs / "hr" / crop["name"]), read_image(pairs / "lr" / crop["name"])
         assert hr.shape == (64, 64, 3) and lr.shape == (16, 16, 3)
         top, left, h, w = crop["hr_box"]
-        np.testing.assert_array_equal(hr, source[top : top + h, left : left + w])  # HR is the unsharpened input
+        np.testing.assert_array_equal(
+            hr, source[top : top + h, left : left + w]
+        )  # HR is the unsharpened input
     # Without --crop: one pair, the whole LR and the HR cut to LR × scale.
     assert main(["degrade", str(inputs / "b.png"), "--pairs", str(pairs), "--scale", "3"]) == 0
     assert read_image(pairs / "hr" / "b_000.png").shape == (78, 48, 3)
@@ -117,15 +136,30 @@ def test_bad_options_fail_before_any_work(inputs, tmp_path, capsys, argv, messag
 
 def test_switches_and_overrides_reach_the_record(inputs, tmp_path):
     out = tmp_path / "o.png"
-    argv = ["degrade", str(inputs / "a.png"), "-o", str(out), "--no-noise1", "--no-final-sinc",
-            "--set", "gaussian_noise_prob2=1", "--set", "noise_range2=2,3", "--preset", "light"]
+    argv = [
+        "degrade",
+        str(inputs / "a.png"),
+        "-o",
+        str(out),
+        "--no-noise1",
+        "--no-final-sinc",
+        "--set",
+        "gaussian_noise_prob2=1",
+        "--set",
+        "noise_range2=2,3",
+        "--preset",
+        "light",
+    ]
     assert main(argv) == 0
     sidecar = json.loads((tmp_path / "o.png.json").read_text())
     record = sidecar["record"]
     assert record["noise1"] is None and record["final_sinc"] is None
     assert record["disabled"] == ["noise1", "final_sinc"]
     assert record["noise2"]["kind"] == "gaussian" and 2 <= record["noise2"]["sigma"] <= 3
-    assert sidecar["preset"] == "light" and sidecar["overrides"] == {"gaussian_noise_prob2": "1", "noise_range2": "2,3"}
+    assert sidecar["preset"] == "light" and sidecar["overrides"] == {
+        "gaussian_noise_prob2": "1",
+        "noise_range2": "2,3",
+    }
     assert sidecar["settings"]["noise_range2"] == [2.0, 3.0] and sidecar["settings"]["jpeg_range"] == [60, 95]
 
 

@@ -36,11 +36,15 @@ def at(kernel: np.ndarray, x: int, y: int) -> float:
 POINTS = [(1, 0), (0, 1), (2, -3), (-4, 1), (3, 3)]
 
 
-@pytest.mark.parametrize("sx,sy,theta", [(1.5, 1.5, 0.0), (2.7, 0.6, 0.4), (0.9, 2.2, -2.1), (3.0, 1.0, math.pi / 2)])
+@pytest.mark.parametrize(
+    "sx,sy,theta", [(1.5, 1.5, 0.0), (2.7, 0.6, 0.4), (0.9, 2.2, -2.1), (3.0, 1.0, math.pi / 2)]
+)
 def test_gaussian_matches_closed_form(sx, sy, theta):
     k = gaussian_kernel(21, sx, sy, theta)
     for x, y in POINTS:
-        assert at(k, x, y) / at(k, 0, 0) == pytest.approx(math.exp(-0.5 * q_form(x, y, sx, sy, theta)), rel=1e-12)
+        assert at(k, x, y) / at(k, 0, 0) == pytest.approx(
+            math.exp(-0.5 * q_form(x, y, sx, sy, theta)), rel=1e-12
+        )
 
 
 def test_rotation_by_right_angle_swaps_the_axes():
@@ -147,7 +151,10 @@ def test_pad_kernel_keeps_values_and_sum():
         (lambda: sinc_kernel(21, 0.0), "omega must be a finite number > 0"),
         (lambda: pad_kernel(np.ones((21, 21)), 7), "smaller size"),
         (lambda: KernelChoice("box", 7, sigma_x=1, sigma_y=1, theta=0), "kernel kind must be one of"),
-        (lambda: KernelChoice("iso", 7, sigma_x=-2, sigma_y=-2, theta=0), "sigma_x must be a finite number > 0"),
+        (
+            lambda: KernelChoice("iso", 7, sigma_x=-2, sigma_y=-2, theta=0),
+            "sigma_x must be a finite number > 0",
+        ),
     ],
 )
 def test_bad_kernel_parameters_are_clear_errors(call, match):

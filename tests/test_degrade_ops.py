@@ -139,7 +139,7 @@ def test_poisson_noise_variance_follows_the_signal():
     levels = (np.arange(8) * 32 + 16) / 255.0
     img = np.repeat(levels, 4000).reshape(8, 4000, 1).astype(np.float32)
     noise = poisson_noise(img, 1.0, gray=False, rng=np.random.default_rng(0))
-    for row, level in zip(noise[..., 0], np.round(levels * 255) / 255):
+    for row, level in zip(noise[..., 0], np.round(levels * 255) / 255, strict=False):
         assert row.mean() == pytest.approx(0.0, abs=4 * np.sqrt(level / 8 / 4000) + 1e-9)
         assert row.var() == pytest.approx(level / 8, rel=0.1)
 
@@ -173,8 +173,10 @@ def test_jpeg_is_the_real_codec_and_keeps_rgb_order():
     assert low[8, 8, 0] > 0.8 and low[8, 8, 2] < 0.2
     # Same bytes as encoding the 8-bit image with OpenCV directly.
     as8 = np.round(img * 255).astype(np.uint8)[..., ::-1]
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(as8), [cv2.IMWRITE_JPEG_QUALITY, 20])
-    np.testing.assert_array_equal(np.round(low * 255).astype(np.uint8), cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    _ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(as8), [cv2.IMWRITE_JPEG_QUALITY, 20])
+    np.testing.assert_array_equal(
+        np.round(low * 255).astype(np.uint8), cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    )
 
 
 def test_jpeg_gray_and_quality_errors():

@@ -38,8 +38,18 @@ def photo(h: int = 96, w: int = 80, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "h,w,scale,expected",
-    [(179, 179, 4, (44, 44)), (351, 500, 4, (87, 125)), (100, 64, 1.5, (66, 42)), (99, 45, 3, (33, 15)),
-     (11, 22, 2.2, (5, 10)), (10, 7, 2.5, (4, 2)), (33, 33, 1, (33, 33)), (8, 4, 4, (2, 1)), (1, 1, 1, (1, 1)), (4, 5, 4, (1, 1))],
+    [
+        (179, 179, 4, (44, 44)),
+        (351, 500, 4, (87, 125)),
+        (100, 64, 1.5, (66, 42)),
+        (99, 45, 3, (33, 15)),
+        (11, 22, 2.2, (5, 10)),
+        (10, 7, 2.5, (4, 2)),
+        (33, 33, 1, (33, 33)),
+        (8, 4, 4, (2, 1)),
+        (1, 1, 1, (1, 1)),
+        (4, 5, 4, (1, 1)),
+    ],
 )
 def test_output_size_is_floor_of_size_over_scale(h, w, scale, expected):
     assert output_size(h, w, scale) == expected
@@ -66,7 +76,10 @@ def test_same_seed_gives_identical_bytes_and_replay_matches():
 def test_replay_from_json_gives_identical_bytes():
     img = photo()
     # Force the noisy, stochastic paths both ways.
-    for overrides in ({"gaussian_noise_prob": 1, "gaussian_noise_prob2": 1}, {"gaussian_noise_prob": 0, "gaussian_noise_prob2": 0}):
+    for overrides in (
+        {"gaussian_noise_prob": 1, "gaussian_noise_prob2": 1},
+        {"gaussian_noise_prob": 0, "gaussian_noise_prob2": 0},
+    ):
         result = degrade(img, seed=7, scale=2, overrides=overrides)
         record = DegradationRecord.from_dict(json.loads(json.dumps(result.record.to_dict())))
         assert record == result.record
@@ -83,7 +96,9 @@ def test_every_run_is_identical_across_processes():
         "print(hashlib.sha256(degrade(img, seed=99).image.tobytes()).hexdigest())\n"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.strip()
     assert out == hashlib.sha256(degrade(photo(), seed=99).image.tobytes()).hexdigest()
 
 
@@ -96,7 +111,9 @@ def test_single_step_equals_the_standalone_part():
     img = photo()
     only_jpeg = dict(ALL_OFF, jpeg_final=True)
     result = degrade(img, seed=3, scale=1, enabled=only_jpeg)
-    expected = np.round(jpeg_compress(img.astype(np.float32) / 255, result.record.jpeg_final) * 255).astype(np.uint8)
+    expected = np.round(jpeg_compress(img.astype(np.float32) / 255, result.record.jpeg_final) * 255).astype(
+        np.uint8
+    )
     np.testing.assert_array_equal(result.image, expected)
 
 
@@ -202,7 +219,15 @@ def test_bad_call_parameters_are_clear_errors():
     with pytest.raises(InvalidParameterError, match="JPEG quality must be from 0 to 100"):
         DegradationRecord.from_dict(bad)
     bad = degrade(img, seed=0).record.to_dict()
-    bad["blur1"] = {"kind": "iso", "size": 7, "sigma_x": -1.0, "sigma_y": -1.0, "theta": 0.0, "beta": None, "omega": None}
+    bad["blur1"] = {
+        "kind": "iso",
+        "size": 7,
+        "sigma_x": -1.0,
+        "sigma_y": -1.0,
+        "theta": 0.0,
+        "beta": None,
+        "omega": None,
+    }
     with pytest.raises(InvalidParameterError, match="sigma_x must be a finite number > 0"):
         DegradationRecord.from_dict(bad)
     with pytest.raises(InvalidParameterError, match="unexpected keys \\['extra'\\]"):
@@ -214,7 +239,7 @@ def test_derive_seed_is_stable_and_name_dependent():
     assert derive_seed(0, "photo.png") == derive_seed(0, "photo.png")
     seeds = {derive_seed(s, n) for s in (0, 1) for n in ("a.png", "b.png", "a.jpg")}
     assert len(seeds) == 6 and all(0 <= s < 2**53 for s in seeds)
-    digest = hashlib.sha256("realesrgan-kit/degrade\x000\x00photo.png".encode()).digest()
+    digest = hashlib.sha256(b"realesrgan-kit/degrade\x000\x00photo.png").digest()
     assert derive_seed(0, "photo.png") == int.from_bytes(digest[:8], "big") % 2**53
     with pytest.raises(InvalidParameterError, match="seed must be an integer ≥ 0"):
         derive_seed(-3, "x.png")

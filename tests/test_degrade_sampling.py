@@ -14,24 +14,40 @@ from realesrgan_kit.core.errors import InvalidParameterError
 DRAWS = 4000
 
 # Reference §6 (training defaults of RealESRGAN_x4plus).
-KERNEL_P = {"iso": 0.45, "aniso": 0.25, "generalized_iso": 0.12, "generalized_aniso": 0.03, "plateau_iso": 0.12, "plateau_aniso": 0.03}
+KERNEL_P = {
+    "iso": 0.45,
+    "aniso": 0.25,
+    "generalized_iso": 0.12,
+    "generalized_aniso": 0.03,
+    "plateau_iso": 0.12,
+    "plateau_aniso": 0.03,
+}
 EXPECTED = {
     **{f"blur1 {k}": 0.9 * p for k, p in KERNEL_P.items()},
     "blur1 sinc": 0.1,
     "blur2 applied": 0.8,
     **{f"blur2 {k} | applied": 0.9 * p for k, p in KERNEL_P.items()},
     "blur2 sinc | applied": 0.1,
-    "resize1 up": 0.2, "resize1 down": 0.7, "resize1 keep": 0.1,
-    "resize2 up": 0.3, "resize2 down": 0.4, "resize2 keep": 0.3,
-    "resize1 area": 1 / 3, "resize1 bilinear": 1 / 3, "resize1 bicubic": 1 / 3,
-    "noise1 gaussian": 0.5, "noise2 gaussian": 0.5,
-    "noise1 gray": 0.4, "noise2 gray": 0.4,
+    "resize1 up": 0.2,
+    "resize1 down": 0.7,
+    "resize1 keep": 0.1,
+    "resize2 up": 0.3,
+    "resize2 down": 0.4,
+    "resize2 keep": 0.3,
+    "resize1 area": 1 / 3,
+    "resize1 bilinear": 1 / 3,
+    "resize1 bicubic": 1 / 3,
+    "noise1 gaussian": 0.5,
+    "noise2 gaussian": 0.5,
+    "noise1 gray": 0.4,
+    "noise2 gray": 0.4,
     "final resize+sinc first": 0.5,
     "final sinc": 0.8,
     "final bicubic": 1 / 3,
     "generalized β < 1": 0.5,
     "plateau β = 1": 0.5,
-    "blur1 size 7": 1 / 8, "blur1 size 21": 1 / 8,
+    "blur1 size 7": 1 / 8,
+    "blur1 size 21": 1 / 8,
 }
 
 
@@ -132,7 +148,9 @@ def test_same_seed_same_record_and_different_seed_differs():
 
 def test_switching_a_step_off_leaves_the_other_choices_unchanged():
     full = sample_degradation(np.random.default_rng(5), height=128, width=128)
-    partial = sample_degradation(np.random.default_rng(5), height=128, width=128, enabled={"noise1": False, "blur1": False})
+    partial = sample_degradation(
+        np.random.default_rng(5), height=128, width=128, enabled={"noise1": False, "blur1": False}
+    )
     assert partial.noise1 is None and partial.blur1 is None
     assert partial.disabled == ("blur1", "noise1")
     for step in ("sharpen", "resize1", "jpeg1", "blur2", "resize2", "noise2", "final_sinc", "jpeg_final"):
@@ -140,9 +158,17 @@ def test_switching_a_step_off_leaves_the_other_choices_unchanged():
 
 
 def test_widening_a_range_moves_the_value_continuously():
-    base = sample_degradation(np.random.default_rng(8), height=64, width=64, settings=settings_from("realesrgan", {"gaussian_noise_prob": 1}))
+    base = sample_degradation(
+        np.random.default_rng(8),
+        height=64,
+        width=64,
+        settings=settings_from("realesrgan", {"gaussian_noise_prob": 1}),
+    )
     wider = sample_degradation(
-        np.random.default_rng(8), height=64, width=64, settings=settings_from("realesrgan", {"gaussian_noise_prob": 1, "noise_range": (1, 59)})
+        np.random.default_rng(8),
+        height=64,
+        width=64,
+        settings=settings_from("realesrgan", {"gaussian_noise_prob": 1, "noise_range": (1, 59)}),
     )
     assert wider.noise1.sigma - 1 == pytest.approx(2 * (base.noise1.sigma - 1))
 
@@ -161,7 +187,18 @@ def test_unknown_step_and_bad_sampling_arguments():
 
 def test_presets_and_steps():
     assert set(PRESETS) == {"realesrgan", "light", "heavy"}
-    assert STEPS == ("sharpen", "blur1", "resize1", "noise1", "jpeg1", "blur2", "resize2", "noise2", "final_sinc", "jpeg_final")
+    assert STEPS == (
+        "sharpen",
+        "blur1",
+        "resize1",
+        "noise1",
+        "jpeg1",
+        "blur2",
+        "resize2",
+        "noise2",
+        "final_sinc",
+        "jpeg_final",
+    )
     r = PRESETS["realesrgan"]
     assert r == DegradationSettings()
     assert r.kernel_prob == (0.45, 0.25, 0.12, 0.03, 0.12, 0.03) and r.resize_prob2 == (0.3, 0.4, 0.3)
@@ -198,5 +235,8 @@ def test_bad_settings_are_clear_errors(overrides, match):
 
 
 def test_unknown_preset():
-    with pytest.raises(InvalidParameterError, match="unknown degradation preset 'strong'; choose one of realesrgan, light, heavy"):
+    with pytest.raises(
+        InvalidParameterError,
+        match="unknown degradation preset 'strong'; choose one of realesrgan, light, heavy",
+    ):
         settings_from("strong")

@@ -44,7 +44,9 @@ def test_without_premultiplication_the_hidden_colour_would_leak(tiny, children):
     white, black = children[:, :, :3].copy(), children[:, :, :3].copy()
     white[transparent] = 255
     black[transparent] = 0
-    visible = cv2.resize((~transparent).astype(np.uint8), (256, 256), interpolation=cv2.INTER_NEAREST).astype(bool)
+    visible = cv2.resize((~transparent).astype(np.uint8), (256, 256), interpolation=cv2.INTER_NEAREST).astype(
+        bool
+    )
     diff = np.abs(upscale(tiny, white, precision="fp32").astype(int) - upscale(tiny, black, precision="fp32"))
     assert diff[visible].max() > 10
 

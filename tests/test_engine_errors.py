@@ -20,20 +20,26 @@ def tiny():
 GOOD = np.zeros((8, 8, 3), np.uint8)
 
 
-@pytest.mark.parametrize("image,message", [
-    (np.zeros((0, 5, 3), np.uint8), r"empty \(0×5\)"),
-    (np.zeros((5, 5, 2), np.uint8), "has 2 channels .* expected 1 \\(gray\\), 3 \\(RGB\\) or 4 \\(RGBA\\)"),
-    (np.zeros((5, 5, 5), np.uint8), "has 5 channels"),
-    (np.zeros((2, 5, 5, 3), np.uint8), r"expected an H×W or H×W×C numpy image, got shape \(2, 5, 5, 3\)"),
-    (np.zeros((5, 5, 3), np.int32), "unsupported image dtype int32; expected uint8, uint16 or float"),
-    (np.zeros((5, 5, 3), bool), "unsupported image dtype bool"),
-    (np.full((5, 5, 3), np.nan, np.float32), "75 NaN or infinite pixel values"),
-    (torch.zeros(1, 5, 5, 3, dtype=torch.uint8), "torch images must be float tensors"),
-    (torch.zeros(5, 5, 3), r"torch images must be \[B, H, W, C\]"),
-    (torch.zeros(0, 5, 5, 3), "batch is empty"),
-    (torch.zeros(1, 5, 5, 2), "has 2 channels"),
-    ("image.png", "unsupported image type str; expected a numpy array, a PIL image or a torch tensor"),
-])
+@pytest.mark.parametrize(
+    "image,message",
+    [
+        (np.zeros((0, 5, 3), np.uint8), r"empty \(0×5\)"),
+        (
+            np.zeros((5, 5, 2), np.uint8),
+            "has 2 channels .* expected 1 \\(gray\\), 3 \\(RGB\\) or 4 \\(RGBA\\)",
+        ),
+        (np.zeros((5, 5, 5), np.uint8), "has 5 channels"),
+        (np.zeros((2, 5, 5, 3), np.uint8), r"expected an H×W or H×W×C numpy image, got shape \(2, 5, 5, 3\)"),
+        (np.zeros((5, 5, 3), np.int32), "unsupported image dtype int32; expected uint8, uint16 or float"),
+        (np.zeros((5, 5, 3), bool), "unsupported image dtype bool"),
+        (np.full((5, 5, 3), np.nan, np.float32), "75 NaN or infinite pixel values"),
+        (torch.zeros(1, 5, 5, 3, dtype=torch.uint8), "torch images must be float tensors"),
+        (torch.zeros(5, 5, 3), r"torch images must be \[B, H, W, C\]"),
+        (torch.zeros(0, 5, 5, 3), "batch is empty"),
+        (torch.zeros(1, 5, 5, 2), "has 2 channels"),
+        ("image.png", "unsupported image type str; expected a numpy array, a PIL image or a torch tensor"),
+    ],
+)
 def test_bad_images(tiny, image, message):
     with pytest.raises(InvalidImageError, match=message):
         upscale(tiny, image)
@@ -46,23 +52,28 @@ def test_nan_inside_a_torch_batch_names_the_image(tiny):
         upscale(tiny, batch)
 
 
-@pytest.mark.parametrize("options,message", [
-    ({"tile": 1, "model": "x2"}, "tile 1 is smaller than this model's size multiple 2"),
-    ({"tile": -5}, "tile must be 'auto', a number of pixels or 0"),
-    ({"tile": "large"}, "tile must be 'auto'"),
-    ({"tile_pad": -1}, "tile_pad must be a whole number ≥ 0"),
-    ({"precision": "int8"}, "precision must be one of auto, fp32, bf16, fp16; got 'int8'"),
-    ({"outscale": 0}, "outscale must be a number > 0"),
-    ({"outscale": float("nan")}, "outscale must be a number > 0"),
-    ({"width": 0}, "width must be a positive whole number"),
-    ({"outscale": 2, "width": 10}, "either outscale or a target width/height, not both"),
-    ({"threads": 0}, "threads must be a whole number ≥ 1"),
-    ({"memory_budget": -1}, "memory_budget must be a positive number of bytes"),
-    ({"device": "tpu"}, "device must be"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"tile": 1, "model": "x2"}, "tile 1 is smaller than this model's size multiple 2"),
+        ({"tile": -5}, "tile must be 'auto', a number of pixels or 0"),
+        ({"tile": "large"}, "tile must be 'auto'"),
+        ({"tile_pad": -1}, "tile_pad must be a whole number ≥ 0"),
+        ({"precision": "int8"}, "precision must be one of auto, fp32, bf16, fp16; got 'int8'"),
+        ({"outscale": 0}, "outscale must be a number > 0"),
+        ({"outscale": float("nan")}, "outscale must be a number > 0"),
+        ({"width": 0}, "width must be a positive whole number"),
+        ({"outscale": 2, "width": 10}, "either outscale or a target width/height, not both"),
+        ({"threads": 0}, "threads must be a whole number ≥ 1"),
+        ({"memory_budget": -1}, "memory_budget must be a positive number of bytes"),
+        ({"device": "tpu"}, "device must be"),
+    ],
+)
 def test_bad_options(tiny, options, message):
     options = dict(options)
-    model = build_descriptor(tiny_rrdb(scale=2, num_block=1).state_dict()) if options.pop("model", None) else tiny
+    model = (
+        build_descriptor(tiny_rrdb(scale=2, num_block=1).state_dict()) if options.pop("model", None) else tiny
+    )
     with pytest.raises(InvalidParameterError, match=message):
         upscale(model, GOOD, **options)
 

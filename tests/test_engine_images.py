@@ -77,14 +77,18 @@ def test_pil_round_trip(mode):
     expected = {"P": "RGB", "1": "L"}.get(mode, mode)
     assert out.mode == expected and out.size == (22, 18)
     if mode in ("L", "RGB", "I;16", "F"):
-        np.testing.assert_allclose(np.asarray(out, np.float64), nearest(np.asarray(image, np.float64)), atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(out, np.float64), nearest(np.asarray(image, np.float64)), atol=1e-6
+        )
 
 
 def test_torch_batch_in_bhwc_out_on_cpu_float32():
     rng = np.random.default_rng(5)
     batch = torch.from_numpy(rng.random((3, 10, 12, 3), dtype=np.float32))
     seen = []
-    out = upscale(NEAREST2, batch, precision="fp32", tile=4, tile_pad=2, progress=lambda d, t: seen.append((d, t)))
+    out = upscale(
+        NEAREST2, batch, precision="fp32", tile=4, tile_pad=2, progress=lambda d, t: seen.append((d, t))
+    )
     assert out.shape == (3, 20, 24, 3) and out.dtype == torch.float32 and out.device.type == "cpu"
     expected = batch.repeat_interleave(2, 1).repeat_interleave(2, 2)
     torch.testing.assert_close(out, expected)

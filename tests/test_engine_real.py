@@ -5,12 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from conftest import ncnn_engine
 
 from realesrgan_kit.core.engine import RRDB_TILE_PAD, run_upscale, upscale
 from realesrgan_kit.core.engine.precision import cpu_has_fast_bf16
 from realesrgan_kit.core.metrics import psnr
-
-from conftest import ncnn_engine
 
 pytestmark = pytest.mark.real_weights
 
@@ -51,9 +50,13 @@ def test_children_alpha_has_no_halo(x4plus, data_dir):
     assert out_bright.shape == (160, 160, 4) and out_bright.dtype == np.uint8
     np.testing.assert_array_equal(out_bright, out_dark)
     # the alpha went through the network: still mostly 0 where the input was transparent
-    big_transparent = cv2.resize(transparent.astype(np.uint8), (160, 160), interpolation=cv2.INTER_NEAREST) > 0
+    big_transparent = (
+        cv2.resize(transparent.astype(np.uint8), (160, 160), interpolation=cv2.INTER_NEAREST) > 0
+    )
     # (the GAN's alpha is within a few levels of 0 and 255 there, not exact)
-    assert np.median(out_bright[big_transparent, 3]) <= 3 and np.median(out_bright[~big_transparent, 3]) >= 252
+    assert (
+        np.median(out_bright[big_transparent, 3]) <= 3 and np.median(out_bright[~big_transparent, 3]) >= 252
+    )
 
 
 def test_sixteen_bit_rgba_and_gray_survive(x4plus, data_dir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from realesrgan_kit.core.engine import choose_tile, estimate_tile_memory, resolve_precision, run_upscale, upscale
+from realesrgan_kit.core.engine import (
+    choose_tile,
+    estimate_tile_memory,
+    resolve_precision,
+    run_upscale,
+    upscale,
+)
 from realesrgan_kit.core.errors import OperationCancelledError, UpscaleOutOfMemoryError
 from realesrgan_kit.core.load import build_descriptor
 from support.engine_fakes import InfInReducedPrecision, NearestUpscale, OutOfMemoryAbove, spandrel_like
@@ -26,15 +33,18 @@ def image():
     return np.random.default_rng(0).integers(0, 256, (30, 41, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("options,size", [
-    ({}, (120, 164)),
-    ({"outscale": 1.5}, (45, 62)),  # 61.5 rounds to 62 (RealESRGANer truncates to 61)
-    ({"outscale": 0.5}, (15, 20)),
-    ({"outscale": 7}, (210, 287)),
-    ({"width": 100}, (73, 100)),
-    ({"height": 10}, (10, 14)),
-    ({"width": 33, "height": 99}, (99, 33)),
-])
+@pytest.mark.parametrize(
+    "options,size",
+    [
+        ({}, (120, 164)),
+        ({"outscale": 1.5}, (45, 62)),  # 61.5 rounds to 62 (RealESRGANer truncates to 61)
+        ({"outscale": 0.5}, (15, 20)),
+        ({"outscale": 7}, (210, 287)),
+        ({"width": 100}, (73, 100)),
+        ({"height": 10}, (10, 14)),
+        ({"width": 33, "height": 99}, (99, 33)),
+    ],
+)
 def test_output_sizes(tiny, image, options, size):
     assert upscale(tiny, image, **options).shape == size + (3,)
 
@@ -63,11 +73,13 @@ def test_out_of_memory_retries_with_smaller_tiles(image):
     inner = tiny_srvgg()
     model = spandrel_like(OutOfMemoryAbove(inner, limit=30), 4)
     seen = []
-    result = run_upscale(model, image, precision="fp32", tile=64, tile_pad=5, progress=lambda d, t: seen.append((d, t)))
+    result = run_upscale(
+        model, image, precision="fp32", tile=64, tile_pad=5, progress=lambda d, t: seen.append((d, t))
+    )
     assert result.report.tile < 64 and max(result.report.window) <= 30
     expected = upscale(spandrel_like(inner, 4), image, precision="fp32", tile=0)
     assert np.abs(result.image.astype(int) - expected).max() <= 1
-    assert seen[-1][0] == seen[-1][1] and all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))
+    assert seen[-1][0] == seen[-1][1] and all(b[0] >= a[0] for a, b in itertools.pairwise(seen))
 
 
 def test_out_of_memory_at_the_smallest_tile_gives_up_clearly(image):
@@ -86,7 +98,14 @@ def test_progress_counts_every_tile(tiny, image):
 def test_cancel_between_tiles_raises_and_returns_nothing(tiny, image):
     seen = []
     with pytest.raises(OperationCancelledError, match="cancelled after 3 of 12 tiles"):
-        upscale(tiny, image, tile=10, tile_pad=3, progress=lambda d, t: seen.append(d), cancel=lambda: len(seen) > 3)
+        upscale(
+            tiny,
+            image,
+            tile=10,
+            tile_pad=3,
+            progress=lambda d, t: seen.append(d),
+            cancel=lambda: len(seen) > 3,
+        )
     assert seen[-1] == 3
 
 
@@ -98,10 +117,15 @@ def test_cancel_before_any_work(tiny, image):
 def test_tta_averages_the_eight_transforms(image):
     # a network equivariant to flips and rotations gives the same result with TTA...
     model = spandrel_like(NearestUpscale(2), 2)
-    np.testing.assert_array_equal(upscale(model, image, tta=True, precision="fp32"), upscale(model, image, precision="fp32"))
+    np.testing.assert_array_equal(
+        upscale(model, image, tta=True, precision="fp32"), upscale(model, image, precision="fp32")
+    )
     # ...a random one does not, and the report counts 8× the work
     tiny = build_descriptor(tiny_srvgg().state_dict())
-    plain, tta = run_upscale(tiny, image, precision="fp32"), run_upscale(tiny, image, precision="fp32", tta=True)
+    plain, tta = (
+        run_upscale(tiny, image, precision="fp32"),
+        run_upscale(tiny, image, precision="fp32", tta=True),
+    )
     assert not np.array_equal(plain.image, tta.image)
     assert tta.report.macs == 8 * plain.report.macs and tta.report.tta
 
@@ -168,7 +192,11 @@ def test_auto_tile_follows_the_memory_budget(tiny):
     assert choose_tile(tiny, 400, 400, precision="fp32", tile_pad=8, memory_budget=need) == 64
     bigger = estimate_tile_memory(tiny, 128, tile_pad=8, precision="fp32")
     assert bigger > need
-    assert 64 <= choose_tile(tiny, 400, 400, precision="fp32", tile_pad=8, memory_budget=(need + bigger) // 2) < 128
+    assert (
+        64
+        <= choose_tile(tiny, 400, 400, precision="fp32", tile_pad=8, memory_budget=(need + bigger) // 2)
+        < 128
+    )
 
 
 class _Shifted(torch.nn.Module):

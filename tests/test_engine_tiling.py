@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -12,10 +14,18 @@ from realesrgan_kit.core.load import build_descriptor
 from support.tiny_models import tiny_rrdb, tiny_srvgg
 
 
-@pytest.mark.parametrize("length,tile,pad,multiple", [
-    (100, 32, 8, 1), (179, 64, 10, 1), (500, 96, 32, 1), (352, 100, 16, 2), (96, 20, 5, 4), (1000, 512, 32, 1),
-    (50, 7, 3, 1),
-])
+@pytest.mark.parametrize(
+    "length,tile,pad,multiple",
+    [
+        (100, 32, 8, 1),
+        (179, 64, 10, 1),
+        (500, 96, 32, 1),
+        (352, 100, 16, 2),
+        (96, 20, 5, 4),
+        (1000, 512, 32, 1),
+        (50, 7, 3, 1),
+    ],
+)
 def test_axis_plan_covers_owns_once_and_keeps_context(length, tile, pad, multiple):
     spans = plan_axis(length, tile, pad, multiple)
     sizes = {s.size for s in spans}
@@ -24,7 +34,7 @@ def test_axis_plan_covers_owns_once_and_keeps_context(length, tile, pad, multipl
     assert window <= max(multiple, tile // multiple * multiple) + 2 * pad + multiple
     assert spans[0].start == 0 and spans[-1].stop == length
     assert spans[0].own_start == 0 and spans[-1].own_stop == length
-    for left, right in zip(spans, spans[1:]):
+    for left, right in itertools.pairwise(spans):
         assert left.own_stop == right.own_start, "ownership partitions the axis"
         assert right.start % multiple == 0
     for s in spans:
@@ -37,7 +47,10 @@ def test_axis_plan_covers_owns_once_and_keeps_context(length, tile, pad, multipl
 def test_axis_plan_uses_fewest_windows_and_shrinks_them():
     # RealESRGANer-equivalent compute: 192 px in 96-px cores with pad 24 → two 120-px windows
     spans = plan_axis(192, 96, 24)
-    assert [(s.start, s.stop, s.own_start, s.own_stop) for s in spans] == [(0, 120, 0, 96), (72, 192, 96, 192)]
+    assert [(s.start, s.stop, s.own_start, s.own_stop) for s in spans] == [
+        (0, 120, 0, 96),
+        (72, 192, 96, 192),
+    ]
     assert len(plan_axis(100, 200, 8)) == 1  # a tile larger than the image: one window
     assert len(plan_axis(100, 90, 8)) == 1  # 90 + 2·8 ≥ 100: one window holds the core and its context
     assert [s.size for s in plan_axis(100, 60, 8)] == [58, 58]  # two equal windows, 16 px of overlap
@@ -77,7 +90,9 @@ def test_unshuffle_model_tiles_stay_aligned_to_its_multiple():
     # ×2 RRDBNet = pixel-unshuffle 2: windows at odd offsets would change every output pixel
     model = build_descriptor(tiny_rrdb(scale=2, num_block=1).state_dict())
     assert model.size_requirements.multiple_of == 2
-    image = _float_image(np.random.default_rng(1), 45, 61)  # odd sizes: reflect-padded to 46×62 and cropped back
+    image = _float_image(
+        np.random.default_rng(1), 45, 61
+    )  # odd sizes: reflect-padded to 46×62 and cropped back
     whole = run_upscale(model, image, tile=0, precision="fp32")
     assert whole.image.shape == (90, 122, 3)
     tiled = run_upscale(model, image, tile=16, tile_pad=model.receptive_field + 2, precision="fp32")

@@ -118,7 +118,8 @@ def test_missing_bin(tmp_path):
 def test_ncnn_graph_of_another_network(tmp_path):
     (tmp_path / "other.param").write_text(
         "7767517\n3 3\nInput data 0 1 data\nConvolution c1 1 1 data a 0=4 1=1 5=1 6=12\n"
-        "Pooling p1 1 1 a out 0=0 1=2\n")
+        "Pooling p1 1 1 a out 0=0 1=2\n"
+    )
     (tmp_path / "other.bin").write_bytes(b"\0\0\0\0" + b"\0" * 48 + b"\0" * 16)
     with pytest.raises(UnsupportedModelError, match="Pooling.*not part of a Real-ESRGAN graph"):
         load_model(tmp_path / "other.param")

@@ -17,8 +17,15 @@ X = torch.rand(1, 4, 16, 16, generator=torch.Generator().manual_seed(7))
 
 
 def _expected_rrdb_hp(scale, in_ch):
-    return {"num_in_ch": in_ch, "num_out_ch": in_ch, "scale": scale, "num_feat": 8, "num_block": 2,
-            "num_grow_ch": 5, "num_upsample": 2}
+    return {
+        "num_in_ch": in_ch,
+        "num_out_ch": in_ch,
+        "scale": scale,
+        "num_feat": 8,
+        "num_block": 2,
+        "num_grow_ch": 5,
+        "num_upsample": 2,
+    }
 
 
 def _same_outputs(net, descriptor, channels):
@@ -35,7 +42,11 @@ def test_rrdbnet_pth_wrappers(tmp_path, scale, in_ch, wrapper):
     path = tmp_path / "model.pth"
     torch.save(sd if wrapper is None else {wrapper: sd, "iter": 1000}, path)
     d = load_model(path)
-    assert (d.architecture, d.scale, dict(d.hyperparameters)) == ("RRDBNet", scale, _expected_rrdb_hp(scale, in_ch))
+    assert (d.architecture, d.scale, dict(d.hyperparameters)) == (
+        "RRDBNet",
+        scale,
+        _expected_rrdb_hp(scale, in_ch),
+    )
     assert d.size_requirements.multiple_of == {1: 4, 2: 2, 4: 1}[scale]
     _same_outputs(net, d, in_ch)
 
@@ -55,7 +66,9 @@ def test_prefixes_are_stripped(tmp_path, prefix):
 
 def test_legacy_pickle_format(tmp_path):
     net = tiny_rrdb()
-    torch.save({"params_ema": net.state_dict()}, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    torch.save(
+        {"params_ema": net.state_dict()}, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False
+    )
     _same_outputs(net, load_model(tmp_path / "legacy.pth"), 3)
 
 
@@ -98,7 +111,10 @@ def test_bsrgan_layout(tmp_path):
 
 def _fp16_rounded(net):
     """What the net computes once its conv weights went through fp16 storage (ncnn fp16 tag)."""
-    rounded = {k: (v.half().float() if k.endswith("weight") and v.ndim == 4 else v) for k, v in net.state_dict().items()}
+    rounded = {
+        k: (v.half().float() if k.endswith("weight") and v.ndim == 4 else v)
+        for k, v in net.state_dict().items()
+    }
     copy = type(net)(**_ctor(net))
     copy.load_state_dict(rounded)
     return copy.eval()
@@ -106,11 +122,23 @@ def _fp16_rounded(net):
 
 def _ctor(net):
     if hasattr(net, "conv_first"):
-        return dict(num_in_ch=net.conv_first.in_channels // net.unshuffle**2, num_out_ch=net.conv_last.out_channels,
-                    scale=net.scale, num_feat=net.conv_first.out_channels, num_block=len(net.body),
-                    num_grow_ch=net.body[0].rdb1.conv1.out_channels, num_upsample=net.num_upsample)
-    return dict(num_in_ch=net.num_in_ch, num_out_ch=net.num_out_ch, num_feat=net.num_feat, num_conv=net.num_conv,
-                upscale=net.upscale, act_type=net.act_type)
+        return dict(
+            num_in_ch=net.conv_first.in_channels // net.unshuffle**2,
+            num_out_ch=net.conv_last.out_channels,
+            scale=net.scale,
+            num_feat=net.conv_first.out_channels,
+            num_block=len(net.body),
+            num_grow_ch=net.body[0].rdb1.conv1.out_channels,
+            num_upsample=net.num_upsample,
+        )
+    return dict(
+        num_in_ch=net.num_in_ch,
+        num_out_ch=net.num_out_ch,
+        num_feat=net.num_feat,
+        num_conv=net.num_conv,
+        upscale=net.upscale,
+        act_type=net.act_type,
+    )
 
 
 @pytest.mark.parametrize("fp16", [True, False], ids=["fp16-tag", "fp32-tag"])
@@ -132,8 +160,14 @@ def test_srvgg_ncnn_roundtrip(tmp_path, act_type, upscale, fp16):
     net = tiny_srvgg(upscale=upscale, act_type=act_type)
     write_ncnn(net, tmp_path / "s.param", tmp_path / "s.bin", fp16=fp16)
     d = load_model(tmp_path / "s.param")
-    assert d.hyperparameters == {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 8, "num_conv": 3,
-                                 "upscale": upscale, "act_type": act_type}
+    assert d.hyperparameters == {
+        "num_in_ch": 3,
+        "num_out_ch": 3,
+        "num_feat": 8,
+        "num_conv": 3,
+        "upscale": upscale,
+        "act_type": act_type,
+    }
     _same_outputs(_fp16_rounded(net) if fp16 else net, d, 3)
 
 
@@ -154,7 +188,11 @@ def test_discriminator_roundtrip(tmp_path):
     net = tiny_discriminator()
     torch.save({"params": net.state_dict()}, tmp_path / "d.pth")
     d = load_model(tmp_path / "d.pth")
-    assert (d.architecture, d.purpose, d.size_requirements.multiple_of) == ("UNetDiscriminatorSN", "discriminator", 8)
+    assert (d.architecture, d.purpose, d.size_requirements.multiple_of) == (
+        "UNetDiscriminatorSN",
+        "discriminator",
+        8,
+    )
     x = torch.rand(1, 3, 16, 16)
     with torch.inference_mode():
         assert torch.equal(net(x), d(x))

@@ -20,8 +20,9 @@ def _image(height=40, width=48, batch=1, seed=0, low=0.1, high=0.8) -> torch.Ten
 
 
 def _run(env, reference, image, crop_border=0, size_mismatch="error"):
-    return env.execution.run_node(env.node, reference=reference, image=image, crop_border=crop_border,
-                                  size_mismatch=size_mismatch)
+    return env.execution.run_node(
+        env.node, reference=reference, image=image, crop_border=crop_border, size_mismatch=size_mismatch
+    )
 
 
 def test_identical_images(comfy):
@@ -69,7 +70,10 @@ def test_alpha_channels_are_ignored(comfy):
 
 
 def test_size_mismatch_explains_the_options(comfy):
-    with pytest.raises(InvalidImageError, match=r"reference is 48×40 but image is 44×36.*'crop to common'.*'resize image to reference'"):
+    with pytest.raises(
+        InvalidImageError,
+        match=r"reference is 48×40 but image is 44×36.*'crop to common'.*'resize image to reference'",
+    ):
         _run(comfy, _image(), _image(36, 44))
 
 
@@ -84,7 +88,9 @@ def test_crop_to_common_compares_the_shared_region(comfy):
 
 def test_resize_image_to_reference(comfy):
     flat = torch.full((1, 40, 48, 3), 0.5)
-    (value, similarity, _), _ = _run(comfy, flat, torch.full((1, 80, 96, 3), 0.5), size_mismatch="resize image to reference")
+    (value, similarity, _), _ = _run(
+        comfy, flat, torch.full((1, 80, 96, 3), 0.5), size_mismatch="resize image to reference"
+    )
     assert math.isinf(value) and similarity == pytest.approx(1.0)
 
 

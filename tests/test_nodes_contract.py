@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
-from support.comfy_env import comfy_env
-from support.workflows import CONTROL_VALUES, widget_layout
 
 from realesrgan_kit.nodes import definitions, v1, v3
 from realesrgan_kit.nodes.spec import WIDGET_TYPES
+from support.comfy_env import comfy_env
+from support.workflows import CONTROL_VALUES, widget_layout
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "node_inputs.json"
 NODE_IDS = [spec.node_id for spec in definitions.NODES]

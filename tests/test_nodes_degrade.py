@@ -10,8 +10,7 @@ import torch
 from PIL import Image
 
 from realesrgan_kit.core import degrade
-
-from realesrgan_kit.nodes.degrade_node import STEPS  # noqa: E402
+from realesrgan_kit.nodes.degrade_node import STEPS
 
 NODE = "RealESRGANKitDegrade"
 
@@ -23,8 +22,14 @@ def photo(data_dir) -> torch.Tensor:
 
 
 def _run(env, image, **widgets):
-    values = {"seed": 0, "scale": 4.0, "preset": "realesrgan", "resize_to_input": "off", **{s: True for s in STEPS},
-              **widgets}
+    values = {
+        "seed": 0,
+        "scale": 4.0,
+        "preset": "realesrgan",
+        "resize_to_input": "off",
+        **{s: True for s in STEPS},
+        **widgets,
+    }
     return env.execution.run_node(env.node, image=image, **values)[0]
 
 
@@ -42,7 +47,12 @@ def test_same_seed_same_result_and_the_record_replays(comfy, photo):
 def test_all_steps_off_is_a_plain_downscale(comfy, photo):
     off, _ = _run(comfy, photo, **{s: False for s in STEPS})
     assert off.shape == (1, 16, 16, 3)
-    assert float((off[0] - torch.nn.functional.avg_pool2d(photo.movedim(-1, 1), 4)[0].movedim(0, -1)).abs().mean()) < 0.05
+    assert (
+        float(
+            (off[0] - torch.nn.functional.avg_pool2d(photo.movedim(-1, 1), 4)[0].movedim(0, -1)).abs().mean()
+        )
+        < 0.05
+    )
 
 
 def test_batch_uses_seed_plus_index_and_lists_records(comfy, photo):

@@ -8,12 +8,12 @@ import json
 import pytest
 import torch
 from safetensors.torch import save_file
-from support.comfy_env import comfy_env
-from support.tiny_models import tiny_discriminator, tiny_rrdb, tiny_srvgg
 
 from realesrgan_kit.core.errors import IncompatibleModelsError, ModelNotFoundError, UnsupportedModelError
 from realesrgan_kit.core.load import ModelDescriptor, build_descriptor, save_safetensors
 from realesrgan_kit.nodes import definitions, v3
+from support.comfy_env import comfy_env
+from support.tiny_models import tiny_discriminator, tiny_rrdb, tiny_srvgg
 
 NODE = "RealESRGANKitLoadModel"
 
@@ -39,9 +39,9 @@ def test_dropdown_lists_embedded_first_then_files_then_other_names(comfy):
     assert choices[0] == "RealESRGAN_x4plus"
     files = ["my-anime.safetensors", "pair.param", "sub/other.safetensors"]
     first_file = choices.index(files[0])
-    assert choices[first_file:first_file + 3] == files
+    assert choices[first_file : first_file + 3] == files
     assert "realesr-animevideov3" in choices[:first_file], "embedded models come before files"
-    assert "RealESRGAN_x2plus" in choices[first_file + 3:], "downloadable names come last"
+    assert "RealESRGAN_x2plus" in choices[first_file + 3 :], "downloadable names come last"
     assert "notes.txt" not in choices and "net.param" not in choices
     second = comfy.node.INPUT_TYPES()["required"]["second_model"]
     assert (second[0] if isinstance(second[0], list) else second[1]["options"])[0] == "none"
@@ -51,7 +51,9 @@ def test_loads_a_file_from_any_upscale_models_folder(comfy, tmp_path):
     extra = tmp_path / "extra_models"
     _save(tiny_rrdb(scale=2), extra / "nested" / "tiny-x2.safetensors")
     comfy.folder_paths.add_model_folder_path("upscale_models", str(extra))
-    model, info = _run(comfy, model_name="nested/tiny-x2.safetensors", second_model="none", second_model_strength=0.5)
+    model, info = _run(
+        comfy, model_name="nested/tiny-x2.safetensors", second_model="none", second_model_strength=0.5
+    )
     assert isinstance(model, ModelDescriptor)
     assert (model.architecture, model.scale) == ("RRDBNet", 2)
     summary = json.loads(info)
@@ -73,7 +75,9 @@ def test_interpolation_blends_every_weight(comfy):
     a, b = tiny_srvgg(seed=1), tiny_srvgg(seed=2)
     _save(a, comfy.upscale_dir / "a.safetensors")
     _save(b, comfy.upscale_dir / "b.safetensors")
-    model, _ = _run(comfy, model_name="a.safetensors", second_model="b.safetensors", second_model_strength=0.25)
+    model, _ = _run(
+        comfy, model_name="a.safetensors", second_model="b.safetensors", second_model_strength=0.25
+    )
     for key, value in model.module.state_dict().items():
         expected = 0.75 * a.state_dict()[key] + 0.25 * b.state_dict()[key]
         torch.testing.assert_close(value, expected, rtol=0, atol=1e-6)
@@ -100,7 +104,9 @@ def test_missing_zoo_weights_say_where_we_looked_and_how_to_fix(comfy):
 
 
 def test_a_vanished_file_is_reported_with_the_folder_contents(comfy):
-    with pytest.raises(ModelNotFoundError, match=r"(?s)'gone\.pth' was not found.*no model files.*put the weights file into"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"(?s)'gone\.pth' was not found.*no model files.*put the weights file into"
+    ):
         _run(comfy, model_name="gone.pth", second_model="none", second_model_strength=0.5)
 
 
@@ -130,6 +136,8 @@ def comfy_v3(tmp_path):
 
 @pytest.mark.real_weights
 def test_the_default_model_loads_offline(comfy_v3, x4plus):
-    model, info = _run(comfy_v3, model_name="RealESRGAN_x4plus", second_model="none", second_model_strength=0.5)
+    model, info = _run(
+        comfy_v3, model_name="RealESRGAN_x4plus", second_model="none", second_model_strength=0.5
+    )
     assert (model.name, model.architecture, model.scale) == ("RealESRGAN_x4plus", "RRDBNet", 4)
     assert json.loads(info)["parameter_count"] == x4plus.parameter_count

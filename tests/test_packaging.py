@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
 
+import tomllib
+
 ROOT = Path(__file__).resolve().parents[1]
-SKIP = {"tests", "benchmarks", "notebooks", ".git", ".venv", "build", "dist", "example_workflows", "web", "docs"}
+SKIP = {
+    "tests",
+    "benchmarks",
+    "notebooks",
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "example_workflows",
+    "web",
+    "docs",
+}
 
 
 def _package_dirs():
@@ -39,12 +51,23 @@ def test_only_relative_imports_of_the_package():
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
-            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "realesrgan_kit"]
+            offenders += [
+                f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "realesrgan_kit"
+            ]
     assert not offenders
 
 
 def test_core_imports_neither_comfyui_nor_ipywidgets():
-    forbidden = {"comfy", "comfy_api", "comfy_extras", "folder_paths", "nodes", "ipywidgets", "anywidget", "IPython"}
+    forbidden = {
+        "comfy",
+        "comfy_api",
+        "comfy_extras",
+        "folder_paths",
+        "nodes",
+        "ipywidgets",
+        "anywidget",
+        "IPython",
+    }
     offenders = []
     for path in (ROOT / "core").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):

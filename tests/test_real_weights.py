@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import ncnn_engine
 from PIL import Image
 from torch.nn import functional as F
 
-from conftest import ncnn_engine
 from realesrgan_kit.core.metrics import psnr
 
 pytestmark = pytest.mark.real_weights

@@ -75,7 +75,8 @@ def wait_for_kernel(page, pattern: str) -> None:
     """Wait until the kernel-side label matches ``pattern`` (a round trip through the kernel)."""
     page.wait_for_function(
         "pattern => new RegExp(pattern).test(document.querySelector('.rk-state').innerText)",
-        arg=pattern, timeout=KERNEL_ECHO_TIMEOUT_MS,
+        arg=pattern,
+        timeout=KERNEL_ECHO_TIMEOUT_MS,
     )
 
 
@@ -125,12 +126,18 @@ def test_quickstart_renders_and_browser_actions_reach_the_kernel(page):
     page.mouse.move(box["x"] + box["width"] * 0.74, box["y"] + box["height"] * 0.74, steps=8)
     page.mouse.up()
     page.keyboard.up("Shift")
-    page.wait_for_function("() => document.querySelector('.rk-compare-caption').innerText.startsWith('region')",
-                           timeout=KERNEL_ECHO_TIMEOUT_MS)
-    assert page.inner_text(".rk-compare-caption").startswith("region x 12–36, y 12–36")  # the 48-px crop's middle half
+    page.wait_for_function(
+        "() => document.querySelector('.rk-compare-caption').innerText.startsWith('region')",
+        timeout=KERNEL_ECHO_TIMEOUT_MS,
+    )
+    assert page.inner_text(".rk-compare-caption").startswith(
+        "region x 12–36, y 12–36"
+    )  # the 48-px crop's middle half
     page.dblclick(".rk-compare-box")
-    page.wait_for_function("() => document.querySelector('.rk-compare-caption').innerText.startsWith('whole image')",
-                           timeout=KERNEL_ECHO_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('.rk-compare-caption').innerText.startsWith('whole image')",
+        timeout=KERNEL_ECHO_TIMEOUT_MS,
+    )
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".rk-tuner").screenshot(path=str(ARTIFACTS / "tuner-ui.png"))
@@ -142,11 +149,13 @@ def test_run_in_the_browser_shows_the_result_and_report(page):
     wait_for_kernel(page, r"tile=32 ")
     page.click(".rk-run")
     wait_for_kernel(page, r"state=running|state=done")
-    page.wait_for_selector('.rk-compare[data-after-loaded]', timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(".rk-compare[data-after-loaded]", timeout=RUN_TIMEOUT_MS)
     page.wait_for_selector('.rk-tuner-status [data-state="done"]', timeout=KERNEL_ECHO_TIMEOUT_MS)
     # x4plus pads tiles by 64 px, so on the 48-px CI crop a 32-px tile needs only one window,
     # which the report states as "whole image" (report.tile == 0).
-    assert re.fullmatch(r"32 px, \d+ tiles?, pad \d+|whole image", page.inner_text('.rk-tuner-stats td[data-field="tiles"]'))
+    assert re.fullmatch(
+        r"32 px, \d+ tiles?, pad \d+|whole image", page.inner_text('.rk-tuner-stats td[data-field="tiles"]')
+    )
     assert page.inner_text('.rk-tuner-stats td[data-field="size"]') == "48×48 → 192×192"
     assert "GFLOP/s effective" in page.inner_text('.rk-tuner-stats td[data-field="speed"]')
     assert page.inner_text(".rk-compare-caption") == "whole image · before 48×48 · after ×4 192×192"

@@ -134,5 +134,14 @@ def test_new_images_reset_the_zoom_unless_kept(pair):
 def test_synced_state_is_what_the_front_end_reads():
     # The browser test exercises the front end for real; this pins the wire contract it uses.
     state = CompareView().get_state()
-    assert {"before", "after", "divider", "region", "aspect", "caption", "before_label", "after_label"} <= set(state)
+    assert {
+        "before",
+        "after",
+        "divider",
+        "region",
+        "aspect",
+        "caption",
+        "before_label",
+        "after_label",
+    } <= set(state)
     assert "image-rendering: pixelated" in state["_css"]

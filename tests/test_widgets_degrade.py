@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 from realesrgan_kit.core import degrade as degrade_module
-
-from realesrgan_kit.core.errors import OperationCancelledError  # noqa: E402
-from realesrgan_kit.core.imageio import read_image  # noqa: E402
-from realesrgan_kit.widgets.explorer import STEP_SETTINGS, DegradationExplorer  # noqa: E402
-from realesrgan_kit.widgets.images import center_crop  # noqa: E402
-from realesrgan_kit.widgets.worker import InlineExecutor  # noqa: E402
+from realesrgan_kit.core.errors import OperationCancelledError
+from realesrgan_kit.core.imageio import read_image
+from realesrgan_kit.widgets.explorer import STEP_SETTINGS, DegradationExplorer
+from realesrgan_kit.widgets.images import center_crop
+from realesrgan_kit.widgets.worker import InlineExecutor
 
 WAIT = 60
 
@@ -43,8 +42,13 @@ def test_the_explorer_shows_exactly_what_degrade_returns(baboon):
     explorer.ranges["jpeg_range"].value = (80, 90)
     explorer.seed.value = 6
     assert explorer.overrides() == {"jpeg_range": (80, 90)}
-    expected = degrade_module.degrade(baboon, seed=6, scale=4, enabled={**{s: True for s in degrade_module.STEPS}, "noise2": False},
-                                      overrides={"jpeg_range": (80, 90)})
+    expected = degrade_module.degrade(
+        baboon,
+        seed=6,
+        scale=4,
+        enabled={**{s: True for s in degrade_module.STEPS}, "noise2": False},
+        overrides={"jpeg_range": (80, 90)},
+    )
     np.testing.assert_array_equal(explorer.degraded, expected.image)
     assert "noise2" in explorer.record.disabled and "<td>off</td>" in explorer.parameters.value
 
@@ -69,7 +73,9 @@ def test_changes_during_a_job_are_applied_when_it_ends(baboon):
         assert proceed.wait(WAIT)
         raise OperationCancelledError("stopped by the test")
 
-    explorer = DegradationExplorer(baboon, seed=1, model="realesr-animevideov3", runner=gated_runner)  # real thread
+    explorer = DegradationExplorer(
+        baboon, seed=1, model="realesr-animevideov3", runner=gated_runner
+    )  # real thread
     try:
         explorer.worker.future.result(timeout=WAIT)  # the first degrade
         first = explorer.record.to_dict()

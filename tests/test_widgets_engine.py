@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from realesrgan_kit.core import engine
-
-from realesrgan_kit.core.imageio import read_image  # noqa: E402
-from realesrgan_kit.widgets.images import center_crop  # noqa: E402
-from realesrgan_kit.widgets.sweep import run_tile_sweep  # noqa: E402
-from realesrgan_kit.widgets.tuner import UpscaleTuner  # noqa: E402
-from realesrgan_kit.widgets.worker import InlineExecutor  # noqa: E402
+from realesrgan_kit.core.imageio import read_image
+from realesrgan_kit.widgets.images import center_crop
+from realesrgan_kit.widgets.sweep import run_tile_sweep
+from realesrgan_kit.widgets.tuner import UpscaleTuner
+from realesrgan_kit.widgets.worker import InlineExecutor
 
 WAIT = 120
 
@@ -38,7 +37,10 @@ def test_the_tuner_result_is_the_engine_result_for_its_settings(animevideov3, ph
     assert report.tiles > 1 and report.tile == 32 and report.tile_pad == 8
     assert tuner.result.shape == (320, 384, 3) and report.output_size == (320, 384)
     assert (tuner.progress.value, tuner.progress.max) == (report.tiles, report.tiles)
-    assert f"32 px, {report.tiles} tiles, pad 8" in tuner.stats.value and "GFLOP/s effective" in tuner.stats.value
+    assert (
+        f"32 px, {report.tiles} tiles, pad 8" in tuner.stats.value
+        and "GFLOP/s effective" in tuner.stats.value
+    )
     assert tuner.compare.after and "after ×4 384×320" in tuner.compare.caption
 
 

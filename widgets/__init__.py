@@ -1,8 +1,8 @@
 """ipywidgets front end: controls plus a worker thread calling ``core``. No image math here.
 
-    from realesrgan_kit.widgets import UpscaleTuner, DegradationExplorer
-    UpscaleTuner("photo.jpg")            # tile size, outscale, precision; before/after view
-    DegradationExplorer("photo.png")     # Real-ESRGAN's training degradations, and what a model recovers
+from realesrgan_kit.widgets import UpscaleTuner, DegradationExplorer
+UpscaleTuner("photo.jpg")            # tile size, outscale, precision; before/after view
+DegradationExplorer("photo.png")     # Real-ESRGAN's training degradations, and what a model recovers
 """
 
 from .compare import CompareView

@@ -5,13 +5,23 @@ from __future__ import annotations
 import html
 import os
 import traceback
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from ..core.zoo import WEIGHT_SUFFIXES, ZOO, model_dir
 
-__all__ = ["model_choices", "error_html", "status_html", "report_rows", "rows_html", "format_bytes", "format_seconds",
-           "engine", "PanelMixin"]
+__all__ = [
+    "model_choices",
+    "error_html",
+    "status_html",
+    "report_rows",
+    "rows_html",
+    "format_bytes",
+    "format_seconds",
+    "engine",
+    "PanelMixin",
+]
 
 
 def engine() -> Any:
@@ -69,7 +79,13 @@ def error_html(exc: BaseException, *, action: str) -> str:
 
 def status_html(text: str, state: str) -> str:
     """A status line; ``state`` is also a CSS class and a ``data-state`` a browser test can read."""
-    colours = {"idle": "#555", "running": "#0b5cad", "done": "#1b7f3b", "cancelled": "#a15c00", "failed": "#b00020"}
+    colours = {
+        "idle": "#555",
+        "running": "#0b5cad",
+        "done": "#1b7f3b",
+        "cancelled": "#a15c00",
+        "failed": "#b00020",
+    }
     return (
         f'<span class="rk-status rk-status-{state}" data-state="{state}" '
         f'style="color:{colours.get(state, "#555")}">{html.escape(text)}</span>'
@@ -83,7 +99,9 @@ def report_rows(report: Any) -> list[tuple[str, str]]:
     out_h, out_w = report.output_size
     megapixels = in_h * in_w / 1e6
     if seconds > 0:
-        speed = f"{2 * report.macs / seconds / 1e9:.1f} GFLOP/s effective · {megapixels / seconds:.3g} input MP/s"
+        speed = (
+            f"{2 * report.macs / seconds / 1e9:.1f} GFLOP/s effective · {megapixels / seconds:.3g} input MP/s"
+        )
     else:
         speed = "—"
     count = f"{report.tiles} tile" + ("" if report.tiles == 1 else "s")

@@ -41,7 +41,9 @@ class CompareView(anywidget.AnyWidget):
     before_label = traitlets.Unicode("before").tag(sync=True)
     after_label = traitlets.Unicode("after").tag(sync=True)
     divider = traitlets.Float(0.5, min=0.0, max=1.0).tag(sync=True)
-    region = traitlets.Tuple(traitlets.Float(), traitlets.Float(), traitlets.Float(), traitlets.Float(), default_value=WHOLE).tag(sync=True)
+    region = traitlets.Tuple(
+        traitlets.Float(), traitlets.Float(), traitlets.Float(), traitlets.Float(), default_value=WHOLE
+    ).tag(sync=True)
     aspect = traitlets.Float(1.5).tag(sync=True)
     caption = traitlets.Unicode("").tag(sync=True)
 
@@ -67,7 +69,9 @@ class CompareView(anywidget.AnyWidget):
     def set_after(self, after: Any) -> None:
         """Replace only the *after* image (a new result for the same input), keeping the zoom."""
         if self._before_full is None:
-            raise InvalidParameterError("set a before image first (set_images); the after image is compared to it")
+            raise InvalidParameterError(
+                "set a before image first (set_images); the after image is compared to it"
+            )
         self._after_full = None if after is None else as_array(after)
         self._render()
 
@@ -92,11 +96,15 @@ class CompareView(anywidget.AnyWidget):
     @property
     def shown_before(self) -> np.ndarray | None:
         """The full-resolution pixels of *before* currently shown (the region's crop)."""
-        return None if self._before_full is None else crop_fraction(self._before_full, self._snapped_region())[0]
+        return (
+            None if self._before_full is None else crop_fraction(self._before_full, self._snapped_region())[0]
+        )
 
     @property
     def shown_after(self) -> np.ndarray | None:
-        return None if self._after_full is None else crop_fraction(self._after_full, self._snapped_region())[0]
+        return (
+            None if self._after_full is None else crop_fraction(self._after_full, self._snapped_region())[0]
+        )
 
     # ---- internals ----------------------------------------------------------------------
     @traitlets.validate("region")
@@ -144,7 +152,9 @@ class CompareView(anywidget.AnyWidget):
                 self.aspect = shown.shape[1] / shown.shape[0]
             self.caption = self._caption(region, before, after)
 
-    def _caption(self, region: tuple[float, float, float, float], before: np.ndarray | None, after: np.ndarray | None) -> str:
+    def _caption(
+        self, region: tuple[float, float, float, float], before: np.ndarray | None, after: np.ndarray | None
+    ) -> str:
         if before is None and after is None:
             return ""
         full = self._after_full if self._after_full is not None else self._before_full

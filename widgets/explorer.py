@@ -15,7 +15,8 @@ import html
 import json
 import secrets
 import threading
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import ipywidgets as w
 import numpy as np
@@ -75,13 +76,39 @@ def _control_for(name: str, value: Any) -> w.Widget:
     if isinstance(value, tuple):
         low, high, step = SETTING_BOUNDS.get(name, (0.0, max(1.0, 2 * float(value[1])), 0.01))
         if all(isinstance(v, int) for v in value) and float(step).is_integer():
-            return w.IntRangeSlider(value=value, min=int(low), max=int(high), step=int(step), description=name,
-                                    continuous_update=False, style=style, layout=layout)
-        return w.FloatRangeSlider(value=value, min=low, max=high, step=step, description=name,
-                                  continuous_update=False, style=style, layout=layout, readout_format=".2f")
+            return w.IntRangeSlider(
+                value=value,
+                min=int(low),
+                max=int(high),
+                step=int(step),
+                description=name,
+                continuous_update=False,
+                style=style,
+                layout=layout,
+            )
+        return w.FloatRangeSlider(
+            value=value,
+            min=low,
+            max=high,
+            step=step,
+            description=name,
+            continuous_update=False,
+            style=style,
+            layout=layout,
+            readout_format=".2f",
+        )
     low, high, step = SETTING_BOUNDS.get(name, (0.0, 1.0, 0.01))
-    return w.FloatSlider(value=value, min=low, max=high, step=step, description=name, continuous_update=False,
-                         style=style, layout=layout, readout_format=".2f")
+    return w.FloatSlider(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=name,
+        continuous_update=False,
+        style=style,
+        layout=layout,
+        readout_format=".2f",
+    )
 
 
 class DegradationExplorer(PanelMixin, w.VBox):
@@ -124,12 +151,23 @@ class DegradationExplorer(PanelMixin, w.VBox):
 
         style = {"description_width": "80px"}
         self.picker = ImagePicker(self._picked, self._show_error)
-        self.seed = w.BoundedIntText(value=seed, min=0, max=2**53 - 1, description="seed", style=style, layout=w.Layout(width="220px"))
+        self.seed = w.BoundedIntText(
+            value=seed, min=0, max=2**53 - 1, description="seed", style=style, layout=w.Layout(width="220px")
+        )
         self.next_seed = w.Button(description="next", layout=w.Layout(width="60px"), tooltip="seed + 1")
-        self.random_seed = w.Button(description="random", layout=w.Layout(width="70px"), tooltip="a fresh random seed")
-        self.preset = w.Dropdown(options=list(degrade.PRESETS), value=preset, description="preset", style=style)
-        self.scale = w.Dropdown(options=[2, 3, 4], value=scale, description="scale", style=style, layout=w.Layout(width="180px"))
-        self.steps = {step: w.Checkbox(value=True, description=step, indent=False, layout=w.Layout(width="110px")) for step in degrade.STEPS}
+        self.random_seed = w.Button(
+            description="random", layout=w.Layout(width="70px"), tooltip="a fresh random seed"
+        )
+        self.preset = w.Dropdown(
+            options=list(degrade.PRESETS), value=preset, description="preset", style=style
+        )
+        self.scale = w.Dropdown(
+            options=[2, 3, 4], value=scale, description="scale", style=style, layout=w.Layout(width="180px")
+        )
+        self.steps = {
+            step: w.Checkbox(value=True, description=step, indent=False, layout=w.Layout(width="110px"))
+            for step in degrade.STEPS
+        }
         self.ranges: dict[str, w.Widget] = {}
         preset_values = degrade.PRESETS[preset]
         groups = []
@@ -141,12 +179,22 @@ class DegradationExplorer(PanelMixin, w.VBox):
                     controls.append(self.ranges[name])
             if controls:
                 groups.append((step, w.VBox(controls)))
-        self.range_panel = w.Accordion(children=[g for _, g in groups], titles=tuple(s for s, _ in groups), selected_index=None)
+        self.range_panel = w.Accordion(
+            children=[g for _, g in groups], titles=tuple(s for s, _ in groups), selected_index=None
+        )
         self.degrade_button = w.Button(description="Degrade", icon="random", button_style="primary")
         self.auto_update = w.Checkbox(value=auto_update, description="update on every change", indent=False)
-        self.model = w.Dropdown(options=model_choices(), value=model, description="model", style=style, layout=w.Layout(width="340px"))
+        self.model = w.Dropdown(
+            options=model_choices(),
+            value=model,
+            description="model",
+            style=style,
+            layout=w.Layout(width="340px"),
+        )
         self.upscale_button = w.Button(description="Upscale this", icon="expand", disabled=True)
-        self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning", disabled=True)
+        self.cancel_button = w.Button(
+            description="Cancel", icon="stop", button_style="warning", disabled=True
+        )
         self.progress = w.IntProgress(value=0, min=0, max=1, description="tiles", style=style)
         self.status = w.HTML(status_html("ready", "idle"))
         self.error = w.HTML("")
@@ -159,22 +207,32 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.compare = CompareView(preview_side=preview_side, layout=w.Layout(max_width="620px"))
         self.compare.before_label, self.compare.after_label = "original", "restored"
 
-        step_grid = w.GridBox(list(self.steps.values()), layout=w.Layout(grid_template_columns="repeat(5, 112px)"))
-        controls = w.VBox([
-            self.picker,
-            w.HBox([self.seed, self.next_seed, self.random_seed]),
-            w.HBox([self.preset, self.scale]),
-            w.HTML("<b>steps</b>"), step_grid,
-            self.range_panel,
-            w.HBox([self.degrade_button, self.auto_update]),
-            w.HBox([self.model, self.upscale_button, self.cancel_button]),
-            self.progress, self.status, self.error,
-        ])
-        images = w.HBox([
-            w.VBox([self.original_caption, self.original_view]),
-            w.VBox([self.degraded_caption, self.degraded_view]),
-            self.parameters,
-        ], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        step_grid = w.GridBox(
+            list(self.steps.values()), layout=w.Layout(grid_template_columns="repeat(5, 112px)")
+        )
+        controls = w.VBox(
+            [
+                self.picker,
+                w.HBox([self.seed, self.next_seed, self.random_seed]),
+                w.HBox([self.preset, self.scale]),
+                w.HTML("<b>steps</b>"),
+                step_grid,
+                self.range_panel,
+                w.HBox([self.degrade_button, self.auto_update]),
+                w.HBox([self.model, self.upscale_button, self.cancel_button]),
+                self.progress,
+                self.status,
+                self.error,
+            ]
+        )
+        images = w.HBox(
+            [
+                w.VBox([self.original_caption, self.original_view]),
+                w.VBox([self.degraded_caption, self.degraded_view]),
+                self.parameters,
+            ],
+            layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
+        )
         super().__init__([w.HTML(_PIXELATED_CSS), controls, images, self.metrics_view, self.compare])
         self.add_class("rk-explorer")
 
@@ -214,7 +272,9 @@ class DegradationExplorer(PanelMixin, w.VBox):
         changed = {}
         for name, control in self.ranges.items():
             value = tuple(control.value) if isinstance(control.value, (tuple, list)) else control.value
-            if not np.allclose(np.asarray(value, float), np.asarray(getattr(base, name), float), rtol=0, atol=1e-9):
+            if not np.allclose(
+                np.asarray(value, float), np.asarray(getattr(base, name), float), rtol=0, atol=1e-9
+            ):
                 changed[name] = value
         return changed
 
@@ -225,7 +285,9 @@ class DegradationExplorer(PanelMixin, w.VBox):
         (returns ``None`` then).
         """
         if self._image is None:
-            raise InvalidParameterError("no image yet: type a path and press Load, upload a file, or call set_image(...)")
+            raise InvalidParameterError(
+                "no image yet: type a path and press Load, upload a file, or call set_image(...)"
+            )
         if self.worker.busy:
             self._stale.set()
             return None
@@ -234,7 +296,9 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self._begin("degrading…")
 
         def job(context: JobContext) -> Any:
-            return _degrade_module().degrade(image, seed=seed, scale=scale, preset=preset, enabled=enabled, overrides=overrides)
+            return _degrade_module().degrade(
+                image, seed=seed, scale=scale, preset=preset, enabled=enabled, overrides=overrides
+            )
 
         return self._submit(job, self._degraded, "degrading")
 
@@ -254,8 +318,16 @@ class DegradationExplorer(PanelMixin, w.VBox):
             model = self._model_for(key)
             context.raise_if_cancelled()
             self._set_status("upscaling…", "running")
-            return run(model, degraded, width=width, height=height, device=self.device, threads=self.threads,
-                       progress=context.progress, cancel=context.cancelled)
+            return run(
+                model,
+                degraded,
+                width=width,
+                height=height,
+                device=self.device,
+                threads=self.threads,
+                progress=context.progress,
+                cancel=context.cancelled,
+            )
 
         return self._submit(job, self._upscaled, "upscaling")
 
@@ -279,7 +351,9 @@ class DegradationExplorer(PanelMixin, w.VBox):
             self._loaded = (key, load_model(key, device=self.device))
         return self._loaded[1]
 
-    def _submit(self, job: Callable[[JobContext], Any], on_done: Callable[[Any], None], action: str) -> concurrent.futures.Future[JobOutcome[Any]]:
+    def _submit(
+        self, job: Callable[[JobContext], Any], on_done: Callable[[Any], None], action: str
+    ) -> concurrent.futures.Future[JobOutcome[Any]]:
         def finish(outcome: JobOutcome[Any]) -> None:
             if outcome.status == "done":
                 on_done(outcome.result)
@@ -319,7 +393,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.compare.set_images(self._image, result.image)
         self.metrics_view.value = (
             f'<div class="rk-metrics">restored vs original: <b>PSNR {self.metrics["psnr"]:.2f} dB</b>, '
-            f'<b>SSIM {self.metrics["ssim"]:.4f}</b> ({html.escape(self.model.value)}, {result.report.seconds:.2f} s)</div>'
+            f"<b>SSIM {self.metrics['ssim']:.4f}</b> ({html.escape(self.model.value)}, {result.report.seconds:.2f} s)</div>"
         )
         self._set_status("upscaled", "done")
 
@@ -338,7 +412,9 @@ class DegradationExplorer(PanelMixin, w.VBox):
                 text = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(value).items())
             else:
                 text = f"quality {value}" if step.startswith("jpeg") else str(value)
-            rows.append(f"<tr><th style='text-align:left;padding-right:1em'>{step}</th><td>{html.escape(text)}</td></tr>")
+            rows.append(
+                f"<tr><th style='text-align:left;padding-right:1em'>{step}</th><td>{html.escape(text)}</td></tr>"
+            )
         record_json = html.escape(json.dumps(record.to_dict(), indent=1, default=str))
         return (
             f'<div class="rk-parameters"><b>sampled parameters</b><table>{"".join(rows)}</table>'
@@ -373,5 +449,3 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.degrade_button.disabled = self.picker.disabled = False
         self.upscale_button.disabled = self.degraded is None
         self.cancel_button.disabled = True
-
-

@@ -16,10 +16,19 @@ import numpy as np
 from ..core.errors import InvalidImageError
 from ..core.imageio import decode_image, encode_image, pil_to_array, read_image
 
-__all__ = ["as_array", "to_display_uint8", "preview_png", "describe", "center_crop", "crop_fraction", "DEFAULT_PREVIEW_SIDE"]
+__all__ = [
+    "as_array",
+    "to_display_uint8",
+    "preview_png",
+    "describe",
+    "center_crop",
+    "crop_fraction",
+    "DEFAULT_PREVIEW_SIDE",
+]
 
 DEFAULT_PREVIEW_SIDE = 1280
 """Longest side of a preview sent to the browser; the full-resolution array stays in Python."""
+
 
 def _from_pil(image: Any) -> np.ndarray:
     if image.mode in ("LA", "La"):  # the views show gray, RGB or RGBA: gray + alpha becomes RGBA
@@ -52,7 +61,9 @@ def as_array(image: Any) -> np.ndarray:
         return decode_image(image, name="uploaded file")
     if isinstance(image, np.ndarray):
         return _check_array(image)
-    if hasattr(image, "mode") and hasattr(image, "convert") and hasattr(image, "size"):  # PIL, without importing it
+    if (
+        hasattr(image, "mode") and hasattr(image, "convert") and hasattr(image, "size")
+    ):  # PIL, without importing it
         return _check_array(_from_pil(image))
     raise InvalidImageError(
         f"cannot use a {type(image).__name__} as an image; give a file path, image file bytes, "
@@ -95,7 +106,9 @@ def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return image[top : top + height, left : left + width]
 
 
-def crop_fraction(image: np.ndarray, region: tuple[float, float, float, float]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def crop_fraction(
+    image: np.ndarray, region: tuple[float, float, float, float]
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Crop ``(x0, y0, x1, y1)`` given as fractions of the width/height, snapped outwards to whole pixels.
 
     Returns the crop and its pixel box ``(left, top, right, bottom)``.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 
@@ -19,12 +20,23 @@ class ImagePicker(w.VBox):
     not decode anything itself, so the owner's own checks and messages apply.
     """
 
-    def __init__(self, on_image: Callable[[Any, str], None], on_error: Callable[[BaseException, str], None]) -> None:
+    def __init__(
+        self, on_image: Callable[[Any, str], None], on_error: Callable[[BaseException, str], None]
+    ) -> None:
         self._on_image, self._on_error = on_image, on_error
         style = {"description_width": "80px"}
-        self.path = w.Text(placeholder="path to an image file", description="image", style=style, layout=w.Layout(width="270px"))
-        self.load_button = w.Button(description="Load", layout=w.Layout(width="64px"), tooltip="read the image at this path")
-        self.upload = w.FileUpload(accept="image/*", multiple=False, description="Upload", layout=w.Layout(width="130px"))
+        self.path = w.Text(
+            placeholder="path to an image file",
+            description="image",
+            style=style,
+            layout=w.Layout(width="270px"),
+        )
+        self.load_button = w.Button(
+            description="Load", layout=w.Layout(width="64px"), tooltip="read the image at this path"
+        )
+        self.upload = w.FileUpload(
+            accept="image/*", multiple=False, description="Upload", layout=w.Layout(width="130px")
+        )
         self.info = w.HTML("<i>no image</i>")
         super().__init__([w.HBox([self.path, self.load_button]), self.upload, self.info])
         self.load_button.on_click(lambda _: self._load_path())

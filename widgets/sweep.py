@@ -9,8 +9,9 @@ come from the engine's report (the engine's per-tile estimate where it measured 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
@@ -23,7 +24,15 @@ from .worker import JobContext, JobOutcome
 if TYPE_CHECKING:
     from .tuner import UpscaleTuner
 
-__all__ = ["SweepPoint", "SweepResult", "run_tile_sweep", "fastest_fitting", "sweep_html", "TileSweepPanel", "DEFAULT_SWEEP_TILES"]
+__all__ = [
+    "SweepPoint",
+    "SweepResult",
+    "run_tile_sweep",
+    "fastest_fitting",
+    "sweep_html",
+    "TileSweepPanel",
+    "DEFAULT_SWEEP_TILES",
+]
 
 DEFAULT_SWEEP_TILES = (64, 96, 128, 192, 256)
 
@@ -95,8 +104,14 @@ def run_tile_sweep(
     longest = max(sample.shape[:2])
     candidates = [t for t in wanted if t < longest] or wanted[:1]
     run = runner or engine().run_upscale
-    common = {"tile_pad": tile_pad, "precision": precision, "device": device, "threads": threads,
-              "memory_budget": memory_budget, "cancel": cancel}
+    common = {
+        "tile_pad": tile_pad,
+        "precision": precision,
+        "device": device,
+        "threads": threads,
+        "memory_budget": memory_budget,
+        "cancel": cancel,
+    }
     total = len(candidates) + (1 if warmup else 0)
     done = 0
     if progress is not None:
@@ -153,7 +168,11 @@ def sweep_html(result: SweepResult) -> str:
         )
     budget = "none set" if result.memory_budget is None else format_bytes(result.memory_budget)
     head = "<tr><th>tile</th><th>tiles</th><th>time</th><th>speed</th><th>memory</th><th>fits</th></tr>"
-    verdict = f"fastest that fits: <b>{result.best_tile}</b>" if result.best_tile else "<b>no tile size fits the memory budget</b>"
+    verdict = (
+        f"fastest that fits: <b>{result.best_tile}</b>"
+        if result.best_tile
+        else "<b>no tile size fits the memory budget</b>"
+    )
     h, w_ = result.crop_size
     return (
         f'<div class="rk-sweep-result"><div>crop {w_}×{h} · memory budget {budget} · {verdict}</div>'
@@ -170,19 +189,30 @@ class TileSweepPanel(w.VBox):
         self.tuner = tuner
         self.result: SweepResult | None = None
         style = {"description_width": "80px"}
-        self.tiles = w.SelectMultiple(options=TILE_SIZES, value=DEFAULT_SWEEP_TILES, rows=4, description="tile sizes", style=style)
-        self.crop = w.IntSlider(value=256, min=32, max=1024, step=32, description="crop", continuous_update=False, style=style)
+        self.tiles = w.SelectMultiple(
+            options=TILE_SIZES, value=DEFAULT_SWEEP_TILES, rows=4, description="tile sizes", style=style
+        )
+        self.crop = w.IntSlider(
+            value=256, min=32, max=1024, step=32, description="crop", continuous_update=False, style=style
+        )
         budget = tuner.memory_budget
         self.memory_budget = w.BoundedFloatText(
-            value=round(budget / 2**30, 3) if budget else 0.0, min=0.0, max=4096.0, step=0.25, description="budget GiB",
+            value=round(budget / 2**30, 3) if budget else 0.0,
+            min=0.0,
+            max=4096.0,
+            step=0.25,
+            description="budget GiB",
             tooltip="a tile size fits when its peak memory is at most this; 0: no limit beyond running out of memory",
-            style=style, layout=w.Layout(width="200px"),
+            style=style,
+            layout=w.Layout(width="200px"),
         )
         self.apply = w.Checkbox(value=True, description="set the tuner's tile to the winner", indent=False)
         self.run_button = w.Button(description="Run sweep", icon="tachometer-alt")
         self.status = w.HTML("")
         self.table = w.HTML("")
-        super().__init__([self.tiles, self.crop, self.memory_budget, self.apply, self.run_button, self.status, self.table])
+        super().__init__(
+            [self.tiles, self.crop, self.memory_budget, self.apply, self.run_button, self.status, self.table]
+        )
         self.run_button.on_click(lambda _: self.tuner._ui(self.run, "starting the tile sweep"))
 
     def run(self) -> Any:
@@ -201,9 +231,18 @@ class TileSweepPanel(w.VBox):
             model = tuner.load_selected_model(settings.model)
             tuner._set_status("tile sweep: timing…", "running")
             return run_tile_sweep(
-                model, image, tiles, crop=crop, tile_pad=settings.tile_pad, precision=settings.precision,
-                device=tuner.device, threads=tuner.threads, memory_budget=budget,
-                progress=context.progress, cancel=context.cancelled, runner=tuner.runner(),
+                model,
+                image,
+                tiles,
+                crop=crop,
+                tile_pad=settings.tile_pad,
+                precision=settings.precision,
+                device=tuner.device,
+                threads=tuner.threads,
+                memory_budget=budget,
+                progress=context.progress,
+                cancel=context.cancelled,
+                runner=tuner.runner(),
             )
 
         try:
@@ -221,7 +260,11 @@ class TileSweepPanel(w.VBox):
             best = outcome.result.best_tile
             if best is not None and self.apply.value:
                 tuner.tile.value = best
-            text = f"tile sweep done: fastest that fits is {best}" if best else "tile sweep done: no tile size fits"
+            text = (
+                f"tile sweep done: fastest that fits is {best}"
+                if best
+                else "tile sweep done: no tile size fits"
+            )
             tuner._set_status(text, "done")
             self.status.value = status_html(text, "done")
         elif outcome.status == "cancelled":

@@ -10,9 +10,10 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import ipywidgets as w
 import numpy as np
@@ -31,8 +32,15 @@ __all__ = ["UpscaleTuner", "UpscaleSettings", "TILE_CHOICES", "TILE_SIZES", "TIL
 log = logging.getLogger(__name__)
 
 TILE_SIZES = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-TILE_CHOICES: tuple[tuple[str, str | int], ...] = (("auto", "auto"), ("whole image", 0), *((str(t), t) for t in TILE_SIZES))
-TILE_PAD_CHOICES: tuple[tuple[str, str | int], ...] = (("auto", "auto"), *((str(p), p) for p in (0, 4, 8, 10, 16, 24, 32, 48, 64)))
+TILE_CHOICES: tuple[tuple[str, str | int], ...] = (
+    ("auto", "auto"),
+    ("whole image", 0),
+    *((str(t), t) for t in TILE_SIZES),
+)
+TILE_PAD_CHOICES: tuple[tuple[str, str | int], ...] = (
+    ("auto", "auto"),
+    *((str(p), p) for p in (0, 4, 8, 10, 16, 24, 32, 48, 64)),
+)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _GIVEN_PREFIX = "given model: "
 
@@ -49,8 +57,13 @@ class UpscaleSettings:
     tta: bool
 
     def engine_kwargs(self) -> dict[str, Any]:
-        return {"tile": self.tile, "tile_pad": self.tile_pad, "outscale": self.outscale,
-                "precision": self.precision, "tta": self.tta}
+        return {
+            "tile": self.tile,
+            "tile_pad": self.tile_pad,
+            "outscale": self.outscale,
+            "precision": self.precision,
+            "tta": self.tta,
+        }
 
 
 class UpscaleTuner(PanelMixin, w.VBox):
@@ -93,24 +106,68 @@ class UpscaleTuner(PanelMixin, w.VBox):
         style = {"description_width": "80px"}
         wide = w.Layout(width="340px")
         self.picker = ImagePicker(self._picked, self._show_error)
-        self.model = w.Dropdown(options=model_choices(self.search_dirs), description="model", style=style, layout=wide)
-        self.tile = w.SelectionSlider(options=TILE_CHOICES, value="auto", description="tile", continuous_update=False, style=style, layout=wide)
-        self.tile_pad = w.SelectionSlider(options=TILE_PAD_CHOICES, value="auto", description="tile pad", continuous_update=False, style=style, layout=wide)
-        self.outscale = w.FloatSlider(value=4.0, min=1.0, max=8.0, step=0.25, description="outscale", continuous_update=False, style=style, layout=wide, readout_format=".2f")
-        self.precision = w.ToggleButtons(options=PRECISIONS, value="auto", description="precision", style={**style, "button_width": "52px"}, layout=wide)
+        self.model = w.Dropdown(
+            options=model_choices(self.search_dirs), description="model", style=style, layout=wide
+        )
+        self.tile = w.SelectionSlider(
+            options=TILE_CHOICES,
+            value="auto",
+            description="tile",
+            continuous_update=False,
+            style=style,
+            layout=wide,
+        )
+        self.tile_pad = w.SelectionSlider(
+            options=TILE_PAD_CHOICES,
+            value="auto",
+            description="tile pad",
+            continuous_update=False,
+            style=style,
+            layout=wide,
+        )
+        self.outscale = w.FloatSlider(
+            value=4.0,
+            min=1.0,
+            max=8.0,
+            step=0.25,
+            description="outscale",
+            continuous_update=False,
+            style=style,
+            layout=wide,
+            readout_format=".2f",
+        )
+        self.precision = w.ToggleButtons(
+            options=PRECISIONS,
+            value="auto",
+            description="precision",
+            style={**style, "button_width": "52px"},
+            layout=wide,
+        )
         self.tta = w.Checkbox(value=False, description="TTA (8 flips/rotations, 8× slower)", indent=False)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.cancel_button = w.Button(description="Cancel", button_style="warning", icon="stop", disabled=True)
-        self.progress = w.IntProgress(value=0, min=0, max=1, description="tiles", style=style, layout=w.Layout(width="260px"))
+        self.cancel_button = w.Button(
+            description="Cancel", button_style="warning", icon="stop", disabled=True
+        )
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, description="tiles", style=style, layout=w.Layout(width="260px")
+        )
         self.progress_label = w.Label("")
         self.status = w.HTML(status_html("ready", "idle"))
         self.error = w.HTML("")
         self.stats = w.HTML("")
-        self.save_path = w.Text(placeholder="e.g. result.png", description="save as", style=style, layout=w.Layout(width="180px"))
-        self.overwrite = w.Checkbox(value=False, description="overwrite", indent=False, layout=w.Layout(width="90px"))
-        self.save_button = w.Button(description="Save", icon="save", disabled=True, layout=w.Layout(width="80px"))
+        self.save_path = w.Text(
+            placeholder="e.g. result.png", description="save as", style=style, layout=w.Layout(width="180px")
+        )
+        self.overwrite = w.Checkbox(
+            value=False, description="overwrite", indent=False, layout=w.Layout(width="90px")
+        )
+        self.save_button = w.Button(
+            description="Save", icon="save", disabled=True, layout=w.Layout(width="80px")
+        )
         self.history = w.Output(layout=w.Layout(max_height="8em", overflow="auto"))
-        self.compare = CompareView(preview_side=preview_side, layout=w.Layout(flex="1 1 420px", min_width="320px", max_width="720px"))
+        self.compare = CompareView(
+            preview_side=preview_side, layout=w.Layout(flex="1 1 420px", min_width="320px", max_width="720px")
+        )
         self.run_button.add_class("rk-run")
         self.cancel_button.add_class("rk-cancel")
         self.tile.add_class("rk-tile")
@@ -123,7 +180,14 @@ class UpscaleTuner(PanelMixin, w.VBox):
             from .sweep import TileSweepPanel
 
             self.sweep = TileSweepPanel(self)
-            extra.append(w.Accordion(children=[self.sweep], titles=("Tile sweep: find the fastest tile size",), selected_index=None, layout=wide))
+            extra.append(
+                w.Accordion(
+                    children=[self.sweep],
+                    titles=("Tile sweep: find the fastest tile size",),
+                    selected_index=None,
+                    layout=wide,
+                )
+            )
 
         controls = w.VBox(
             [
@@ -145,7 +209,13 @@ class UpscaleTuner(PanelMixin, w.VBox):
             ],
             layout=w.Layout(width="360px", flex="0 0 auto"),
         )
-        super().__init__([w.HBox([controls, self.compare], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))])
+        super().__init__(
+            [
+                w.HBox(
+                    [controls, self.compare], layout=w.Layout(flex_flow="row wrap", align_items="flex-start")
+                )
+            ]
+        )
         self.add_class("rk-tuner")
 
         self.run_button.on_click(lambda _: self._ui(self.run, "starting the run"))
@@ -161,7 +231,9 @@ class UpscaleTuner(PanelMixin, w.VBox):
     def set_image(self, image: Any, name: str | None = None) -> None:
         """Use ``image`` (path, bytes, PIL image or numpy array) as the input; clears the result."""
         if self.worker.busy:
-            raise InvalidParameterError("a run is in progress; press Cancel (or wait) before changing the image")
+            raise InvalidParameterError(
+                "a run is in progress; press Cancel (or wait) before changing the image"
+            )
         array = as_array(image)
         self._image, self.result, self.report = array, None, None
         self.picker.show(describe(array), name)
@@ -264,7 +336,9 @@ class UpscaleTuner(PanelMixin, w.VBox):
 
     def _require_image(self) -> np.ndarray:
         if self._image is None:
-            raise InvalidParameterError("no image yet: type a path and press Load, upload a file, or call set_image(...)")
+            raise InvalidParameterError(
+                "no image yet: type a path and press Load, upload a file, or call set_image(...)"
+            )
         return self._image
 
     def _begin(self, text: str) -> None:
@@ -306,8 +380,14 @@ class UpscaleTuner(PanelMixin, w.VBox):
         context.raise_if_cancelled()
         self._set_status("upscaling…", "running")
         return run(
-            model, image, **settings.engine_kwargs(), device=self.device, threads=self.threads,
-            memory_budget=self.memory_budget, progress=context.progress, cancel=context.cancelled,
+            model,
+            image,
+            **settings.engine_kwargs(),
+            device=self.device,
+            threads=self.threads,
+            memory_budget=self.memory_budget,
+            progress=context.progress,
+            cancel=context.cancelled,
         )
 
     def _on_progress(self, done: int, total: int) -> None:

@@ -16,8 +16,9 @@ import concurrent.futures
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from ..core.errors import InvalidParameterError, OperationCancelledError
 
@@ -87,8 +88,12 @@ class _Throttle:
 class Worker:
     """Runs one job at a time on ``executor`` (default: one daemon-less worker thread)."""
 
-    def __init__(self, executor: concurrent.futures.Executor | None = None, *, progress_interval: float = 0.05) -> None:
-        self._executor = executor or concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="realesrgan-kit-widget")
+    def __init__(
+        self, executor: concurrent.futures.Executor | None = None, *, progress_interval: float = 0.05
+    ) -> None:
+        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="realesrgan-kit-widget"
+        )
         self._progress_interval = progress_interval
         self._lock = threading.Lock()
         self._cancel_event: threading.Event | None = None
@@ -145,7 +150,12 @@ class Worker:
             if self._cancel_event is cancel_event:
                 self._cancel_event = None
 
-    def _run(self, job: Callable[[JobContext], T], context: JobContext, on_finish: Callable[[JobOutcome[T]], None] | None) -> JobOutcome[T]:
+    def _run(
+        self,
+        job: Callable[[JobContext], T],
+        context: JobContext,
+        on_finish: Callable[[JobOutcome[T]], None] | None,
+    ) -> JobOutcome[T]:
         start = time.perf_counter()
         try:
             result = job(context)
@@ -157,7 +167,9 @@ class Worker:
         else:
             # Cancel pressed after the last checkpoint: honour it; the user asked for no result.
             status = "cancelled" if context.cancelled() else "done"
-            outcome = JobOutcome(status, result if status == "done" else None, None, time.perf_counter() - start)
+            outcome = JobOutcome(
+                status, result if status == "done" else None, None, time.perf_counter() - start
+            )
         finally:
             self._release(context.cancel_event)  # before on_finish, so it may submit the next job
         if on_finish is not None:

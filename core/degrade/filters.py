@@ -53,10 +53,19 @@ def opencv_gaussian_sigma(kernel_size: int) -> float:
 
 def gaussian_1d(kernel_size: int, sigma: float) -> np.ndarray:
     """A normalised 1-D Gaussian of odd length ``kernel_size`` (float64)."""
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise InvalidParameterError(f"the USM kernel size must be an odd positive integer (51 in Real-ESRGAN); got {kernel_size!r}")
+    if (
+        isinstance(kernel_size, bool)
+        or not isinstance(kernel_size, int)
+        or kernel_size < 1
+        or kernel_size % 2 == 0
+    ):
+        raise InvalidParameterError(
+            f"the USM kernel size must be an odd positive integer (51 in Real-ESRGAN); got {kernel_size!r}"
+        )
     if not math.isfinite(sigma) or sigma <= 0:
-        raise InvalidParameterError(f"the USM Gaussian σ must be a finite number > 0 (8 in Real-ESRGAN); got {sigma!r}")
+        raise InvalidParameterError(
+            f"the USM Gaussian σ must be a finite number > 0 (8 in Real-ESRGAN); got {sigma!r}"
+        )
     half = kernel_size // 2
     x = np.arange(-half, half + 1, dtype=np.float64)
     g = np.exp(-(x**2) / (2 * sigma**2))
@@ -78,9 +87,13 @@ def usm_sharpen(
     in 8-bit levels. Input and output are float images in 0..1.
     """
     if not math.isfinite(weight) or weight < 0:
-        raise InvalidParameterError(f"the USM weight must be a finite number ≥ 0 (0.5 in Real-ESRGAN); got {weight!r}")
+        raise InvalidParameterError(
+            f"the USM weight must be a finite number ≥ 0 (0.5 in Real-ESRGAN); got {weight!r}"
+        )
     if not math.isfinite(threshold) or threshold < 0:
-        raise InvalidParameterError(f"the USM threshold must be ≥ 0 in 8-bit levels (10 in Real-ESRGAN); got {threshold!r}")
+        raise InvalidParameterError(
+            f"the USM threshold must be ≥ 0 in 8-bit levels (10 in Real-ESRGAN); got {threshold!r}"
+        )
     image = _as_float_image(image)
     g = gaussian_1d(kernel_size, sigma).astype(np.float32)
 

@@ -22,7 +22,9 @@ def check_quality(quality: object) -> int:
     if isinstance(quality, bool) or not isinstance(quality, Real) or quality != int(quality):
         raise InvalidParameterError(f"JPEG quality must be an integer from 0 to 100; got {quality!r}")
     if not 0 <= quality <= 100:
-        raise InvalidParameterError(f"JPEG quality must be from 0 to 100 (30–95 in Real-ESRGAN); got {quality!r}")
+        raise InvalidParameterError(
+            f"JPEG quality must be from 0 to 100 (30–95 in Real-ESRGAN); got {quality!r}"
+        )
     return int(quality)
 
 

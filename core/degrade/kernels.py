@@ -112,7 +112,9 @@ def _mahalanobis(size: int, sigma_x: float, sigma_y: float | None, theta: float)
 def _normalised(kernel: np.ndarray) -> np.ndarray:
     total = float(kernel.sum())
     if not math.isfinite(total) or total <= 0:
-        raise InvalidParameterError(f"the kernel sums to {total}; its parameters give no usable low-pass filter")
+        raise InvalidParameterError(
+            f"the kernel sums to {total}; its parameters give no usable low-pass filter"
+        )
     return kernel / total
 
 
@@ -120,7 +122,9 @@ def _check_beta(beta: object) -> float:
     return _check_positive("beta", beta, " (shape exponent; 1 is the plain Gaussian / Cauchy-like plateau)")
 
 
-def gaussian_kernel(size: int, sigma_x: float, sigma_y: float | None = None, theta: float = 0.0) -> np.ndarray:
+def gaussian_kernel(
+    size: int, sigma_x: float, sigma_y: float | None = None, theta: float = 0.0
+) -> np.ndarray:
     """Isotropic (sigma_y None) or anisotropic Gaussian exp(−½·xᵀΣ⁻¹x), sum 1, float64."""
     return _normalised(np.exp(-0.5 * _mahalanobis(size, sigma_x, sigma_y, theta)))
 
@@ -133,7 +137,9 @@ def generalized_gaussian_kernel(
     return _normalised(np.exp(-0.5 * np.power(_mahalanobis(size, sigma_x, sigma_y, theta), beta)))
 
 
-def plateau_kernel(size: int, sigma_x: float, sigma_y: float | None = None, theta: float = 0.0, *, beta: float) -> np.ndarray:
+def plateau_kernel(
+    size: int, sigma_x: float, sigma_y: float | None = None, theta: float = 0.0, *, beta: float
+) -> np.ndarray:
     """Plateau-shaped 1 / (1 + (xᵀΣ⁻¹x)^β), sum 1, float64."""
     beta = _check_beta(beta)
     return _normalised(1.0 / (1.0 + np.power(_mahalanobis(size, sigma_x, sigma_y, theta), beta)))
@@ -147,7 +153,9 @@ def sinc_kernel(size: int, omega: float) -> np.ndarray:
     size = _check_size(size)
     omega = _check_positive("omega", omega, " (sinc cut-off in radians, at most π)")
     if omega > math.pi + 1e-12:
-        raise InvalidParameterError(f"omega (sinc cut-off) must be at most π ≈ 3.1416 (Nyquist); got {omega!r}")
+        raise InvalidParameterError(
+            f"omega (sinc cut-off) must be at most π ≈ 3.1416 (Nyquist); got {omega!r}"
+        )
     x, y = _grid(size)
     r = np.hypot(x, y)
     kernel = np.empty_like(r)

@@ -42,7 +42,9 @@ def gaussian_noise(image: np.ndarray, sigma: float, *, gray: bool, rng: np.rando
     image = _check_image(image)
     rng = _check_generator(rng)
     if not math.isfinite(sigma) or sigma < 0:
-        raise InvalidParameterError(f"Gaussian noise σ must be a finite number ≥ 0 in 8-bit levels (1–30 in Real-ESRGAN); got {sigma!r}")
+        raise InvalidParameterError(
+            f"Gaussian noise σ must be a finite number ≥ 0 in 8-bit levels (1–30 in Real-ESRGAN); got {sigma!r}"
+        )
     h, w, c = image.shape
     if gray or c == 1:
         plane = rng.standard_normal((h, w, 1), dtype=np.float32)
@@ -58,7 +60,9 @@ def _shot_noise(levels_image: np.ndarray, rng: np.random.Generator) -> np.ndarra
     Photon counts are the values times 2^ceil(log2(number of distinct levels)), as in
     scikit-image and BasicSR: an image using 200 distinct levels is treated as 256 counts.
     """
-    distinct = np.count_nonzero(np.bincount(np.rint(levels_image * 255).astype(np.int64).ravel(), minlength=256))
+    distinct = np.count_nonzero(
+        np.bincount(np.rint(levels_image * 255).astype(np.int64).ravel(), minlength=256)
+    )
     counts = 2.0 ** math.ceil(math.log2(max(distinct, 1)))
     return rng.poisson(levels_image * counts) / counts - levels_image
 
@@ -72,10 +76,16 @@ def poisson_noise(image: np.ndarray, scale: float, *, gray: bool, rng: np.random
     image = _check_image(image)
     rng = _check_generator(rng)
     if not math.isfinite(scale) or scale < 0:
-        raise InvalidParameterError(f"Poisson noise scale must be a finite number ≥ 0 (0.05–3 in Real-ESRGAN); got {scale!r}")
+        raise InvalidParameterError(
+            f"Poisson noise scale must be a finite number ≥ 0 (0.05–3 in Real-ESRGAN); got {scale!r}"
+        )
     c = image.shape[2]
     if gray and c == 3:
-        source = (image[..., 0:1] * GRAY_WEIGHTS[0] + image[..., 1:2] * GRAY_WEIGHTS[1] + image[..., 2:3] * GRAY_WEIGHTS[2])
+        source = (
+            image[..., 0:1] * GRAY_WEIGHTS[0]
+            + image[..., 1:2] * GRAY_WEIGHTS[1]
+            + image[..., 2:3] * GRAY_WEIGHTS[2]
+        )
     else:
         source = image
     levels = np.clip(np.round(source.astype(np.float64) * 255.0), 0, 255) / 255.0
@@ -85,7 +95,9 @@ def poisson_noise(image: np.ndarray, scale: float, *, gray: bool, rng: np.random
     return (noise * scale).astype(np.float32)
 
 
-def add_gaussian_noise(image: np.ndarray, sigma: float, *, gray: bool, rng: np.random.Generator) -> np.ndarray:
+def add_gaussian_noise(
+    image: np.ndarray, sigma: float, *, gray: bool, rng: np.random.Generator
+) -> np.ndarray:
     """``image`` plus Gaussian noise (σ in 8-bit levels), clipped to 0..1."""
     image = _check_image(image)
     return np.clip(image + gaussian_noise(image, sigma, gray=gray, rng=rng), 0, 1)

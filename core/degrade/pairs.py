@@ -29,11 +29,15 @@ def check_hr_crop(hr_crop: object, scale: int) -> int:
     """An HR crop size must be a positive multiple of the (integer) scale."""
     scale = pair_scale(scale)
     if isinstance(hr_crop, bool) or not isinstance(hr_crop, Integral) or hr_crop < scale or hr_crop % scale:
-        raise InvalidParameterError(f"the HR crop size must be a positive multiple of the scale {scale}; got {hr_crop!r}")
+        raise InvalidParameterError(
+            f"the HR crop size must be a positive multiple of the scale {scale}; got {hr_crop!r}"
+        )
     return int(hr_crop)
 
 
-def aligned_crop_boxes(lr_height: int, lr_width: int, scale: int, hr_crop: int | None = None) -> list[tuple[int, int, int, int]]:
+def aligned_crop_boxes(
+    lr_height: int, lr_width: int, scale: int, hr_crop: int | None = None
+) -> list[tuple[int, int, int, int]]:
     """LR crop boxes (top, left, height, width); multiply by ``scale`` for the HR box.
 
     ``hr_crop`` None: one box, the whole LR image. Otherwise square HR crops of that size (a
@@ -52,7 +56,9 @@ def aligned_crop_boxes(lr_height: int, lr_width: int, scale: int, hr_crop: int |
     return [(r * lr_crop, c * lr_crop, lr_crop, lr_crop) for r in range(rows) for c in range(cols)]
 
 
-def paired_crops(hr: np.ndarray, lr: np.ndarray, scale: int, hr_crop: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def paired_crops(
+    hr: np.ndarray, lr: np.ndarray, scale: int, hr_crop: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(HR crop, LR crop) pairs with HR crop size = LR crop size × scale exactly."""
     scale = pair_scale(scale)
     lh, lw = lr.shape[:2]

@@ -10,9 +10,10 @@ clipped except where Real-ESRGAN clips (after noise, before JPEG, at the end).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -77,14 +78,22 @@ def apply_degradation(
     returning True before a stage raises OperationCancelledError (nothing is returned).
     """
     if not isinstance(record, DegradationRecord):
-        raise InvalidParameterError(f"record must be a DegradationRecord (from sample_degradation or from_dict); got {type(record).__name__}")
+        raise InvalidParameterError(
+            f"record must be a DegradationRecord (from sample_degradation or from_dict); got {type(record).__name__}"
+        )
     return _apply(split_image(image), record, progress, cancel)
 
 
 def _sharpen(x: np.ndarray, choice: SharpenChoice | None) -> np.ndarray:
     if choice is None:
         return x
-    return usm_sharpen(x, weight=choice.weight, kernel_size=choice.kernel_size, sigma=choice.sigma, threshold=choice.threshold)
+    return usm_sharpen(
+        x,
+        weight=choice.weight,
+        kernel_size=choice.kernel_size,
+        sigma=choice.sigma,
+        threshold=choice.threshold,
+    )
 
 
 def _stages(record: DegradationRecord) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
@@ -94,7 +103,11 @@ def _stages(record: DegradationRecord) -> list[tuple[str, Callable[[np.ndarray],
         "final_sinc": lambda a: _blur(a, record.final_sinc),
         "jpeg_final": lambda a: _jpeg(a, record.jpeg_final),
     }
-    final_order = ("final_resize", "final_sinc", "jpeg_final") if record.final_order == "resize_sinc_jpeg" else ("jpeg_final", "final_resize", "final_sinc")
+    final_order = (
+        ("final_resize", "final_sinc", "jpeg_final")
+        if record.final_order == "resize_sinc_jpeg"
+        else ("jpeg_final", "final_resize", "final_sinc")
+    )
     return [
         ("sharpen", lambda a: _sharpen(a, record.sharpen)),
         ("blur1", lambda a: _blur(a, record.blur1)),
@@ -108,7 +121,9 @@ def _stages(record: DegradationRecord) -> list[tuple[str, Callable[[np.ndarray],
     ]
 
 
-def _apply(planes: Planes, record: DegradationRecord, progress: ProgressCallback | None, cancel: CancelHook | None) -> np.ndarray:
+def _apply(
+    planes: Planes, record: DegradationRecord, progress: ProgressCallback | None, cancel: CancelHook | None
+) -> np.ndarray:
     h, w = planes.color.shape[:2]
     if (h, w) != (record.height, record.width):
         raise InvalidImageError(
@@ -119,7 +134,9 @@ def _apply(planes: Planes, record: DegradationRecord, progress: ProgressCallback
     stages = _stages(record)
     for done, (name, stage) in enumerate(stages, start=1):
         if cancel is not None and cancel():
-            raise OperationCancelledError(f"the degradation was cancelled before {name}; nothing was returned")
+            raise OperationCancelledError(
+                f"the degradation was cancelled before {name}; nothing was returned"
+            )
         x = stage(x)
         if progress is not None:
             progress(done, len(stages), name)
@@ -141,7 +158,7 @@ def derive_seed(seed: int, name: str) -> int:
     seed = _check_seed(seed)
     if not isinstance(name, str):
         raise InvalidParameterError(f"name must be a string (a file name); got {type(name).__name__}")
-    digest = hashlib.sha256(f"realesrgan-kit/degrade\0{seed}\0{name}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"realesrgan-kit/degrade\0{seed}\0{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % NOISE_SEED_LIMIT
 
 
@@ -165,6 +182,11 @@ def degrade(
     planes = split_image(image)
     height, width = planes.color.shape[:2]
     record = sample_degradation(
-        np.random.default_rng(seed), height=height, width=width, scale=scale, settings=settings, enabled=enabled
+        np.random.default_rng(seed),
+        height=height,
+        width=width,
+        scale=scale,
+        settings=settings,
+        enabled=enabled,
     )
     return DegradeResult(_apply(planes, record, progress, cancel), record)

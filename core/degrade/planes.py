@@ -39,13 +39,17 @@ class Planes:
 
 def split_image(image: object) -> Planes:
     if not isinstance(image, np.ndarray):
-        raise InvalidImageError(f"expected a numpy array (H×W or H×W×C, RGB order); got {type(image).__name__}")
+        raise InvalidImageError(
+            f"expected a numpy array (H×W or H×W×C, RGB order); got {type(image).__name__}"
+        )
     if image.ndim == 2:
         kind, channels = "hw", 1
     elif image.ndim == 3 and image.shape[2] in (1, 3, 4):
         kind, channels = ("hw1" if image.shape[2] == 1 else "hwc"), image.shape[2]
     else:
-        raise InvalidImageError(f"expected an H×W, H×W×1, H×W×3 (RGB) or H×W×4 (RGBA) image; got shape {image.shape}")
+        raise InvalidImageError(
+            f"expected an H×W, H×W×1, H×W×3 (RGB) or H×W×4 (RGBA) image; got shape {image.shape}"
+        )
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise InvalidImageError(f"the image is empty (shape {image.shape})")
     if image.dtype in _INT_DTYPES:
@@ -55,10 +59,14 @@ def split_image(image: object) -> Planes:
             raise InvalidImageError("the image contains NaN or infinite values; clean it before degrading")
         data = np.clip(image.astype(np.float32), 0, 1)
     else:
-        raise InvalidImageError(f"expected uint8, uint16 or float pixels; got {image.dtype}. Convert it first (e.g. to uint8)")
+        raise InvalidImageError(
+            f"expected uint8, uint16 or float pixels; got {image.dtype}. Convert it first (e.g. to uint8)"
+        )
     data = data.reshape(image.shape[0], image.shape[1], channels)
     color, alpha = (data[..., :3], data[..., 3:]) if channels == 4 else (data, None)
-    return Planes(np.ascontiguousarray(color), None if alpha is None else np.ascontiguousarray(alpha), image.dtype, kind)
+    return Planes(
+        np.ascontiguousarray(color), None if alpha is None else np.ascontiguousarray(alpha), image.dtype, kind
+    )
 
 
 def _from_unit(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

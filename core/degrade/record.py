@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -200,8 +201,16 @@ class NoiseChoice:
         return f"{self.kind} {level} {'gray' if self.gray else 'colour'}"
 
 
-_NESTED = {"sharpen": SharpenChoice, "blur1": KernelChoice, "resize1": ResizeChoice, "noise1": NoiseChoice,
-           "blur2": KernelChoice, "resize2": ResizeChoice, "noise2": NoiseChoice, "final_sinc": KernelChoice}
+_NESTED = {
+    "sharpen": SharpenChoice,
+    "blur1": KernelChoice,
+    "resize1": ResizeChoice,
+    "noise1": NoiseChoice,
+    "blur2": KernelChoice,
+    "resize2": ResizeChoice,
+    "noise2": NoiseChoice,
+    "final_sinc": KernelChoice,
+}
 
 
 @dataclass(frozen=True)
@@ -250,7 +259,9 @@ class DegradationRecord:
             _choice("disabled step", step, STEPS)
         object.__setattr__(self, "disabled", disabled)
         if self.format != RECORD_FORMAT:
-            raise _bad("format", self.format, f"{RECORD_FORMAT} (records of another version cannot be replayed)")
+            raise _bad(
+                "format", self.format, f"{RECORD_FORMAT} (records of another version cannot be replayed)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (plain dicts, lists, numbers, strings, None)."""
@@ -259,12 +270,15 @@ class DegradationRecord:
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "DegradationRecord":
+    def from_dict(cls, data: Mapping[str, Any]) -> DegradationRecord:
         """Rebuild (and validate) a record from ``to_dict`` output, e.g. a JSON sidecar."""
         if not isinstance(data, Mapping):
             raise _bad("record", type(data).__name__, "a mapping (the JSON object of to_dict)")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown, missing = set(data) - names, {n for n in names - set(data) if n not in ("disabled", "format")}
+        unknown, missing = (
+            set(data) - names,
+            {n for n in names - set(data) if n not in ("disabled", "format")},
+        )
         if unknown or missing:
             raise InvalidParameterError(
                 f"degradation record: unexpected keys {sorted(unknown)} / missing keys {sorted(missing)}; "
@@ -279,7 +293,9 @@ class DegradationRecord:
                 try:
                     values[name] = kind(**nested)
                 except TypeError as exc:
-                    raise InvalidParameterError(f"degradation record: {name} has the wrong keys ({exc})") from None
+                    raise InvalidParameterError(
+                        f"degradation record: {name} has the wrong keys ({exc})"
+                    ) from None
         return cls(**values)
 
     def summary(self) -> str:

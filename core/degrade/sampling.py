@@ -11,8 +11,8 @@ off, and maps them through the distributions. So, for one seed:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from numbers import Real
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -44,7 +44,9 @@ def check_scale(scale: object) -> float:
     if isinstance(scale, bool) or not isinstance(scale, Real) or not math.isfinite(scale):
         raise InvalidParameterError(f"scale must be a number from 1 to 4; got {scale!r}")
     if not _MIN_SCALE <= scale <= _MAX_SCALE:
-        raise InvalidParameterError(f"scale must be from 1 to 4 (the output is the input size ÷ scale); got {scale!r}")
+        raise InvalidParameterError(
+            f"scale must be from 1 to 4 (the output is the input size ÷ scale); got {scale!r}"
+        )
     return float(scale)
 
 
@@ -64,7 +66,9 @@ def output_size(height: int, width: int, scale: float) -> tuple[int, int]:
             raise InvalidImageError(f"image {name} must be a positive integer; got {value!r}")
     out_h, out_w = math.floor(height / scale + _SIZE_EPS), math.floor(width / scale + _SIZE_EPS)
     if out_h < 1 or out_w < 1:
-        raise InvalidImageError(f"a {width}×{height} image is smaller than the scale {scale:g}: the output would be empty")
+        raise InvalidImageError(
+            f"a {width}×{height} image is smaller than the scale {scale:g}: the output would be empty"
+        )
     return out_h, out_w
 
 
@@ -138,7 +142,9 @@ def _resolve_enabled(enabled: Mapping[str, bool] | None) -> dict[str, bool]:
     on = dict.fromkeys(STEPS, True)
     for step, value in dict(enabled or {}).items():
         if step not in on:
-            raise InvalidParameterError(f"unknown degradation step {step!r}; the steps are {', '.join(STEPS)}")
+            raise InvalidParameterError(
+                f"unknown degradation step {step!r}; the steps are {', '.join(STEPS)}"
+            )
         if not isinstance(value, (bool, np.bool_)):
             raise InvalidParameterError(f"step {step!r} must be switched with true or false; got {value!r}")
         on[step] = bool(value)
@@ -160,7 +166,9 @@ def sample_degradation(
     their own seeds, drawn here and stored in the record.
     """
     if not isinstance(rng, np.random.Generator):
-        raise InvalidParameterError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); got {type(rng).__name__}")
+        raise InvalidParameterError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); got {type(rng).__name__}"
+        )
     s = settings if isinstance(settings, DegradationSettings) else settings_from(settings)
     on = _resolve_enabled(enabled)
     scale = check_scale(scale)
@@ -176,7 +184,9 @@ def sample_degradation(
     resize2 = _resize(rng.random(3), s.resize_prob2, s.resize_range2, s, (height / scale, width / scale))
     noise2 = _noise(rng.random(3), int(rng.integers(NOISE_SEED_LIMIT)), s, "2")
     u_order, u_mode, u_sinc, u_size, u_omega, u_jpeg = rng.random(6)
-    final_sinc = KernelChoice("sinc", _pick(u_size, s.kernel_range), omega=_uniform(u_omega, s.final_sinc_omega))
+    final_sinc = KernelChoice(
+        "sinc", _pick(u_size, s.kernel_range), omega=_uniform(u_omega, s.final_sinc_omega)
+    )
 
     def keep(step: str, value, chosen: bool = True):
         return value if on[step] and chosen else None

@@ -15,10 +15,11 @@ import dataclasses
 import difflib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import InvalidParameterError
 from .kernels import MIXED_KERNEL_TYPES
@@ -84,20 +85,27 @@ class DegradationSettings:
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, _FIELD_CHECKS[f.name](f.name, getattr(self, f.name)))
 
-    def replace(self, **overrides: Any) -> "DegradationSettings":
+    def replace(self, **overrides: Any) -> DegradationSettings:
         """A copy with some fields changed (validated; strings are parsed as on the CLI)."""
         known = {f.name for f in dataclasses.fields(self)}
         for key in overrides:
             if key not in known:
                 close = difflib.get_close_matches(key, sorted(known), n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else f"; known settings: {', '.join(sorted(known))}"
+                hint = (
+                    f"; did you mean {', '.join(close)}?"
+                    if close
+                    else f"; known settings: {', '.join(sorted(known))}"
+                )
                 raise InvalidParameterError(f"unknown degradation setting {key!r}{hint}")
         parsed = {k: parse_setting(k, v) if isinstance(v, str) else v for k, v in overrides.items()}
         return dataclasses.replace(self, **parsed)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: tuples become lists."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in dataclasses.fields(self)}
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
 
 
 # ----------------------------------------------------------------------------- validation
@@ -128,7 +136,9 @@ def _probability(name: str, value: object) -> float:
 def _distribution(length: int, labels: tuple[str, ...]):
     def check(name: str, value: object) -> tuple[float, ...]:
         if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != length:
-            raise InvalidParameterError(f"setting {name} must list {length} probabilities ({', '.join(labels)}); got {value!r}")
+            raise InvalidParameterError(
+                f"setting {name} must list {length} probabilities ({', '.join(labels)}); got {value!r}"
+            )
         probs = tuple(_number(name, v) for v in value)
         if any(p < 0 for p in probs) or not math.isclose(sum(probs), 1.0, abs_tol=1e-6):
             raise InvalidParameterError(
@@ -164,7 +174,9 @@ def _nonnegative_range(upper_limit: float, what: str):
     def check(name: str, value: object) -> tuple[float, float]:
         lo, hi = _pair(name, value)
         if not 0 <= lo <= hi <= upper_limit:
-            raise InvalidParameterError(f"setting {name} ({what}) needs 0 ≤ low ≤ high ≤ {upper_limit:g}; got ({lo:g}, {hi:g})")
+            raise InvalidParameterError(
+                f"setting {name} ({what}) needs 0 ≤ low ≤ high ≤ {upper_limit:g}; got ({lo:g}, {hi:g})"
+            )
         return lo, hi
 
     return check
@@ -173,29 +185,39 @@ def _nonnegative_range(upper_limit: float, what: str):
 def _omega_range(name: str, value: object) -> tuple[float, float]:
     lo, hi = _pair(name, value)
     if not 0 < lo <= hi <= _PI + 1e-9:
-        raise InvalidParameterError(f"setting {name} (sinc cut-off in radians) needs 0 < low ≤ high ≤ π; got ({lo:g}, {hi:g})")
+        raise InvalidParameterError(
+            f"setting {name} (sinc cut-off in radians) needs 0 < low ≤ high ≤ π; got ({lo:g}, {hi:g})"
+        )
     return lo, min(hi, _PI)
 
 
 def _jpeg_range(name: str, value: object) -> tuple[int, int]:
     lo, hi = _pair(name, value)
     if lo != int(lo) or hi != int(hi) or not 0 <= lo <= hi <= 100:
-        raise InvalidParameterError(f"setting {name} (JPEG quality) needs integers 0 ≤ low ≤ high ≤ 100; got ({lo:g}, {hi:g})")
+        raise InvalidParameterError(
+            f"setting {name} (JPEG quality) needs integers 0 ≤ low ≤ high ≤ 100; got ({lo:g}, {hi:g})"
+        )
     return int(lo), int(hi)
 
 
 def _kernel_sizes(name: str, value: object) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise InvalidParameterError(f"setting {name} must list odd kernel sizes such as 7,9,...,21; got {value!r}")
+        raise InvalidParameterError(
+            f"setting {name} must list odd kernel sizes such as 7,9,...,21; got {value!r}"
+        )
     sizes = tuple(value)
-    if not sizes or any(isinstance(s, bool) or not isinstance(s, Integral) or s < 1 or s % 2 == 0 or s > 41 for s in sizes):
+    if not sizes or any(
+        isinstance(s, bool) or not isinstance(s, Integral) or s < 1 or s % 2 == 0 or s > 41 for s in sizes
+    ):
         raise InvalidParameterError(f"setting {name} must list odd kernel sizes from 1 to 41; got {value!r}")
     return tuple(int(s) for s in sizes)
 
 
 def _odd_size(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 3 or value % 2 == 0:
-        raise InvalidParameterError(f"setting {name} must be an odd integer ≥ 3 (51 in Real-ESRGAN); got {value!r}")
+        raise InvalidParameterError(
+            f"setting {name} must be an odd integer ≥ 3 (51 in Real-ESRGAN); got {value!r}"
+        )
     return int(value)
 
 
@@ -257,22 +279,30 @@ def parse_setting(key: str, text: str) -> Any:
     try:
         value = json.loads(text if text.startswith("[") else f"[{text}]")
     except json.JSONDecodeError:
-        raise InvalidParameterError(f"cannot read the value of {key}: {text!r}; write a number (0.3) or a list (1,10)") from None
+        raise InvalidParameterError(
+            f"cannot read the value of {key}: {text!r}; write a number (0.3) or a list (1,10)"
+        ) from None
     if not isinstance(value, list) or not value:
-        raise InvalidParameterError(f"cannot read the value of {key}: {text!r}; write a number (0.3) or a list (1,10)")
+        raise InvalidParameterError(
+            f"cannot read the value of {key}: {text!r}; write a number (0.3) or a list (1,10)"
+        )
     if text.startswith("[") or len(value) > 1:
         return tuple(value)
     return value[0]
 
 
-def settings_from(preset: str | DegradationSettings = "realesrgan", overrides: Mapping[str, Any] | None = None) -> DegradationSettings:
+def settings_from(
+    preset: str | DegradationSettings = "realesrgan", overrides: Mapping[str, Any] | None = None
+) -> DegradationSettings:
     """A preset by name (or settings object) with ``overrides`` applied and validated."""
     if isinstance(preset, DegradationSettings):
         base = preset
     elif isinstance(preset, str) and preset in PRESETS:
         base = PRESETS[preset]
     else:
-        raise InvalidParameterError(f"unknown degradation preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        raise InvalidParameterError(
+            f"unknown degradation preset {preset!r}; choose one of {', '.join(PRESETS)}"
+        )
     return base.replace(**dict(overrides or {}))
 
 

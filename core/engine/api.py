@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -91,7 +92,11 @@ def default_tile_pad(facts: ModelFacts) -> int:
     """Pad covering the receptive field where that is affordable, else the measured RRDBNet pad."""
     m = facts.multiple_of
     if isinstance(facts.module, RRDBNet) or (facts.architecture or "").lower() in ("rrdbnet", "esrgan"):
-        pad = RRDB_TILE_PAD * m if facts.receptive_field is None else min(facts.receptive_field, RRDB_TILE_PAD * m)
+        pad = (
+            RRDB_TILE_PAD * m
+            if facts.receptive_field is None
+            else min(facts.receptive_field, RRDB_TILE_PAD * m)
+        )
     elif facts.receptive_field is not None:
         pad = min(facts.receptive_field, 64)
     else:
@@ -111,12 +116,20 @@ def _dtype_for(facts: ModelFacts, precision: str, device: Any) -> tuple[torch.de
     return dev, used, DTYPES[used]
 
 
-def estimate_tile_memory(model: Any, tile: int, *, tile_pad: int | None = None, precision: str = "auto",
-                         device: Any = None, batch_items: int = 1, tta: bool = False) -> int:
+def estimate_tile_memory(
+    model: Any,
+    tile: int,
+    *,
+    tile_pad: int | None = None,
+    precision: str = "auto",
+    device: Any = None,
+    batch_items: int = 1,
+    tta: bool = False,
+) -> int:
     """Bytes one forward of a ``tile`` + 2·pad square window needs (weights copy included)."""
     facts = model_facts(model)
     _check_int(tile, "tile", minimum=1)
-    dev, _used, dtype = _dtype_for(facts, precision, device)
+    _dev, _used, dtype = _dtype_for(facts, precision, device)
     pad = default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
     m = facts.multiple_of
     window = -(-(tile + 2 * pad) // m) * m
@@ -124,8 +137,17 @@ def estimate_tile_memory(model: Any, tile: int, *, tile_pad: int | None = None, 
     return int(fixed_bytes(facts, dtype) + per_pixel * window * window)
 
 
-def _choose(facts: ModelFacts, height: int, width: int, dtype: torch.dtype, budget: int, pad: int, border: int,
-            batch_items: int, tta: bool) -> int:
+def _choose(
+    facts: ModelFacts,
+    height: int,
+    width: int,
+    dtype: torch.dtype,
+    budget: int,
+    pad: int,
+    border: int,
+    batch_items: int,
+    tta: bool,
+) -> int:
     m = facts.multiple_of
     per_pixel = tile_bytes_per_pixel(facts, dtype, batch_items=batch_items, tta=tta)
     room = budget - fixed_bytes(facts, dtype)
@@ -135,15 +157,29 @@ def _choose(facts: ModelFacts, height: int, width: int, dtype: torch.dtype, budg
     side = math.isqrt(max(0, int(room / per_pixel)))
     tile = (side - 2 * pad) // m * m
     if tile < max(MIN_TILE, m):
-        log.warning("the memory budget (%d MB) fits no useful tile with pad %d; trying %d-px tiles anyway",
-                    budget >> 20, pad, max(MIN_TILE, m))
+        log.warning(
+            "the memory budget (%d MB) fits no useful tile with pad %d; trying %d-px tiles anyway",
+            budget >> 20,
+            pad,
+            max(MIN_TILE, m),
+        )
         return max(MIN_TILE, m)
     return tile
 
 
-def choose_tile(model: Any, height: int, width: int, *, precision: str = "auto", device: Any = None,
-                memory_budget: int | None = None, tile_pad: int | None = None, batch_items: int = 1,
-                tta: bool = False, border: int = DEFAULT_BORDER) -> int:
+def choose_tile(
+    model: Any,
+    height: int,
+    width: int,
+    *,
+    precision: str = "auto",
+    device: Any = None,
+    memory_budget: int | None = None,
+    tile_pad: int | None = None,
+    batch_items: int = 1,
+    tta: bool = False,
+    border: int = DEFAULT_BORDER,
+) -> int:
     """The tile ``tile="auto"`` picks: the largest core whose window fits the memory budget.
 
     A value ≥ both sides (one window, no seams) when the whole image fits. ``memory_budget``
@@ -165,9 +201,13 @@ def _resolve_tile(tile: Any, facts: ModelFacts) -> int | str | None:
         if tile.isdigit():
             tile = int(tile)
         else:
-            raise InvalidParameterError(f"tile must be 'auto', a number of pixels or 0 (whole image); got {tile!r}")
+            raise InvalidParameterError(
+                f"tile must be 'auto', a number of pixels or 0 (whole image); got {tile!r}"
+            )
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < 0:
-        raise InvalidParameterError(f"tile must be 'auto', a number of pixels or 0 (whole image); got {tile!r}")
+        raise InvalidParameterError(
+            f"tile must be 'auto', a number of pixels or 0 (whole image); got {tile!r}"
+        )
     if tile < facts.multiple_of:
         raise InvalidParameterError(
             f"tile {tile} is smaller than this model's size multiple {facts.multiple_of} (a pixel-unshuffle model); "
@@ -199,8 +239,9 @@ class _Job:
     plan: TilePlan
 
 
-def _run_image(job: _Job, frame: torch.Tensor, target: torch.Tensor | None, progress: Progress,
-               images_left: int) -> torch.Tensor:
+def _run_image(
+    job: _Job, frame: torch.Tensor, target: torch.Tensor | None, progress: Progress, images_left: int
+) -> torch.Tensor:
     """One image → float32 H×W×C at the final size (written into ``target`` when given)."""
     facts, channels = job.facts, job.channels
     height, width = frame.shape[-2:]
@@ -216,11 +257,13 @@ def _run_image(job: _Job, frame: torch.Tensor, target: torch.Tensor | None, prog
             buffer = torch.zeros(shape) if plan.blend else torch.empty(shape)
         if channels.alpha == "resize":
             alpha = frame[channels.colour_in : channels.colour_in + 1]
-            buffer[:, :, channels.colour_out] = resize_hwc(alpha.permute(1, 2, 0), shape[0], shape[1])[:, :, 0]
+            buffer[:, :, channels.colour_out] = resize_hwc(alpha.permute(1, 2, 0), shape[0], shape[1])[
+                :, :, 0
+            ]
         try:
             run_tiles(job.network, channels, net_input, buffer, plan, job.border, progress)
             break
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled; the rest re-raised
+        except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
             _shrink_after_oom(job, exc, height, width, progress, images_left)
@@ -233,8 +276,9 @@ def _run_image(job: _Job, frame: torch.Tensor, target: torch.Tensor | None, prog
     return out
 
 
-def _shrink_after_oom(job: _Job, exc: BaseException, height: int, width: int, progress: Progress,
-                      images_left: int) -> None:
+def _shrink_after_oom(
+    job: _Job, exc: BaseException, height: int, width: int, progress: Progress, images_left: int
+) -> None:
     if job.network.device.type == "cuda":
         torch.cuda.empty_cache()
     current = job.tile or max(job.plan.window)
@@ -246,7 +290,12 @@ def _shrink_after_oom(job: _Job, exc: BaseException, height: int, width: int, pr
             "programs or models), use precision='fp16'/'bf16', or run on another device."
         ) from exc
     new_tile = max(smallest, (current // 2) // m * m)
-    log.warning("out of memory with %d-px tiles on %s; retrying with %d-px tiles", current, job.network.device, new_tile)
+    log.warning(
+        "out of memory with %d-px tiles on %s; retrying with %d-px tiles",
+        current,
+        job.network.device,
+        new_tile,
+    )
     job.tile = new_tile
     job.plan = make_plan(height, width, new_tile, job.pad, job.border, m, job.blend)
     # done stays monotonic: the restarted image and the ones after it are still to do
@@ -291,11 +340,18 @@ def run_upscale(
     if threads is not None:
         _check_int(threads, "threads", minimum=1)
     record, frames = read_images(image, bgr=bgr)
-    channels = plan_channels(record.colour_channels, record.has_alpha, alpha, facts.input_channels,
-                             facts.output_channels)
+    channels = plan_channels(
+        record.colour_channels, record.has_alpha, alpha, facts.input_channels, facts.output_channels
+    )
     default_scale = facts.default_outscale or facts.scale
-    out_size = output_size(record.height, record.width, default_scale, outscale=outscale, target_width=width,
-                           target_height=height)
+    out_size = output_size(
+        record.height,
+        record.width,
+        default_scale,
+        outscale=outscale,
+        target_width=width,
+        target_height=height,
+    )
     out_h, out_w = out_size
     final_c = channels.final_channels
     if tile_choice == "auto":
@@ -303,8 +359,9 @@ def run_upscale(
         # float buffer, the resized copy (a whole batch of them for torch) and the quantised result
         reserved = net_bytes + out_h * out_w * final_c * (4 * record.batch + 2)
         room = budget if budget is not None else max(1, default_budget(dev) - reserved)
-        tile_value: int | None = _choose(facts, record.height, record.width, DTYPES[used], room, pad, border_px,
-                                         channels.batch, tta)
+        tile_value: int | None = _choose(
+            facts, record.height, record.width, DTYPES[used], room, pad, border_px, channels.batch, tta
+        )
     else:
         tile_value = tile_choice  # type: ignore[assignment]
     m = facts.multiple_of

@@ -76,7 +76,9 @@ class ChannelPlan:
         if self.net_in == 1:
             return planes[:, None]
         if self.net_in == 4:
-            return torch.cat([planes.expand(3, -1, -1) if c == 1 else planes, torch.ones_like(planes[:1])])[None]
+            return torch.cat([planes.expand(3, -1, -1) if c == 1 else planes, torch.ones_like(planes[:1])])[
+                None
+            ]
         raise AssertionError("unreachable: plan_channels validated the combination")
 
     def _from_network(self, out: torch.Tensor, channels: int) -> torch.Tensor:
@@ -120,10 +122,14 @@ def plan_channels(colour_in: int, alpha_in: bool, alpha: str, net_in: int, net_o
     if alpha not in ALPHA_MODES:
         raise InvalidParameterError(f"alpha must be one of {', '.join(ALPHA_MODES)}; got {alpha!r}")
     if net_in not in (1, 3, 4):
-        raise InvalidImageError(f"this model takes {net_in}-channel images; only 1, 3 or 4 channel models are supported")
+        raise InvalidImageError(
+            f"this model takes {net_in}-channel images; only 1, 3 or 4 channel models are supported"
+        )
     if net_in == 4:
         mode = "native" if alpha_in and alpha != "drop" else "none"
-        return ChannelPlan(colour_in, alpha_in, mode, net_in, net_out, 1, colour_in if net_out >= 3 else net_out)
+        return ChannelPlan(
+            colour_in, alpha_in, mode, net_in, net_out, 1, colour_in if net_out >= 3 else net_out
+        )
     if net_out != net_in and not (net_in == colour_in):
         raise InvalidImageError(
             f"this model maps {net_in} to {net_out} channels; it can only take {net_in}-channel images, "

@@ -11,8 +11,9 @@ values), the same channel layout (H×W stays H×W), unless alpha is dropped.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,8 +71,18 @@ def _numpy_record(array: np.ndarray, bgr: bool) -> ImageRecord:
     _check_size(array.shape[0], array.shape[1], "the image")
     if channels not in (1, 3, 4):
         raise _fail_channels(array.shape, "the image")
-    return ImageRecord("numpy", array.dtype, 1 if channels == 1 else 3, channels == 4, squeeze, bgr, None, 1,
-                       array.shape[0], array.shape[1])
+    return ImageRecord(
+        "numpy",
+        array.dtype,
+        1 if channels == 1 else 3,
+        channels == 4,
+        squeeze,
+        bgr,
+        None,
+        1,
+        array.shape[0],
+        array.shape[1],
+    )
 
 
 def _to_float(array: np.ndarray) -> torch.Tensor:
@@ -86,10 +97,14 @@ def _checked_float(t: torch.Tensor, what: str) -> torch.Tensor:
     finite = torch.isfinite(t)
     if not bool(finite.all()):
         bad = int((~finite).sum())
-        raise InvalidImageError(f"{what} has {bad} NaN or infinite pixel values; expected finite values in 0..1")
+        raise InvalidImageError(
+            f"{what} has {bad} NaN or infinite pixel values; expected finite values in 0..1"
+        )
     lo, hi = float(t.min()), float(t.max())
     if lo < -1e-3 or hi > 1.001:
-        log.warning("float pixel values span %.3g..%.3g; the network expects 0..1, so they are clipped", lo, hi)
+        log.warning(
+            "float pixel values span %.3g..%.3g; the network expects 0..1, so they are clipped", lo, hi
+        )
     return t.clamp_(0.0, 1.0)
 
 
@@ -126,8 +141,18 @@ def read_images(image: Any, *, bgr: bool = False) -> tuple[ImageRecord, Iterator
             chw = torch.stack([gray, alpha])
             record = ImageRecord("pil", dtype, 1, True, False, False, mode, 1, array.shape[0], array.shape[1])
             return record, iter([chw])
-        record = ImageRecord("pil", dtype, 1 if channels == 1 else 3, channels == 4, False, False, mode, 1,
-                             array.shape[0], array.shape[1])
+        record = ImageRecord(
+            "pil",
+            dtype,
+            1 if channels == 1 else 3,
+            channels == 4,
+            False,
+            False,
+            mode,
+            1,
+            array.shape[0],
+            array.shape[1],
+        )
         return record, iter([_hwc_to_chw(_to_float(array), record)])
     raise InvalidImageError(
         f"unsupported image type {type(image).__name__}; expected a numpy array, a PIL image or a torch tensor [B, H, W, C]"
@@ -136,21 +161,37 @@ def read_images(image: Any, *, bgr: bool = False) -> tuple[ImageRecord, Iterator
 
 def _read_torch(t: torch.Tensor, bgr: bool) -> tuple[ImageRecord, Iterator[torch.Tensor]]:
     if not t.is_floating_point():
-        raise InvalidImageError(f"torch images must be float tensors in 0..1 ([B, H, W, C]); got dtype {t.dtype}")
+        raise InvalidImageError(
+            f"torch images must be float tensors in 0..1 ([B, H, W, C]); got dtype {t.dtype}"
+        )
     if t.dim() != 4:
-        raise InvalidImageError(f"torch images must be [B, H, W, C] (ComfyUI IMAGE); got shape {tuple(t.shape)}")
+        raise InvalidImageError(
+            f"torch images must be [B, H, W, C] (ComfyUI IMAGE); got shape {tuple(t.shape)}"
+        )
     batch, height, width, channels = t.shape
     if batch == 0:
         raise InvalidImageError("the image batch is empty (B = 0)")
     _check_size(height, width, "the image")
     if channels not in (1, 3, 4):
         raise _fail_channels(tuple(t.shape), "the image batch")
-    record = ImageRecord("torch", torch.float32, 1 if channels == 1 else 3, channels == 4, False, bgr, None, batch,
-                         height, width)
+    record = ImageRecord(
+        "torch",
+        torch.float32,
+        1 if channels == 1 else 3,
+        channels == 4,
+        False,
+        bgr,
+        None,
+        batch,
+        height,
+        width,
+    )
 
     def frames() -> Iterator[torch.Tensor]:
         for index in range(batch):
-            frame = _checked_float(t[index].detach().to("cpu", torch.float32, copy=True), f"image {index} of the batch")
+            frame = _checked_float(
+                t[index].detach().to("cpu", torch.float32, copy=True), f"image {index} of the batch"
+            )
             yield _hwc_to_chw(frame, record)
 
     return record, frames()

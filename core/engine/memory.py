@@ -53,7 +53,9 @@ def _element_size(dtype: torch.dtype) -> int:
     return torch.empty((), dtype=dtype).element_size()
 
 
-def tile_bytes_per_pixel(facts: ModelFacts, dtype: torch.dtype, *, batch_items: int = 1, tta: bool = False) -> float:
+def tile_bytes_per_pixel(
+    facts: ModelFacts, dtype: torch.dtype, *, batch_items: int = 1, tta: bool = False
+) -> float:
     """Bytes per input pixel of a window for one forward (all batch items)."""
     elem = _element_size(dtype)
     module = facts.module
@@ -114,9 +116,15 @@ def default_budget(device: torch.device) -> int:
 def check_budget(memory_budget: Any) -> int | None:
     if memory_budget is None:
         return None
-    if isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float)) or memory_budget <= 0 \
-            or not math.isfinite(memory_budget):
-        raise InvalidParameterError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+    if (
+        isinstance(memory_budget, bool)
+        or not isinstance(memory_budget, (int, float))
+        or memory_budget <= 0
+        or not math.isfinite(memory_budget)
+    ):
+        raise InvalidParameterError(
+            f"memory_budget must be a positive number of bytes, got {memory_budget!r}"
+        )
     return int(memory_budget)
 
 
@@ -131,7 +139,7 @@ class PeakMemory:
         self.device = device
         self.ok = False
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
             self.ok = True

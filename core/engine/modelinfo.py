@@ -84,7 +84,9 @@ def _read_facts(model: Any) -> ModelFacts:
         raise InvalidParameterError(f"the model's scale must be a positive integer, got {scale!r}")
     purpose = _field(model, "purpose")
     if purpose is not None and purpose not in ("super-resolution", "SR", "Restoration", "FaceSR"):
-        raise InvalidParameterError(f"this model is a {purpose}, not an image-to-image network; it cannot upscale")
+        raise InvalidParameterError(
+            f"this model is a {purpose}, not an image-to-image network; it cannot upscale"
+        )
     reqs = _field(model, "size_requirements")
     multiple = int(_field(reqs, "multiple_of", default=1) or 1)
     minimum = int(_field(reqs, "minimum", default=1) or 1)
@@ -96,7 +98,9 @@ def _read_facts(model: Any) -> ModelFacts:
     rf = _field(model, "receptive_field")
     macs = _field(model, "macs_per_pixel")
     arch = _field(model, "architecture")
-    arch_name = arch if isinstance(arch, str) or arch is None else str(_field(arch, "id", "name", default=arch))
+    arch_name = (
+        arch if isinstance(arch, str) or arch is None else str(_field(arch, "id", "name", default=arch))
+    )
     return ModelFacts(
         module=module,
         scale=scale,
@@ -176,7 +180,10 @@ def _adopt(facts: ModelFacts) -> ModelFacts | None:
     except ModelError:
         return None
     if ours.purpose != "super-resolution" or (ours.scale, ours.input_channels, ours.output_channels) != (
-            facts.scale, facts.input_channels, facts.output_channels):
+        facts.scale,
+        facts.input_channels,
+        facts.output_channels,
+    ):
         return None
     side = 16 * ours.size_requirements.multiple_of
     probe = torch.rand(1, facts.input_channels, side, side, generator=torch.Generator().manual_seed(0))
@@ -190,7 +197,9 @@ def _adopt(facts: ModelFacts) -> ModelFacts | None:
         return None
     tolerance = 1e-3 if dtype == torch.float32 else 5e-2
     if theirs.shape != mine.shape or float((theirs - mine).abs().max()) > tolerance:
-        log.debug("not adopting %s: its output differs from our %s", type(facts.module).__name__, ours.architecture)
+        log.debug(
+            "not adopting %s: its output differs from our %s", type(facts.module).__name__, ours.architecture
+        )
         return None
     log.debug("running %s as our %s", type(facts.module).__name__, ours.architecture)
     return ModelFacts(

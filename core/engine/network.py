@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -38,7 +38,9 @@ allocator's heap (no fresh pages to fault in for every stripe) and in a CPU's L3
 _TAIL_HALO = 2  # feature pixels; the tail's receptive field is 1.25 feature pixels
 
 
-def _converted_copy(module: nn.Module, device: torch.device, dtype: torch.dtype, channels_last: bool) -> nn.Module:
+def _converted_copy(
+    module: nn.Module, device: torch.device, dtype: torch.dtype, channels_last: bool
+) -> nn.Module:
     """A deep copy whose tensors are born in the target format (no full-precision detour)."""
 
     def convert(t: torch.Tensor) -> torch.Tensor:
@@ -74,13 +76,19 @@ def _rrdb_body(net: RRDBNet, feat: torch.Tensor) -> torch.Tensor:
     batch, channels, height, width = feat.shape
     grow = net.body[0].rdb1.conv1.out_channels if len(net.body) else 0
     channels_last = feat.is_contiguous(memory_format=torch.channels_last)
-    storages = [torch.empty(batch * (channels + k * grow) * height * width, dtype=feat.dtype, device=feat.device)
-                for k in (3, 4)]
+    storages = [
+        torch.empty(batch * (channels + k * grow) * height * width, dtype=feat.dtype, device=feat.device)
+        for k in (3, 4)
+    ]
 
     def buffer(k: int) -> torch.Tensor:
         """The concatenation of ``k`` grown maps: in storage 0 for k = 1, 3, storage 1 for k = 2, 4."""
         c = channels + k * grow
-        strides = (c * height * width, 1, width * c, c) if channels_last else (c * height * width, height * width, width, 1)
+        strides = (
+            (c * height * width, 1, width * c, c)
+            if channels_last
+            else (c * height * width, height * width, width, 1)
+        )
         return storages[(k + 1) % 2].as_strided((batch, c, height, width), strides)
 
     def dense(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -119,8 +127,9 @@ def _rrdb_forward(net: RRDBNet, x: torch.Tensor) -> torch.Tensor:
         lo, hi = max(0, top - _TAIL_HALO), min(height, bottom + _TAIL_HALO)
         part = _rrdb_tail(net, feat[:, :, lo:hi])
         if out is None:
-            out = torch.empty((batch, part.shape[1], height * factor, width * factor), dtype=part.dtype,
-                              device=part.device).contiguous(memory_format=torch.channels_last)
+            out = torch.empty(
+                (batch, part.shape[1], height * factor, width * factor), dtype=part.dtype, device=part.device
+            ).contiguous(memory_format=torch.channels_last)
         out[:, :, top * factor : bottom * factor] = part[:, :, (top - lo) * factor : (bottom - lo) * factor]
     assert out is not None
     return out
@@ -176,7 +185,9 @@ class PreparedNetwork:
             th = tw = max(th, tw)
         return reflect_pad(x, 0, th - h, 0, tw - w), h, w
 
-    def _run(self, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def _run(
+        self, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, dtype: torch.dtype
+    ) -> torch.Tensor:
         x, h, w = self._pad_to_requirements(x)
         x = x.to(device=self.device, dtype=dtype)
         if self.device.type != "mps":
@@ -201,7 +212,9 @@ class PreparedNetwork:
         out = self._run(self._forward, window, self.dtype)
         if self.precision != "fp32" and not bool(torch.isfinite(out).all()):
             if self.fp32_fallbacks == 0:
-                log.warning("%s produced non-finite values on a tile; recomputing such tiles in fp32", self.precision)
+                log.warning(
+                    "%s produced non-finite values on a tile; recomputing such tiles in fp32", self.precision
+                )
             self.fp32_fallbacks += 1
             if self._fp32_forward is None:
                 self._fp32_forward = self._build(torch.float32)
@@ -215,6 +228,8 @@ def module_dtype(module: nn.Module) -> torch.dtype:
     return torch.float32
 
 
-def prepare_network(facts: ModelFacts, precision: str, device: torch.device, *, tta: bool = False) -> PreparedNetwork:
+def prepare_network(
+    facts: ModelFacts, precision: str, device: torch.device, *, tta: bool = False
+) -> PreparedNetwork:
     """A lazily built network for one call (weights are copied on the first window)."""
     return PreparedNetwork(facts=facts, precision=precision, device=device, tta=tta)

@@ -15,7 +15,14 @@ import torch
 
 from ..errors import InvalidParameterError
 
-__all__ = ["PRECISIONS", "DTYPES", "resolve_device", "resolve_precision", "cpu_has_fast_bf16", "cpu_has_fast_fp16"]
+__all__ = [
+    "PRECISIONS",
+    "DTYPES",
+    "resolve_device",
+    "resolve_precision",
+    "cpu_has_fast_bf16",
+    "cpu_has_fast_fp16",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +63,19 @@ def resolve_device(device: Any, model_device: torch.device | None = None) -> tor
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise InvalidParameterError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from exc
+        raise InvalidParameterError(
+            f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}"
+        ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidParameterError("device 'cuda' was asked for, but this PyTorch build sees no CUDA GPU; use device='cpu'")
-    if resolved.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InvalidParameterError("device 'mps' was asked for, but MPS is not available here; use device='cpu'")
+        raise InvalidParameterError(
+            "device 'cuda' was asked for, but this PyTorch build sees no CUDA GPU; use device='cpu'"
+        )
+    if resolved.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise InvalidParameterError(
+            "device 'mps' was asked for, but MPS is not available here; use device='cpu'"
+        )
     if resolved.type not in ("cpu", "cuda", "mps"):
         raise InvalidParameterError(f"device must be cpu, cuda or mps, got {device!r}")
     return resolved

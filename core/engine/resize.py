@@ -19,13 +19,25 @@ __all__ = ["output_size", "resize_hwc"]
 
 
 def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or int(value) <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value != int(value)
+        or int(value) <= 0
+    ):
         raise InvalidParameterError(f"{name} must be a positive whole number of pixels, got {value!r}")
     return int(value)
 
 
-def output_size(height: int, width: int, scale: float, *, outscale: float | None = None,
-                target_width: int | None = None, target_height: int | None = None) -> tuple[int, int]:
+def output_size(
+    height: int,
+    width: int,
+    scale: float,
+    *,
+    outscale: float | None = None,
+    target_width: int | None = None,
+    target_height: int | None = None,
+) -> tuple[int, int]:
     """Final (height, width): ``outscale`` × the input, or a target width and/or height.
 
     With only one of width/height the other follows the aspect ratio. ``scale`` is the default
@@ -43,7 +55,12 @@ def output_size(height: int, width: int, scale: float, *, outscale: float | None
             th = max(1, round(height * tw / width))
         return th, tw
     factor = scale if outscale is None else outscale
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor <= 0:
+    if (
+        isinstance(factor, bool)
+        or not isinstance(factor, (int, float))
+        or not math.isfinite(factor)
+        or factor <= 0
+    ):
         raise InvalidParameterError(f"outscale must be a number > 0, got {outscale!r}")
     return max(1, round(height * factor)), max(1, round(width * factor))
 

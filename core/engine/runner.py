@@ -8,8 +8,8 @@ image. The cancel hook is polled before every window and progress reported after
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -35,7 +35,9 @@ class Progress:
 
     def check_cancel(self) -> None:
         if self.cancel is not None and self.cancel():
-            raise OperationCancelledError(f"upscale cancelled after {self.done} of {self.total} tiles; nothing was returned")
+            raise OperationCancelledError(
+                f"upscale cancelled after {self.done} of {self.total} tiles; nothing was returned"
+            )
 
     def step(self) -> None:
         self.done += 1
@@ -53,11 +55,14 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError))):
         return True
     text = str(exc)
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
-                                              or "DefaultCPUAllocator" in text)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text or "DefaultCPUAllocator" in text
+    )
 
 
-def make_plan(height: int, width: int, tile: int | None, pad: int, border: int, multiple: int, blend: int) -> TilePlan:
+def make_plan(
+    height: int, width: int, tile: int | None, pad: int, border: int, multiple: int, blend: int
+) -> TilePlan:
     ph, pw = padded_size(height, width, border, multiple)
     return plan_tiles(ph, pw, tile, pad, multiple=multiple, blend=blend)
 
@@ -93,8 +98,11 @@ def run_tiles(
             if a_y < b_y and a_x < b_x:  # windows entirely inside the border own nothing
                 window = padded[:, :, row.start : row.stop, col.start : col.stop]
                 result = channels.network_output(network(window))
-                part = result[:, a_y - row.start * scale : b_y - row.start * scale,
-                              a_x - col.start * scale : b_x - col.start * scale].permute(1, 2, 0)
+                part = result[
+                    :,
+                    a_y - row.start * scale : b_y - row.start * scale,
+                    a_x - col.start * scale : b_x - col.start * scale,
+                ].permute(1, 2, 0)
                 target = output[a_y - img_lo_y : b_y - img_lo_y, a_x - img_lo_x : b_x - img_lo_x, :written]
                 if wy is None and wx is None:
                     target.copy_(part)

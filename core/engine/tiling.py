@@ -73,9 +73,13 @@ def _round_up(value: int, multiple: int) -> int:
 def plan_axis(length: int, tile: int, pad: int, multiple: int = 1) -> tuple[AxisSpan, ...]:
     """Windows along one axis of ``length`` pixels (see the module docstring)."""
     if length <= 0 or tile <= 0 or pad < 0 or multiple <= 0:
-        raise ValueError(f"plan_axis needs positive sizes, got length={length} tile={tile} pad={pad} multiple={multiple}")
+        raise ValueError(
+            f"plan_axis needs positive sizes, got length={length} tile={tile} pad={pad} multiple={multiple}"
+        )
     if length % multiple:
-        raise ValueError(f"plan_axis needs a length that is a multiple of {multiple} (pad the image first), got {length}")
+        raise ValueError(
+            f"plan_axis needs a length that is a multiple of {multiple} (pad the image first), got {length}"
+        )
     tile = max(multiple, tile // multiple * multiple)
     if tile + 2 * pad >= length or tile >= length:
         return (AxisSpan(0, length, 0, length),)
@@ -95,7 +99,9 @@ def plan_axis(length: int, tile: int, pad: int, multiple: int = 1) -> tuple[Axis
     return tuple(AxisSpan(s, s + window, splits[i], splits[i + 1]) for i, s in enumerate(starts))
 
 
-def plan_tiles(height: int, width: int, tile: int | None, pad: int, *, multiple: int = 1, blend: int = 0) -> TilePlan:
+def plan_tiles(
+    height: int, width: int, tile: int | None, pad: int, *, multiple: int = 1, blend: int = 0
+) -> TilePlan:
     """A grid of windows over a ``height``×``width`` image; ``tile`` None or 0 = one window."""
     if not tile:
         tile = max(height, width)
@@ -105,7 +111,9 @@ def plan_tiles(height: int, width: int, tile: int | None, pad: int, *, multiple:
     return TilePlan(rows=rows, cols=cols, tile=tile, pad=pad, blend=max(0, min(blend, pad, narrowest // 2)))
 
 
-def axis_weights(spans: tuple[AxisSpan, ...], index: int, blend: int, scale: int) -> tuple[int, int, torch.Tensor | None]:
+def axis_weights(
+    spans: tuple[AxisSpan, ...], index: int, blend: int, scale: int
+) -> tuple[int, int, torch.Tensor | None]:
     """What window ``index`` contributes along one axis, in output pixels.
 
     Returns ``(out_start, out_stop, weights)``: the output range the window writes and, when

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -40,18 +41,28 @@ def _load_embedded(resolved: ResolvedSource, hints: Mapping[str, Any], use_cache
     if use_cache and cached.is_file():
         try:
             raw = read_weights(cached)
-            return build_descriptor(raw.state_dict, hints={**raw.hints, **hints}, name=name, source=str(cached),
-                                    format="safetensors (converted from ncnn)", metadata=raw.metadata)
+            return build_descriptor(
+                raw.state_dict,
+                hints={**raw.hints, **hints},
+                name=name,
+                source=str(cached),
+                format="safetensors (converted from ncnn)",
+                metadata=raw.metadata,
+            )
         except ModelError:
             log.warning("converted cache %s is unreadable; converting again", cached)
     raw = read_weights(param)
-    descriptor = build_descriptor(raw.state_dict, hints={**raw.hints, **hints}, name=name, source=str(param), format="ncnn")
+    descriptor = build_descriptor(
+        raw.state_dict, hints={**raw.hints, **hints}, name=name, source=str(param), format="ncnn"
+    )
     if use_cache:
         try:
             save_safetensors(descriptor, cached, overwrite=True, extra_metadata={"source_sha256": key})
             log.info("cached %s as %s", name, cached)
         except OSError as exc:  # a read-only cache only costs a conversion next time
-            log.warning("could not cache %s at %s (%s); it will be converted again next time", name, cached, exc)
+            log.warning(
+                "could not cache %s at %s (%s); it will be converted again next time", name, cached, exc
+            )
     return descriptor
 
 
@@ -77,8 +88,15 @@ def load_model(
     """
     hints = dict(hyperparameters or {})
     if denoise_strength is not None:
-        return _load_with_denoise(source, denoise_strength, device=device, hints=hints, search_dirs=search_dirs,
-                                  allow_download=allow_download, use_cache=use_cache)
+        return _load_with_denoise(
+            source,
+            denoise_strength,
+            device=device,
+            hints=hints,
+            search_dirs=search_dirs,
+            allow_download=allow_download,
+            use_cache=use_cache,
+        )
     if isinstance(source, ModelDescriptor):
         descriptor = source
     elif isinstance(source, Mapping):
@@ -91,16 +109,29 @@ def load_model(
         else:
             raw = read_weights(resolved.path)
             name = resolved.entry.name if resolved.entry else resolved.path.stem
-            descriptor = build_descriptor(raw.state_dict, hints={**raw.hints, **hints}, name=name,
-                                          source=str(resolved.path), format=raw.format, metadata=raw.metadata)
+            descriptor = build_descriptor(
+                raw.state_dict,
+                hints={**raw.hints, **hints},
+                name=name,
+                source=str(resolved.path),
+                format=raw.format,
+                metadata=raw.metadata,
+            )
     if device is not None:
         descriptor.module.to(device)
     return descriptor
 
 
-def _load_with_denoise(source: ModelSource, strength: float, *, device: Any, hints: dict[str, Any],
-                       search_dirs: Sequence[str | os.PathLike[str]], allow_download: bool,
-                       use_cache: bool) -> ModelDescriptor:
+def _load_with_denoise(
+    source: ModelSource,
+    strength: float,
+    *,
+    device: Any,
+    hints: dict[str, Any],
+    search_dirs: Sequence[str | os.PathLike[str]],
+    allow_download: bool,
+    use_cache: bool,
+) -> ModelDescriptor:
     entry = get_entry(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
     if entry is None or entry.denoise_twin is None:
         raise InvalidParameterError(
@@ -109,7 +140,13 @@ def _load_with_denoise(source: ModelSource, strength: float, *, device: Any, hin
         )
     if not 0.0 <= strength <= 1.0:
         raise InvalidParameterError(f"denoise strength must be within 0..1, got {strength}")
-    common = dict(device=device, hyperparameters=hints, search_dirs=search_dirs, allow_download=allow_download, use_cache=use_cache)
+    common = dict(
+        device=device,
+        hyperparameters=hints,
+        search_dirs=search_dirs,
+        allow_download=allow_download,
+        use_cache=use_cache,
+    )
     main = load_model(entry.name, **common)
     if strength == 1.0:
         return main

@@ -18,7 +18,9 @@ def interpolate_models(first: ModelDescriptor, second: ModelDescriptor, weight: 
     """A new descriptor with ``weight·first + (1 − weight)·second``; inputs stay unchanged."""
     if not 0.0 <= float(weight) <= 1.0:
         raise InvalidParameterError(f"interpolation weight must be within 0..1, got {weight}")
-    if first.architecture != second.architecture or dict(first.hyperparameters) != dict(second.hyperparameters):
+    if first.architecture != second.architecture or dict(first.hyperparameters) != dict(
+        second.hyperparameters
+    ):
         raise IncompatibleModelsError(
             f"cannot interpolate {first.name or first.architecture} {dict(first.hyperparameters)} with "
             f"{second.name or second.architecture} {dict(second.hyperparameters)}: both must be the same network "
@@ -30,5 +32,11 @@ def interpolate_models(first: ModelDescriptor, second: ModelDescriptor, weight: 
     module.load_state_dict(mixed)
     name = f"{first.name or 'A'}×{weight:g}+{second.name or 'B'}×{1 - weight:g}"
     return ModelDescriptor(
-        **{**first.__dict__, "module": module, "name": name, "source": f"{first.source} ⊕ {second.source}", "format": "interpolated"}
+        **{
+            **first.__dict__,
+            "module": module,
+            "name": name,
+            "source": f"{first.source} ⊕ {second.source}",
+            "format": "interpolated",
+        }
     )

@@ -7,7 +7,8 @@ names. Adding a network means writing a spec module and adding it to ``ARCHITECT
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 

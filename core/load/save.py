@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from safetensors.torch import save_file
 
@@ -33,7 +33,11 @@ def save_safetensors(
         "scale": str(descriptor.scale),
         "name": descriptor.name or "",
         "source": descriptor.source,
-        **({"output_rescale": repr(descriptor.default_outscale / descriptor.scale)} if descriptor.default_outscale else {}),
+        **(
+            {"output_rescale": repr(descriptor.default_outscale / descriptor.scale)}
+            if descriptor.default_outscale
+            else {}
+        ),
         **dict(extra_metadata or {}),
     }
     final = Path(path)

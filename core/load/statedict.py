@@ -8,7 +8,8 @@ layouts (old ESRGAN, BSRGAN) are translated by the architecture specs.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 

@@ -17,8 +17,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 CHROMIUM = Path(os.environ.get("REALESRGAN_KIT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -35,7 +35,9 @@ def missing_prerequisites() -> list[str]:
     """What this machine lacks for the browser test, each with the fix."""
     problems = []
     if not CHROMIUM.exists():
-        problems.append(f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set REALESRGAN_KIT_CHROMIUM)")
+        problems.append(
+            f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set REALESRGAN_KIT_CHROMIUM)"
+        )
     for module, package in (("playwright", "playwright"), ("voila", "voila"), ("ipykernel", "ipykernel")):
         try:
             __import__(module)
@@ -58,18 +60,34 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def voila_server(notebook: Path, *, env: Mapping[str, str], log_path: Path, ready_timeout: float = 120.0) -> Iterator[str]:
+def voila_server(
+    notebook: Path, *, env: Mapping[str, str], log_path: Path, ready_timeout: float = 120.0
+) -> Iterator[str]:
     """Serve ``notebook`` with Voilà on 127.0.0.1; yields its URL once it answers HTTP 200.
 
     The server runs in its own process group, so its kernels end with it.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, "-m", "voila", notebook.name, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-               "--ServerApp.ip=127.0.0.1"]
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        notebook.name,
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--ServerApp.ip=127.0.0.1",
+    ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=notebook.parent, env={**os.environ, **env}, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=notebook.parent,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         _wait_until_serving(process, url, ready_timeout, log_path)
         yield url

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator
 
 STANDINS = Path(__file__).resolve().parents[1] / "comfy_standins"
 BASE = STANDINS / "base"
@@ -42,8 +42,14 @@ def comfy_env(base_dir: Path, *, v3: bool = True) -> Iterator[SimpleNamespace]:
 
         upscale_dir = Path(folder_paths.get_folder_paths("upscale_models")[0])
         upscale_dir.mkdir(parents=True, exist_ok=True)
-        env = SimpleNamespace(folder_paths=folder_paths, model_management=model_management, utils=utils,
-                              execution=standin_execution, upscale_dir=upscale_dir, v3=v3)
+        env = SimpleNamespace(
+            folder_paths=folder_paths,
+            model_management=model_management,
+            utils=utils,
+            execution=standin_execution,
+            upscale_dir=upscale_dir,
+            v3=v3,
+        )
         if v3:
             from comfy_api.latest import io
 

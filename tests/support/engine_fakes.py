@@ -8,8 +8,17 @@ import torch
 from torch import nn
 
 
-def spandrel_like(module: nn.Module, scale: int, channels: int = 3, *, multiple_of: int = 1, minimum: int = 1,
-                  square: bool = False, supports_half: bool = True, supports_bfloat16: bool = True) -> SimpleNamespace:
+def spandrel_like(
+    module: nn.Module,
+    scale: int,
+    channels: int = 3,
+    *,
+    multiple_of: int = 1,
+    minimum: int = 1,
+    square: bool = False,
+    supports_half: bool = True,
+    supports_bfloat16: bool = True,
+) -> SimpleNamespace:
     """What ComfyUI hands over: a spandrel ImageModelDescriptor's public attributes only."""
     return SimpleNamespace(
         model=module,
@@ -47,7 +56,9 @@ class OutOfMemoryAbove(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] > self.limit or x.shape[-2] > self.limit:
-            raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate a {x.shape[-2]}×{x.shape[-1]} window")
+            raise torch.OutOfMemoryError(
+                f"CUDA out of memory. Tried to allocate a {x.shape[-2]}×{x.shape[-1]} window"
+            )
         return self.inner(x)
 
 

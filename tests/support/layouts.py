@@ -6,8 +6,12 @@ import re
 
 
 def to_old_esrgan(sd: dict, num_block: int, num_upsample: int) -> dict:
-    rename = {"conv_first": "model.0", "conv_body": f"model.1.sub.{num_block}",
-              "conv_hr": f"model.{3 * num_upsample + 2}", "conv_last": f"model.{3 * num_upsample + 4}"}
+    rename = {
+        "conv_first": "model.0",
+        "conv_body": f"model.1.sub.{num_block}",
+        "conv_hr": f"model.{3 * num_upsample + 2}",
+        "conv_last": f"model.{3 * num_upsample + 4}",
+    }
     rename.update({f"conv_up{n}": f"model.{3 * n}" for n in range(1, num_upsample + 1)})
     out = {}
     for key, value in sd.items():

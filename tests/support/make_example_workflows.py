@@ -28,8 +28,15 @@ CORE = {  # type: (socket inputs, outputs)
     "CheckpointLoaderSimple": ([], [("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")]),
     "CLIPTextEncode": ([("clip", "CLIP")], [("CONDITIONING", "CONDITIONING")]),
     "EmptyLatentImage": ([], [("LATENT", "LATENT")]),
-    "KSampler": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
-                  ("latent_image", "LATENT")], [("LATENT", "LATENT")]),
+    "KSampler": (
+        [
+            ("model", "MODEL"),
+            ("positive", "CONDITIONING"),
+            ("negative", "CONDITIONING"),
+            ("latent_image", "LATENT"),
+        ],
+        [("LATENT", "LATENT")],
+    ),
     "VAEDecode": ([("samples", "LATENT"), ("vae", "VAE")], [("IMAGE", "IMAGE")]),
 }
 
@@ -42,8 +49,13 @@ def _ours() -> dict[str, tuple[list, list]]:
     sys.path.insert(0, str(link_dir))
     from realesrgan_kit.nodes import definitions
 
-    return {spec.node_id: ([(i.name, i.type) for i in spec.inputs if not i.is_widget],
-                           [(o.name, o.type) for o in spec.outputs]) for spec in definitions.NODES}
+    return {
+        spec.node_id: (
+            [(i.name, i.type) for i in spec.inputs if not i.is_widget],
+            [(o.name, o.type) for o in spec.outputs],
+        )
+        for spec in definitions.NODES
+    }
 
 
 class Graph:
@@ -52,16 +64,36 @@ class Graph:
         self.links: list[list[Any]] = []
         self.sockets = {**CORE, **_ours()}
 
-    def add(self, node_id: int, node_type: str, pos: tuple[int, int], size: tuple[int, int], widgets: list[Any],
-            title: str | None = None) -> int:
+    def add(
+        self,
+        node_id: int,
+        node_type: str,
+        pos: tuple[int, int],
+        size: tuple[int, int],
+        widgets: list[Any],
+        title: str | None = None,
+    ) -> int:
         inputs, outputs = self.sockets[node_type]
         node = {
-            "id": node_id, "type": node_type, "pos": list(pos), "size": list(size), "flags": {}, "order": 0, "mode": 0,
+            "id": node_id,
+            "type": node_type,
+            "pos": list(pos),
+            "size": list(size),
+            "flags": {},
+            "order": 0,
+            "mode": 0,
             "inputs": [{"name": n, "type": t, "link": None} for n, t in inputs],
-            "outputs": [{"name": n, "type": t, "slot_index": i, "links": []} for i, (n, t) in enumerate(outputs)],
-            "properties": {"Node name for S&R": node_type,
-                           **({"cnr_id": "realesrgan-kit", "ver": VERSION} if node_type.startswith("RealESRGANKit")
-                              else {"cnr_id": "comfy-core", "ver": "0.3.64"})},
+            "outputs": [
+                {"name": n, "type": t, "slot_index": i, "links": []} for i, (n, t) in enumerate(outputs)
+            ],
+            "properties": {
+                "Node name for S&R": node_type,
+                **(
+                    {"cnr_id": "realesrgan-kit", "ver": VERSION}
+                    if node_type.startswith("RealESRGANKit")
+                    else {"cnr_id": "comfy-core", "ver": "0.3.64"}
+                ),
+            },
             "widgets_values": widgets,
         }
         if title:
@@ -85,8 +117,9 @@ class Graph:
         order: list[int] = []
         pending = {n["id"] for n in self.nodes}
         while pending:  # topological order, as the frontend stores it
-            ready = sorted(i for i in pending
-                           if all(link[1] not in pending for link in self.links if link[3] == i))
+            ready = sorted(
+                i for i in pending if all(link[1] not in pending for link in self.links if link[3] == i)
+            )
             order += ready
             pending -= set(ready)
         for node in self.nodes:
@@ -135,8 +168,14 @@ def txt2img_upscale() -> dict[str, Any]:
     g.add(3, "KSampler", (860, 0), (320, 260), [156680208700286, "randomize", 20, 8, "euler", "normal", 1])
     g.add(8, "VAEDecode", (1220, 0), (210, 50), [])
     g.add(10, "RealESRGANKitLoadModel", (1220, 120), (320, 110), LOAD_DEFAULTS)
-    g.add(11, "RealESRGANKitUpscale", (1580, 0), (320, 330), ["outscale", 2.0, 0, 0, 0, 0, "auto", False, "model"],
-          title="Upscale ×2 (Real-ESRGAN)")
+    g.add(
+        11,
+        "RealESRGANKitUpscale",
+        (1580, 0),
+        (320, 330),
+        ["outscale", 2.0, 0, 0, 0, 0, "auto", False, "model"],
+        title="Upscale ×2 (Real-ESRGAN)",
+    )
     g.add(9, "SaveImage", (1940, 0), (420, 460), ["txt2img_realesrgan_x2"])
     g.link(4, 0, 3, "model")
     g.link(4, 1, 6, "clip")
@@ -202,6 +241,7 @@ def _strip(panels: list[Any], height: int = 240) -> Any:
 def thumbnails() -> None:
     import numpy as np
     from PIL import Image
+
     from realesrgan_kit.core import degrade, engine
     from realesrgan_kit.core.load import load_model
 
@@ -214,8 +254,9 @@ def thumbnails() -> None:
     comic = read("lq/comic.png", (0, 15, 60, 75))
     _strip([comic, engine.upscale(model, comic)]).save(OUT / "upscale_image_realesrgan.jpg", quality=85)
     baboon = read("lq/baboon.png", (30, 30, 90, 90))
-    _strip([baboon, engine.upscale(model, baboon, outscale=2.0)]).save(OUT / "txt2img_then_realesrgan_x2.jpg",
-                                                                      quality=85)
+    _strip([baboon, engine.upscale(model, baboon, outscale=2.0)]).save(
+        OUT / "txt2img_then_realesrgan_x2.jpg", quality=85
+    )
     clean = read("gt/baboon.png", (120, 120, 360, 360))
     small = degrade.degrade(clean, seed=0, scale=4).image
     _strip([clean, small, engine.upscale(model, small)]).save(OUT / "degrade_upscale_compare.jpg", quality=85)

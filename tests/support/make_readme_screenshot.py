@@ -23,9 +23,15 @@ RUN_TIMEOUT_MS = 300_000
 
 def main() -> int:
     target = ROOT / "docs" / "images" / "tuner.png"
-    with tempfile.TemporaryDirectory() as tmp, voila_server(
-        ROOT / "notebooks" / "01_quickstart.ipynb", env={"JUPYTER_PREFER_ENV_PATH": "1"}, log_path=Path(tmp) / "voila.log"
-    ) as url, chromium() as browser:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        voila_server(
+            ROOT / "notebooks" / "01_quickstart.ipynb",
+            env={"JUPYTER_PREFER_ENV_PATH": "1"},
+            log_path=Path(tmp) / "voila.log",
+        ) as url,
+        chromium() as browser,
+    ):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url, wait_until="domcontentloaded", timeout=RUN_TIMEOUT_MS)
         page.wait_for_selector('.rk-compare[data-has-before="1"]', timeout=RUN_TIMEOUT_MS)
@@ -43,8 +49,9 @@ def main() -> int:
     from PIL import Image
 
     # 256 colours without dithering: the README image stays small and looks the same.
-    Image.open(target).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
-                                                dither=Image.Dither.NONE).save(target, optimize=True)
+    Image.open(target).convert("RGB").quantize(
+        colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    ).save(target, optimize=True)
     print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")
     return 0
 

@@ -48,7 +48,7 @@ class _Graph:
 
 def _conv(graph, module, x, act=None):
     w = module.weight.detach().float().numpy()
-    out, cin, kh, kw = w.shape
+    out, _cin, _kh, kw = w.shape
     params = f"0={out} 1={kw} 4=1 5=1 6={w.size}"
     if act is not None:
         kind, slope = act
@@ -115,7 +115,19 @@ def write_ncnn(net, param_path: Path, bin_path: Path, *, fp16: bool = True) -> N
     lines = ["7767517", f"{len(layers)} {len(blobs)}"]
     payload = bytearray()
     for ltype, name, inputs, outputs, params, tensors in layers:
-        lines.append(" ".join([f"{ltype:<24}", f"{name:<24}", str(len(inputs)), str(len(outputs)), *inputs, *outputs, params]).rstrip())
+        lines.append(
+            " ".join(
+                [
+                    f"{ltype:<24}",
+                    f"{name:<24}",
+                    str(len(inputs)),
+                    str(len(outputs)),
+                    *inputs,
+                    *outputs,
+                    params,
+                ]
+            ).rstrip()
+        )
         for tensor in tensors:
             if tensor[0] == "conv":
                 _, weight, bias = tensor

@@ -20,17 +20,44 @@ def _randomize(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     return module.eval()
 
 
-def tiny_rrdb(scale: int = 4, in_ch: int = 3, out_ch: int | None = None, num_feat: int = 8, num_block: int = 2,
-              num_grow_ch: int = 5, num_upsample: int = 2, seed: int = 0) -> RRDBNet:
-    net = RRDBNet(num_in_ch=in_ch, num_out_ch=out_ch or in_ch, scale=scale, num_feat=num_feat,
-                  num_block=num_block, num_grow_ch=num_grow_ch, num_upsample=num_upsample)
+def tiny_rrdb(
+    scale: int = 4,
+    in_ch: int = 3,
+    out_ch: int | None = None,
+    num_feat: int = 8,
+    num_block: int = 2,
+    num_grow_ch: int = 5,
+    num_upsample: int = 2,
+    seed: int = 0,
+) -> RRDBNet:
+    net = RRDBNet(
+        num_in_ch=in_ch,
+        num_out_ch=out_ch or in_ch,
+        scale=scale,
+        num_feat=num_feat,
+        num_block=num_block,
+        num_grow_ch=num_grow_ch,
+        num_upsample=num_upsample,
+    )
     return _randomize(net, seed)
 
 
-def tiny_srvgg(upscale: int = 4, in_ch: int = 3, num_feat: int = 8, num_conv: int = 3, act_type: str = "prelu",
-               seed: int = 0) -> SRVGGNetCompact:
-    net = SRVGGNetCompact(num_in_ch=in_ch, num_out_ch=in_ch, num_feat=num_feat, num_conv=num_conv,
-                          upscale=upscale, act_type=act_type)
+def tiny_srvgg(
+    upscale: int = 4,
+    in_ch: int = 3,
+    num_feat: int = 8,
+    num_conv: int = 3,
+    act_type: str = "prelu",
+    seed: int = 0,
+) -> SRVGGNetCompact:
+    net = SRVGGNetCompact(
+        num_in_ch=in_ch,
+        num_out_ch=in_ch,
+        num_feat=num_feat,
+        num_conv=num_conv,
+        upscale=upscale,
+        act_type=act_type,
+    )
     return _randomize(net, seed)
 
 

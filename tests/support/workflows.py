@@ -64,7 +64,7 @@ def to_prompt(workflow: dict[str, Any], classes: dict[str, type]) -> dict[str, d
         types = classes[node["type"]].INPUT_TYPES()
         inputs: dict[str, Any] = {}
         values = list(node.get("widgets_values") or [])
-        for slot, value in zip(widget_layout(types), values):
+        for slot, value in zip(widget_layout(types), values, strict=False):
             if slot.kind == "input":
                 inputs[slot.name] = value
         for item in node.get("inputs", []):

@@ -69,9 +69,13 @@ def _read_torch(path: Path) -> RawWeights:
                 "executed. If you trust its origin, re-save only its state dict, or convert it to .safetensors "
                 "with a tool you trust."
             ) from exc
-        raise CorruptModelError(f"{path.name} is not a readable PyTorch checkpoint: {message.splitlines()[-1][:200]}") from exc
+        raise CorruptModelError(
+            f"{path.name} is not a readable PyTorch checkpoint: {message.splitlines()[-1][:200]}"
+        ) from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, struct.error) as exc:
-        raise CorruptModelError(f"{path.name} is a damaged or truncated PyTorch checkpoint: {str(exc)[:200]}") from exc
+        raise CorruptModelError(
+            f"{path.name} is a damaged or truncated PyTorch checkpoint: {str(exc)[:200]}"
+        ) from exc
     return RawWeights(unwrap_state_dict(obj, source=path.name), format="pth")
 
 
@@ -89,10 +93,14 @@ def _read_safetensors(path: Path) -> RawWeights:
         try:
             hints = dict(json.loads(metadata["hyperparameters"]))
         except (ValueError, TypeError) as exc:
-            raise CorruptModelError(f"{path.name}: its 'hyperparameters' metadata is not a JSON object") from exc
+            raise CorruptModelError(
+                f"{path.name}: its 'hyperparameters' metadata is not a JSON object"
+            ) from exc
     if "output_rescale" in metadata:
         hints["output_rescale"] = float(metadata["output_rescale"])
-    return RawWeights(unwrap_state_dict(tensors, source=path.name), format="safetensors", hints=hints, metadata=metadata)
+    return RawWeights(
+        unwrap_state_dict(tensors, source=path.name), format="safetensors", hints=hints, metadata=metadata
+    )
 
 
 def _ncnn_pair(path: Path) -> tuple[Path, Path]:
@@ -122,4 +130,6 @@ def read_weights(path: str | Path) -> RawWeights:
         return RawWeights(sd, format="ncnn", hints=hints)
     with path.open("rb") as fh:
         head = fh.read(12)
-    raise UnsupportedModelError(f"{path.name} is of no known weights format (it starts with {head!r}). {SUPPORTED_FORMATS_TEXT}")
+    raise UnsupportedModelError(
+        f"{path.name} is of no known weights format (it starts with {head!r}). {SUPPORTED_FORMATS_TEXT}"
+    )

@@ -34,7 +34,17 @@ INT8_TAG = 0x000D4B38
 # Fused activation ids of ncnn's Convolution (param 9).
 ACT_NONE, ACT_RELU, ACT_LEAKY = 0, 1, 2
 WEIGHTED_TYPES = {"Convolution", "PReLU"}
-KNOWN_WEIGHTLESS = {"Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle", "Reorg", "ReLU"}
+KNOWN_WEIGHTLESS = {
+    "Input",
+    "Split",
+    "Concat",
+    "Eltwise",
+    "BinaryOp",
+    "Interp",
+    "PixelShuffle",
+    "Reorg",
+    "ReLU",
+}
 
 
 @dataclass
@@ -94,7 +104,9 @@ def parse_param(text: str, *, source: str = "the .param file") -> list[NcnnLayer
                 key = int(key_text)
                 params[key] = _parse_value(value_text, is_array=key <= -23300)
         except (IndexError, ValueError) as exc:
-            raise CorruptModelError(f"{source} line {number} is not a valid ncnn layer: {line[:120]!r} ({exc})") from exc
+            raise CorruptModelError(
+                f"{source} line {number} is not a valid ncnn layer: {line[:120]!r} ({exc})"
+            ) from exc
         layers.append(NcnnLayer(ltype, name, inputs, outputs, params))
     return layers
 
@@ -125,7 +137,9 @@ class _BinReader:
         if tag == FP32_TAG:
             return self.fp32(count, what)
         if tag == INT8_TAG:
-            raise UnsupportedModelError(f"{self.source}: {what} is int8-quantised; only fp16 and fp32 ncnn weights are supported")
+            raise UnsupportedModelError(
+                f"{self.source}: {what} is int8-quantised; only fp16 and fp32 ncnn weights are supported"
+            )
         raise CorruptModelError(
             f"{self.source}: {what} has the unknown storage tag 0x{tag:08X} at offset {self.offset - 4}; "
             "the .bin does not belong to this .param or is damaged"
@@ -144,7 +158,9 @@ def _read_tensors(layers: list[NcnnLayer], data: bytes, source: str) -> None:
             out, kw = layer.int(0), layer.int(1)
             kh, count = layer.int(11, kw), layer.int(6)
             if out <= 0 or kw <= 0 or count <= 0 or count % (out * kw * kh):
-                raise CorruptModelError(f"{source}: convolution {layer.name} has inconsistent sizes {layer.params}")
+                raise CorruptModelError(
+                    f"{source}: convolution {layer.name} has inconsistent sizes {layer.params}"
+                )
             weight = reader.tagged(count, f"weights of {layer.name}")
             layer.tensors["weight"] = torch.from_numpy(weight.reshape(out, count // (out * kh * kw), kh, kw))
             if layer.int(5):
@@ -177,7 +193,13 @@ def _conv_activation(layer: NcnnLayer) -> tuple[int, float]:
 def _check_conv3(convs: list[NcnnLayer], source: str) -> None:
     for conv in convs:
         kw, kh = conv.int(1), conv.int(11, conv.int(1))
-        if (kw, kh) != (3, 3) or conv.int(4) != 1 or conv.int(3, 1) != 1 or conv.int(2, 1) != 1 or not conv.int(5):
+        if (
+            (kw, kh) != (3, 3)
+            or conv.int(4) != 1
+            or conv.int(3, 1) != 1
+            or conv.int(2, 1) != 1
+            or not conv.int(5)
+        ):
             raise UnsupportedModelError(
                 f"{source}: convolution {conv.name} is not a biased 3×3, stride 1, pad 1 conv; "
                 "not a Real-ESRGAN graph"
@@ -193,21 +215,27 @@ def _srvgg(layers: list[NcnnLayer], convs: list[NcnnLayer], source: str) -> tupl
     residual = [i for i in interps if alias.get(i.inputs[0], i.inputs[0]) == data_blob and i.int(0) == 1]
     trailing = [i for i in interps if i not in residual]
     if len(residual) != 1:
-        raise UnsupportedModelError(f"{source}: an SRVGG graph adds a nearest upsampling of its input; this one does not")
+        raise UnsupportedModelError(
+            f"{source}: an SRVGG graph adds a nearest upsampling of its input; this one does not"
+        )
     hints: dict[str, Any] = {}
     if trailing:
         # The ncnn ×2/×3 animevideov3 releases are the ×4 network followed by a bicubic shrink.
         resize = trailing[0]
         factor = float(resize.params.get(1, 1.0))
         if len(trailing) > 1 or resize.inputs[0] != add.outputs[0] or not 0 < factor < 1:
-            raise UnsupportedModelError(f"{source}: SRVGG graph with an unexpected resize layer {resize.name}")
+            raise UnsupportedModelError(
+                f"{source}: SRVGG graph with an unexpected resize layer {resize.name}"
+            )
         hints["output_rescale"] = factor
     prelus = [layer for layer in layers if layer.type == "PReLU"]
     relus = [layer for layer in layers if layer.type == "ReLU"]
     fused = [_conv_activation(c) for c in convs[:-1]]
     if len(prelus) == len(convs) - 1:
         act_type = "prelu"
-    elif all(a == (ACT_RELU, 0.0) for a in fused) or (len(relus) == len(convs) - 1 and not relus[0].params.get(0)):
+    elif all(a == (ACT_RELU, 0.0) for a in fused) or (
+        len(relus) == len(convs) - 1 and not relus[0].params.get(0)
+    ):
         act_type = "relu"
     elif all(a[0] == ACT_LEAKY for a in fused) or len(relus) == len(convs) - 1:
         act_type = "leakyrelu"
@@ -225,12 +253,16 @@ def _srvgg(layers: list[NcnnLayer], convs: list[NcnnLayer], source: str) -> tupl
     return sd, {**hints, "act_type": act_type}
 
 
-def _rrdbnet(layers: list[NcnnLayer], convs: list[NcnnLayer], source: str) -> tuple[StateDict, dict[str, Any]]:
+def _rrdbnet(
+    layers: list[NcnnLayer], convs: list[NcnnLayer], source: str
+) -> tuple[StateDict, dict[str, Any]]:
     reorg = [layer for layer in layers if layer.type == "Reorg"]
     unshuffle = 1
     if reorg:
         if len(reorg) != 1 or reorg[0].int(1) != 1:
-            raise UnsupportedModelError(f"{source}: only one PyTorch-order pixel-unshuffle (Reorg mode 1) is supported")
+            raise UnsupportedModelError(
+                f"{source}: only one PyTorch-order pixel-unshuffle (Reorg mode 1) is supported"
+            )
         unshuffle = reorg[0].int(0)
     num_upsample = sum(1 for layer in layers if layer.type == "Interp")
     dense = len(convs) - 4 - num_upsample
@@ -246,7 +278,7 @@ def _rrdbnet(layers: list[NcnnLayer], convs: list[NcnnLayer], source: str) -> tu
     leaky = {f"body.{b}.rdb{r}.conv{c}" for b in range(num_block) for r in (1, 2, 3) for c in range(1, 5)}
     leaky |= {f"conv_up{n}" for n in range(1, num_upsample + 1)} | {"conv_hr"}
     sd: StateDict = {}
-    for name, conv in zip(names, convs):
+    for name, conv in zip(names, convs, strict=True):
         act, slope = _conv_activation(conv)
         expected = (ACT_LEAKY, 0.2) if name in leaky else (ACT_NONE, 0.0)
         if act != expected[0] or abs(slope - expected[1]) > 1e-6:
@@ -271,7 +303,9 @@ def read_ncnn(param_path: Path, bin_path: Path) -> tuple[StateDict, dict[str, An
     try:
         text = param_path.read_text(encoding="ascii")
     except UnicodeDecodeError as exc:
-        raise CorruptModelError(f"{param_path} is not a text ncnn .param (binary .param.bin files are not supported)") from exc
+        raise CorruptModelError(
+            f"{param_path} is not a text ncnn .param (binary .param.bin files are not supported)"
+        ) from exc
     layers = parse_param(text, source=param_path.name)
     _read_tensors(layers, bin_path.read_bytes(), bin_path.name)
     counts = Counter(layer.type for layer in layers)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...archs.discriminator import UNetDiscriminatorSN
 from ..descriptor import DISCRIMINATOR
@@ -21,7 +22,11 @@ def recognize(sd: StateDict) -> StateDict | None:
 def hyperparameters(sd: StateDict, hints: Mapping[str, Any]) -> dict[str, Any]:
     num_feat, num_in_ch = shape_of(sd, "conv0.weight", ARCH, 4)[:2]
     # The skip connections have no weights; every released discriminator uses them.
-    return {"num_in_ch": num_in_ch, "num_feat": num_feat, "skip_connection": bool(hints.get("skip_connection", True))}
+    return {
+        "num_in_ch": num_in_ch,
+        "num_feat": num_feat,
+        "skip_connection": bool(hints.get("skip_connection", True)),
+    }
 
 
 def build(hp: Mapping[str, Any]) -> UNetDiscriminatorSN:

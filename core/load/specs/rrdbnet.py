@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...archs.rrdbnet import RRDBNet, unshuffle_factor
 from ...errors import CorruptModelError, UnsupportedModelError
@@ -26,8 +27,12 @@ def _from_old_esrgan(sd: StateDict) -> StateDict:
             "conv, the HR conv and the last conv"
         )
     *ups, hr, last = top
-    rename = {"model.0.": "conv_first.", f"model.1.sub.{num_block}.": "conv_body.",
-              f"model.{hr}.": "conv_hr.", f"model.{last}.": "conv_last."}
+    rename = {
+        "model.0.": "conv_first.",
+        f"model.1.sub.{num_block}.": "conv_body.",
+        f"model.{hr}.": "conv_hr.",
+        f"model.{last}.": "conv_last.",
+    }
     rename.update({f"model.{index}.": f"conv_up{n}." for n, index in enumerate(ups, start=1)})
     out: StateDict = {}
     rdb = re.compile(r"model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)")

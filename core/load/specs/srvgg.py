@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...archs.srvgg import ACTIVATIONS, SRVGGNetCompact
 from ...errors import CorruptModelError, InvalidParameterError
@@ -43,7 +44,9 @@ def hyperparameters(sd: StateDict, hints: Mapping[str, Any]) -> dict[str, Any]:
         act_type = "prelu"
         hinted = hints.get("act_type", "prelu")
         if hinted != "prelu":
-            raise InvalidParameterError(f"act_type {hinted!r} was asked for, but the weights hold PReLU slopes")
+            raise InvalidParameterError(
+                f"act_type {hinted!r} was asked for, but the weights hold PReLU slopes"
+            )
     else:
         act_type = str(hints.get("act_type", "relu"))
         if act_type not in ACTIVATIONS or act_type == "prelu":
