@@ -19,6 +19,7 @@ import numpy as np
 
 from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
 from ..core.imageio import WRITABLE_SUFFIXES, image_files, read_image, write_image
+from ..core.options import ALPHA_MODES, PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)"
     )
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.add_argument(
         "--alpha",
-        choices=("model", "resize", "drop"),
+        choices=ALPHA_MODES,
         default="model",
         help="alpha channel: through the network, resized, or dropped",
     )

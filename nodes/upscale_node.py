@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ..core.errors import InvalidParameterError, OperationCancelledError
+from ..core.options import KEPT_ALPHA_MODES, OUTPUT_SIZE_MODES, PRECISIONS
 from . import host
 from .images import attach_mask_as_alpha, check_image, split_alpha
 from .spec import NodeResult
@@ -17,9 +18,8 @@ __all__ = ["RESIZE_MODES", "PRECISIONS", "ALPHA_MODES", "upscale_node", "size_ar
 
 log = logging.getLogger(__name__)
 
-RESIZE_MODES = ("model scale", "outscale", "target size")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-ALPHA_MODES = ("model", "resize")
+RESIZE_MODES = OUTPUT_SIZE_MODES
+ALPHA_MODES = KEPT_ALPHA_MODES  # the node outputs alpha (as a MASK): it never drops it
 AUTO = 0  # the value of ``tile`` and ``tile_pad`` that lets the engine decide
 
 

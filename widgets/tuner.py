@@ -20,6 +20,7 @@ import numpy as np
 import traitlets
 
 from ..core.errors import InvalidParameterError
+from ..core.options import PRECISIONS
 from ..core.zoo import DEFAULT_MODEL, get_entry
 from .common import PanelMixin, engine, format_seconds, model_choices, report_rows, rows_html, status_html
 from .compare import CompareView
@@ -41,7 +42,6 @@ TILE_PAD_CHOICES: tuple[tuple[str, str | int], ...] = (
     ("auto", "auto"),
     *((str(p), p) for p in (0, 4, 8, 10, 16, 24, 32, 48, 64)),
 )
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _GIVEN_PREFIX = "given model: "
 
 
