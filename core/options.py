@@ -6,8 +6,10 @@ Plain data and one parser; importing this module costs nothing (no torch, no num
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from .errors import InvalidParameterError
 
@@ -24,6 +26,7 @@ __all__ = [
     "OUTPUT_SIZE_MODES",
     "DEGRADE_PRESETS",
     "DEGRADE_RESIZE_MODES",
+    "UpscaleOptions",
 ]
 
 # ---- tile -------------------------------------------------------------------------------
@@ -89,3 +92,44 @@ DEGRADE_PRESETS: tuple[str, ...] = ("realesrgan", "light", "heavy")
 """Names of the degradation presets (their ranges live in ``core.degrade.settings``)."""
 DEGRADE_RESIZE_MODES: tuple[str, ...] = ("area", "bilinear", "bicubic")
 """Interpolations the degradation pipeline samples from."""
+
+
+# ---- one upscale call's options -----------------------------------------------------------
+@dataclass(frozen=True)
+class UpscaleOptions:
+    """The options of one upscale call, documented once (``upscale`` and ``run_upscale`` take
+    the same names as keyword arguments).
+
+    - ``outscale``, or ``width`` / ``height``: the final size (default: the model's scale;
+      one of width/height keeps the aspect ratio).
+    - ``tile``: see :data:`Tile` (:func:`parse_tile` reads it); ``tile_pad``: context pixels
+      per tile (default: the architecture's policy, from its receptive field).
+    - ``precision``: one of :data:`PRECISIONS`; ``alpha``: one of :data:`ALPHA_MODES`.
+    - ``tta``: average the 8 flips/rotations (8× slower).
+    - ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a ``torch.device``
+      (default: the model's accelerator, else the best available).
+    - ``threads``: PyTorch CPU threads for this call (restored afterwards).
+    - ``bgr``: numpy input and output are BGR(A) (OpenCV order) instead of RGB(A).
+    - ``memory_budget``: bytes the tile computation may use (default: half the free RAM, or
+      80 % of free VRAM).
+    - ``blend``: seam cross-fade half-width in input pixels (default 0: crop the pad, the
+      measured best); ``border``: reflected border added around the image (default 0).
+    """
+
+    outscale: float | None = None
+    width: int | None = None
+    height: int | None = None
+    tile: Tile | None = TILE_AUTO
+    tile_pad: int | None = None
+    precision: str = "auto"
+    alpha: str = "model"
+    tta: bool = False
+    device: Any = None
+    threads: int | None = None
+    bgr: bool = False
+    memory_budget: int | None = None
+    blend: int | None = None
+    border: int | None = None
+
+    def replace(self, **changes: Any) -> UpscaleOptions:
+        return dataclasses.replace(self, **changes)

@@ -23,7 +23,7 @@ def test_seams_at_96_px_tiles_stay_above_55_db(x4plus, data_dir):
     """96-px tiles vs whole-image inference (fp32, so only the seams differ)."""
     image = _photo(data_dir)
     strip = np.ascontiguousarray(image[220:260, 96:384])  # 40×288: seams across the fur and the nose
-    whole = upscale(x4plus, strip, bgr=True, tile=0, precision="fp32")
+    whole = upscale(x4plus, strip, bgr=True, tile="whole", precision="fp32")
     tiled = run_upscale(x4plus, strip, bgr=True, tile=96, precision="fp32")
     assert tiled.report.tiles >= 2 and tiled.report.tile_pad == RRDB_TILE_PAD
     assert psnr(tiled.image, whole) >= 55.0
