@@ -9,7 +9,6 @@ from ..options import UpscaleOptions
 from .api import (
     DEFAULT_BLEND,
     DEFAULT_BORDER,
-    RRDB_TILE_PAD,
     CheckedOptions,
     UpscaleJob,
     UpscaleReport,
@@ -44,7 +43,6 @@ __all__ = [
     "cpu_has_fast_bf16",
     "PRECISIONS",
     "ALPHA_MODES",
-    "RRDB_TILE_PAD",
     "DEFAULT_BORDER",
     "DEFAULT_BLEND",
 ]

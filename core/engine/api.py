@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 
-from ..archs.rrdbnet import RRDBNet
 from ..errors import InvalidParameterError, UpscaleOutOfMemoryError
+from ..load.policy import GENERIC_MAX_TILE_PAD, UNKNOWN_RECEPTIVE_FIELD_PAD
 from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, parse_tile
 from .channels import ChannelPlan, plan_channels
 from .images import ImageRecord, assemble_output, read_images, write_image
 from .memory import PeakMemory, check_budget, default_budget, fixed_bytes, tile_bytes_per_pixel
-from .modelinfo import UNKNOWN_RECEPTIVE_FIELD_PAD, ModelFacts, model_facts, probe_activations
+from .modelinfo import ModelFacts, model_facts, probe_activations
 from .network import PreparedNetwork, prepare_network
 from .precision import DTYPES, resolve_device, resolve_precision
 from .resize import output_size, resize_hwc
@@ -44,17 +44,12 @@ __all__ = [
     "estimate_tile_memory",
     "resolve_precision",
     "default_tile_pad",
-    "RRDB_TILE_PAD",
     "DEFAULT_BORDER",
     "DEFAULT_BLEND",
 ]
 
 log = logging.getLogger(__name__)
 
-RRDB_TILE_PAD = 64
-"""Tile pad for RRDBNet (receptive field ≈ 347 px, too large to cover): chosen by measurement
-so 96-px tiles stay ≥ 55 dB from whole-image inference with the real x4plus weights on the
-baboon photo (fp32, 320² crop: pad 40 → 49.9 dB, 48 → 55.0, 56 → 59.6, 64 → 68.4)."""
 DEFAULT_BORDER = 0
 """Reflected border added around the whole image before inference (input pixels)."""
 DEFAULT_BLEND = 0
@@ -95,18 +90,13 @@ class UpscaleResult:
 
 
 def default_tile_pad(facts: ModelFacts) -> int:
-    """Pad covering the receptive field where that is affordable, else the measured RRDBNet pad."""
+    """The architecture policy's pad, else the receptive field where that is affordable (up to
+    ``GENERIC_MAX_TILE_PAD``), else ``UNKNOWN_RECEPTIVE_FIELD_PAD``; rounded up to the size multiple."""
     m = facts.multiple_of
-    if isinstance(facts.module, RRDBNet) or (facts.architecture or "").lower() in ("rrdbnet", "esrgan"):
-        pad = (
-            RRDB_TILE_PAD * m
-            if facts.receptive_field is None
-            else min(facts.receptive_field, RRDB_TILE_PAD * m)
-        )
-    elif facts.receptive_field is not None:
-        pad = min(facts.receptive_field, 64)
-    else:
-        pad = UNKNOWN_RECEPTIVE_FIELD_PAD
+    pad = facts.policy.tile_pad
+    if pad is None:
+        rf = facts.receptive_field
+        pad = UNKNOWN_RECEPTIVE_FIELD_PAD if rf is None else min(rf, GENERIC_MAX_TILE_PAD)
     return -(-pad // m) * m
 
 
@@ -386,6 +376,13 @@ def plan_job(checked: CheckedOptions, image: Any) -> UpscaleJob:
         tile_value = int(checked.tile)
     m = facts.multiple_of
     plan = make_plan(record.height, record.width, tile_value, checked.pad, checked.border, m, checked.blend)
+    if plan.count > 1 and facts.policy.tiling != "supported":
+        log.warning(
+            "%s says tiling is %s for it; running %d tiles anyway (tile='whole' avoids tiles, memory permitting)",
+            facts.architecture or type(facts.module).__name__,
+            facts.policy.tiling,
+            plan.count,
+        )
     network = prepare_network(facts, checked.precision, checked.device, tta=options.tta)
     return UpscaleJob(checked, network, channels, record, frames, out_size, tile_value, plan)
 
