@@ -7,12 +7,18 @@ import os
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..core.errors import InvalidParameterError
 from ..core.zoo import WEIGHT_SUFFIXES, ZOO, model_dir
+
+if TYPE_CHECKING:
+    import ipywidgets as w
+    import numpy as np
 
 __all__ = [
     "model_choices",
+    "selected_model",
     "error_html",
     "status_html",
     "report_rows",
@@ -21,7 +27,11 @@ __all__ = [
     "format_seconds",
     "engine",
     "PanelMixin",
+    "TILE_SIZES",
 ]
+
+TILE_SIZES = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+"""The tile sizes the tuner's slider and the tile sweep offer, in pixels."""
 
 
 def engine() -> Any:
@@ -50,6 +60,14 @@ def model_choices(search_dirs: Sequence[str | os.PathLike[str]] = ()) -> list[tu
                     seen.add(value)
                     options.append((f"{file.name} ({folder})", value))
     return options
+
+
+def selected_model(dropdown: w.Dropdown) -> str:
+    """The model dropdown's value; the error says what to do when nothing is selected."""
+    value = dropdown.value
+    if value is None:
+        raise InvalidParameterError("no model selected: pick one in the model list (or call set_model(...))")
+    return str(value)
 
 
 def format_bytes(count: int | None) -> str:
@@ -132,32 +150,46 @@ def rows_html(rows: Iterable[tuple[str, str]], *, css_class: str) -> str:
 
 class PanelMixin:
     """What the tuner and the explorer share: the status line, the error box, button actions,
-    the image picker callback and the progress bar. Expects ``status``, ``error``, ``progress``
-    widgets, a ``state`` attribute, ``_image`` and ``set_image``."""
+    the image picker callback and the progress bar.
+
+    The panel that mixes this in builds the ``status``, ``error`` and ``progress`` widgets,
+    declares the ``state`` trait and implements ``set_image``; the methods here are the public
+    surface a sub-panel (the tile sweep) drives its host through.
+    """
+
+    status: w.HTML
+    error: w.HTML
+    progress: w.IntProgress
+    state: Any  # a traitlets.Unicode on the concrete panel (observable by tests and the browser)
+    _image: np.ndarray | None
+
+    def set_image(self, image: Any, name: str | None = None) -> None:
+        raise NotImplementedError
 
     @property
     def image(self) -> Any:
         return self._image
 
-    def _set_status(self, text: str, state: str) -> None:
+    def set_status(self, text: str, state: str) -> None:
         self.status.value = status_html(text, state)
         self.state = state
 
-    def _show_error(self, exc: BaseException, action: str) -> None:
+    def show_error(self, exc: BaseException, action: str) -> None:
         self.error.value = error_html(exc, action=action)
 
-    def _ui(self, action: Callable[[], Any], what: str) -> None:
+    def run_action(self, action: Callable[[], Any], what: str) -> None:
         """Run a button's action; an exception goes to the widget's error box, not the void."""
         self.error.value = ""
         try:
             action()
         except Exception as exc:
-            self._show_error(exc, what)
+            self.show_error(exc, what)
 
     def _picked(self, source: Any, name: str) -> None:
         self.error.value = ""
         self.set_image(source, name)
 
-    def _on_progress(self, done: int, total: int) -> None:
+    def report_progress(self, done: int, total: int) -> None:
+        """A job's progress callback: ``done`` of ``total`` steps onto the progress bar."""
         self.progress.max = max(total, 1)
         self.progress.value = min(done, self.progress.max)

@@ -25,7 +25,7 @@ import traitlets
 from ..core.errors import InvalidParameterError
 from ..core.options import DEGRADE_PRESETS
 from ..core.zoo import DEFAULT_MODEL
-from .common import PanelMixin, engine, error_html, model_choices, status_html
+from .common import PanelMixin, engine, error_html, model_choices, selected_model, status_html
 from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE, as_array, describe, preview_png
 from .picker import ImagePicker
@@ -71,7 +71,7 @@ def _degrade_module() -> Any:
     return degrade_module
 
 
-def _control_for(name: str, value: Any) -> w.Widget:
+def _control_for(name: str, value: Any) -> w.ValueWidget:
     style = {"description_width": "150px"}
     layout = w.Layout(width="380px")
     if isinstance(value, tuple):
@@ -151,7 +151,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.metrics: dict[str, float] | None = None
 
         style = {"description_width": "80px"}
-        self.picker = ImagePicker(self._picked, self._show_error)
+        self.picker = ImagePicker(self._picked, self.show_error)
         self.seed = w.BoundedIntText(
             value=seed, min=0, max=2**53 - 1, description="seed", style=style, layout=w.Layout(width="220px")
         )
@@ -167,7 +167,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
             step: w.Checkbox(value=True, description=step, indent=False, layout=w.Layout(width="110px"))
             for step in degrade.STEPS
         }
-        self.ranges: dict[str, w.Widget] = {}
+        self.ranges: dict[str, w.ValueWidget] = {}
         preset_values = degrade.PRESETS[preset]
         groups = []
         for step in degrade.STEPS:
@@ -237,8 +237,8 @@ class DegradationExplorer(PanelMixin, w.VBox):
 
         self.next_seed.on_click(lambda _: setattr(self.seed, "value", self.seed.value + 1))
         self.random_seed.on_click(lambda _: setattr(self.seed, "value", secrets.randbelow(2**31)))
-        self.degrade_button.on_click(lambda _: self._ui(self.run, "degrading"))
-        self.upscale_button.on_click(lambda _: self._ui(self.upscale, "starting the upscale"))
+        self.degrade_button.on_click(lambda _: self.run_action(self.run, "degrading"))
+        self.upscale_button.on_click(lambda _: self.run_action(self.upscale, "starting the upscale"))
         self.cancel_button.on_click(lambda _: self.cancel())
         self.preset.observe(self._on_preset, "value")
         for control in (self.seed, self.scale, *self.steps.values(), *self.ranges.values()):
@@ -307,7 +307,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
             raise InvalidParameterError("degrade an image first; 'Upscale this' works on the degraded image")
         if self.worker.busy:
             raise InvalidParameterError("a job is running; wait for it or press Cancel first")
-        degraded, original, key = self.degraded, self._image, self.model.value
+        degraded, original, key = self.degraded, self._image, selected_model(self.model)
         height, width = original.shape[:2]
         self._begin("loading model…")
         self.cancel_button.disabled = False
@@ -316,7 +316,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
             run = self._runner or engine().run_upscale
             model = self._model_for(key)
             context.raise_if_cancelled()
-            self._set_status("upscaling…", "running")
+            self.set_status("upscaling…", "running")
             return run(
                 model,
                 degraded,
@@ -333,7 +333,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
     def cancel(self) -> bool:
         asked = self.worker.cancel()
         if asked:
-            self._set_status("cancelling…", "running")
+            self.set_status("cancelling…", "running")
             self.cancel_button.disabled = True
         return asked
 
@@ -357,18 +357,18 @@ class DegradationExplorer(PanelMixin, w.VBox):
             if outcome.status == "done":
                 on_done(outcome.result)
             elif outcome.status == "cancelled":
-                self._set_status("cancelled — nothing was produced", "cancelled")
+                self.set_status("cancelled — nothing was produced", "cancelled")
             else:
                 assert outcome.error is not None  # a failed outcome carries its exception
                 self.error.value = error_html(outcome.error, action=action)
-                self._set_status("failed (details below)", "failed")
+                self.set_status("failed (details below)", "failed")
             self._end()
             if self._stale.is_set() and outcome.status != "failed":
                 self._stale.clear()
-                self._ui(self.run, "degrading")
+                self.run_action(self.run, "degrading")
 
         try:
-            return self.worker.submit(job, on_progress=self._on_progress, on_finish=finish)
+            return self.worker.submit(job, on_progress=self.report_progress, on_finish=finish)
         except BaseException:
             self._end()
             raise
@@ -381,7 +381,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.parameters.value = self._parameters_html(result.record)
         self.metrics_view.value = ""
         self.compare.clear()
-        self._set_status(f"degraded with seed {self.seed.value}", "done")
+        self.set_status(f"degraded with seed {self.seed.value}", "done")
 
     def _upscaled(self, result: Any) -> None:
         from ..core.metrics import psnr, ssim
@@ -392,9 +392,9 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.compare.set_images(self._image, result.image)
         self.metrics_view.value = (
             f'<div class="rk-metrics">restored vs original: <b>PSNR {self.metrics["psnr"]:.2f} dB</b>, '
-            f"<b>SSIM {self.metrics['ssim']:.4f}</b> ({html.escape(self.model.value)}, {result.report.seconds:.2f} s)</div>"
+            f"<b>SSIM {self.metrics['ssim']:.4f}</b> ({html.escape(str(self.model.value))}, {result.report.seconds:.2f} s)</div>"
         )
-        self._set_status("upscaled", "done")
+        self.set_status("upscaled", "done")
 
     def _parameters_html(self, record: Any) -> str:
         rows = []
@@ -407,7 +407,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
                 text = "not applied (sampled out)"
             elif hasattr(value, "describe"):
                 text = value.describe()
-            elif dataclasses.is_dataclass(value):
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
                 text = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(value).items())
             else:
                 text = f"quality {value}" if step.startswith("jpeg") else str(value)
@@ -435,14 +435,14 @@ class DegradationExplorer(PanelMixin, w.VBox):
     def _on_setting(self, change: dict[str, Any]) -> None:
         if self._suspend or not self.auto_update.value or self._image is None:
             return
-        self._ui(self.run, "degrading")
+        self.run_action(self.run, "degrading")
 
     def _begin(self, text: str) -> None:
         self.error.value = ""
         self.progress.value = 0
         for control in (self.degrade_button, self.upscale_button, self.picker):
             control.disabled = True
-        self._set_status(text, "running")
+        self.set_status(text, "running")
 
     def _end(self) -> None:
         self.degrade_button.disabled = self.picker.disabled = False

@@ -11,19 +11,16 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import ipywidgets as w
 import numpy as np
 
 from ..core.errors import InvalidParameterError, UpscaleOutOfMemoryError
 from ..core.options import TILE_WHOLE
-from .common import engine, format_bytes, status_html
+from .common import TILE_SIZES, engine, format_bytes, status_html
 from .images import center_crop
-from .worker import JobContext, JobOutcome
-
-if TYPE_CHECKING:
-    from .tuner import UpscaleTuner
+from .worker import JobContext, JobOutcome, Worker
 
 __all__ = [
     "SweepPoint",
@@ -32,6 +29,7 @@ __all__ = [
     "fastest_fitting",
     "sweep_html",
     "TileSweepPanel",
+    "SweepHost",
     "DEFAULT_SWEEP_TILES",
 ]
 
@@ -181,12 +179,46 @@ def sweep_html(result: SweepResult) -> str:
     )
 
 
+class SweepSettings(Protocol):
+    """The host's current settings the sweep keeps fixed while it varies the tile."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def tile_pad(self) -> int | None: ...
+    @property
+    def precision(self) -> str: ...
+
+
+class SweepHost(Protocol):
+    """What :class:`TileSweepPanel` needs from the panel it sits in (``UpscaleTuner`` is one).
+
+    The sweep shares the host's worker (one job at a time), model cache, engine settings,
+    status line, error box and progress bar, and hands the winning tile back to it.
+    """
+
+    device: Any
+    threads: int | None
+    memory_budget: int | None
+    worker: Worker
+
+    def require_image(self) -> np.ndarray: ...
+    def settings(self) -> SweepSettings: ...
+    def load_selected_model(self, key: str | None = None) -> Any: ...
+    def runner(self) -> Callable[..., Any]: ...
+    def begin_job(self, text: str) -> None: ...
+    def end_job(self) -> None: ...
+    def apply_tile(self, tile: int) -> None: ...
+    def set_status(self, text: str, state: str) -> None: ...
+    def show_error(self, exc: BaseException, action: str) -> None: ...
+    def run_action(self, action: Callable[[], Any], what: str) -> None: ...
+    def report_progress(self, done: int, total: int) -> None: ...
+
+
 class TileSweepPanel(w.VBox):
-    """Controls for a sweep inside an :class:`UpscaleTuner`; applies the winner to its tile slider."""
+    """Controls for a sweep inside a :class:`SweepHost` (the tuner); applies the winner to its tile."""
 
-    def __init__(self, tuner: UpscaleTuner) -> None:
-        from .tuner import TILE_SIZES
-
+    def __init__(self, tuner: SweepHost) -> None:
         self.tuner = tuner
         self.result: SweepResult | None = None
         style = {"description_width": "80px"}
@@ -214,23 +246,23 @@ class TileSweepPanel(w.VBox):
         super().__init__(
             [self.tiles, self.crop, self.memory_budget, self.apply, self.run_button, self.status, self.table]
         )
-        self.run_button.on_click(lambda _: self.tuner._ui(self.run, "starting the tile sweep"))
+        self.run_button.on_click(lambda _: self.tuner.run_action(self.run, "starting the tile sweep"))
 
     def run(self) -> Any:
         """Start the sweep on the tuner's worker (one job at a time); returns the future."""
         tuner = self.tuner
-        image = tuner._require_image()
+        image = tuner.require_image()
         settings = tuner.settings()
         tiles, crop = tuple(self.tiles.value), int(self.crop.value)
         budget = int(self.memory_budget.value * 2**30) or None
         if not tiles:
             raise InvalidParameterError("select at least one tile size to sweep")
-        tuner._begin("tile sweep: loading model…")
+        tuner.begin_job("tile sweep: loading model…")
         self.status.value = ""
 
         def job(context: JobContext) -> SweepResult:
             model = tuner.load_selected_model(settings.model)
-            tuner._set_status("tile sweep: timing…", "running")
+            tuner.set_status("tile sweep: timing…", "running")
             return run_tile_sweep(
                 model,
                 image,
@@ -247,9 +279,9 @@ class TileSweepPanel(w.VBox):
             )
 
         try:
-            return tuner.worker.submit(job, on_progress=tuner._on_progress, on_finish=self._finished)
+            return tuner.worker.submit(job, on_progress=tuner.report_progress, on_finish=self._finished)
         except BaseException:
-            tuner._end()
+            tuner.end_job()
             raise
 
     def _finished(self, outcome: JobOutcome[SweepResult]) -> None:
@@ -260,18 +292,18 @@ class TileSweepPanel(w.VBox):
             self.table.value = sweep_html(outcome.result)
             best = outcome.result.best_tile
             if best is not None and self.apply.value:
-                tuner.tile.value = best
+                tuner.apply_tile(best)
             text = (
                 f"tile sweep done: fastest that fits is {best}"
                 if best
                 else "tile sweep done: no tile size fits"
             )
-            tuner._set_status(text, "done")
+            tuner.set_status(text, "done")
             self.status.value = status_html(text, "done")
         elif outcome.status == "cancelled":
-            tuner._set_status("tile sweep cancelled", "cancelled")
+            tuner.set_status("tile sweep cancelled", "cancelled")
         else:
             assert outcome.error is not None  # failed always carries the exception
-            tuner._show_error(outcome.error, "the tile sweep")
-            tuner._set_status("tile sweep failed (details below)", "failed")
-        tuner._end()
+            tuner.show_error(outcome.error, "the tile sweep")
+            tuner.set_status("tile sweep failed (details below)", "failed")
+        tuner.end_job()

@@ -22,17 +22,27 @@ import traitlets
 from ..core.errors import InvalidParameterError
 from ..core.options import PRECISIONS, TILE_AUTO, TILE_WHOLE, Tile
 from ..core.zoo import DEFAULT_MODEL, get_entry
-from .common import PanelMixin, engine, format_seconds, model_choices, report_rows, rows_html, status_html
+from .common import (
+    TILE_SIZES,
+    PanelMixin,
+    engine,
+    format_seconds,
+    model_choices,
+    report_rows,
+    rows_html,
+    selected_model,
+    status_html,
+)
 from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .picker import ImagePicker
+from .sweep import TileSweepPanel
 from .worker import JobContext, JobOutcome, Worker
 
 __all__ = ["UpscaleTuner", "UpscaleSettings", "TILE_CHOICES", "TILE_SIZES", "TILE_PAD_CHOICES", "PRECISIONS"]
 
 log = logging.getLogger(__name__)
 
-TILE_SIZES = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 TILE_CHOICES: tuple[tuple[str, Tile], ...] = (
     ("auto", TILE_AUTO),
     ("whole image", TILE_WHOLE),
@@ -105,7 +115,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
 
         style = {"description_width": "80px"}
         wide = w.Layout(width="340px")
-        self.picker = ImagePicker(self._picked, self._show_error)
+        self.picker = ImagePicker(self._picked, self.show_error)
         self.model = w.Dropdown(
             options=model_choices(self.search_dirs), description="model", style=style, layout=wide
         )
@@ -174,11 +184,9 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self.status.add_class("rk-tuner-status")
         self.stats.add_class("rk-tuner-stats")
 
-        self.sweep = None
+        self.sweep: TileSweepPanel | None = None
         extra: list[w.Widget] = []
         if sweep:
-            from .sweep import TileSweepPanel
-
             self.sweep = TileSweepPanel(self)
             extra.append(
                 w.Accordion(
@@ -218,9 +226,9 @@ class UpscaleTuner(PanelMixin, w.VBox):
         )
         self.add_class("rk-tuner")
 
-        self.run_button.on_click(lambda _: self._ui(self.run, "starting the run"))
+        self.run_button.on_click(lambda _: self.run_action(self.run, "starting the run"))
         self.cancel_button.on_click(lambda _: self.cancel())
-        self.save_button.on_click(lambda _: self._ui(self._save_clicked, "saving"))
+        self.save_button.on_click(lambda _: self.run_action(self._save_clicked, "saving"))
         self.model.observe(self._on_model, "value")
 
         self.set_model(model)
@@ -267,11 +275,11 @@ class UpscaleTuner(PanelMixin, w.VBox):
     def settings(self) -> UpscaleSettings:
         pad = self.tile_pad.value
         return UpscaleSettings(
-            model=self.model.value,
+            model=selected_model(self.model),
             tile=self.tile.value,
             tile_pad=None if pad == "auto" else int(pad),
             outscale=float(self.outscale.value),
-            precision=self.precision.value,
+            precision=str(self.precision.value),
             tta=bool(self.tta.value),
         )
 
@@ -280,17 +288,17 @@ class UpscaleTuner(PanelMixin, w.VBox):
 
         The future's result is a :class:`~.worker.JobOutcome`; the widget shows it either way.
         """
-        image = self._require_image()
+        image = self.require_image()
         settings = self.settings()
-        self._begin("loading model…")
+        self.begin_job("loading model…")
         try:
             return self.worker.submit(
                 lambda context: self._upscale_job(image, settings, context),
-                on_progress=self._on_progress,
+                on_progress=self.report_progress,
                 on_finish=self._on_upscaled,
             )
         except BaseException:
-            self._end()
+            self.end_job()
             raise
 
     def cancel(self) -> bool:
@@ -298,7 +306,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
         asked = self.worker.cancel()
         if asked:
             self.cancel_button.disabled = True
-            self._set_status("cancelling…", "running")
+            self.set_status("cancelling…", "running")
         return asked
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -313,13 +321,13 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self.worker.shutdown(wait=False)
         super().close()
 
-    # ---- shared with the tile sweep ----------------------------------------------------
+    # ---- what the tile sweep drives (sweep.SweepHost) -----------------------------------
     def load_selected_model(self, key: str | None = None) -> Any:
         """The descriptor for the dropdown's value (loaded once, kept until another is picked).
 
         Called on the worker thread only, so the cache needs no lock.
         """
-        key = self.model.value if key is None else key
+        key = selected_model(self.model) if key is None else key
         if key in self._given_models:
             return self._given_models[key]
         if self._loaded is not None and self._loaded[0] == key:
@@ -334,14 +342,19 @@ class UpscaleTuner(PanelMixin, w.VBox):
     def runner(self) -> Callable[..., Any]:
         return self._runner or engine().run_upscale
 
-    def _require_image(self) -> np.ndarray:
+    def apply_tile(self, tile: Tile) -> None:
+        """Set the tile slider (the sweep's winner)."""
+        self.tile.value = tile
+
+    def require_image(self) -> np.ndarray:
+        """The input image, or an error that says how to give one."""
         if self._image is None:
             raise InvalidParameterError(
                 "no image yet: type a path and press Load, upload a file, or call set_image(...)"
             )
         return self._image
 
-    def _begin(self, text: str) -> None:
+    def begin_job(self, text: str) -> None:
         """Controls into the running state (on the kernel thread, before submitting)."""
         self.error.value = ""
         self.progress.value, self.progress.max, self.progress_label.value = 0, 1, ""
@@ -350,9 +363,9 @@ class UpscaleTuner(PanelMixin, w.VBox):
         if self.sweep is not None:
             self.sweep.run_button.disabled = True
         self.cancel_button.disabled = False
-        self._set_status(text, "running")
+        self.set_status(text, "running")
 
-    def _end(self) -> None:
+    def end_job(self) -> None:
         for control in (self.run_button, self.picker):
             control.disabled = False
         if self.sweep is not None:
@@ -371,14 +384,14 @@ class UpscaleTuner(PanelMixin, w.VBox):
         if not text:
             raise InvalidParameterError("type a file name to save to first, e.g. result.png")
         written = self.save(text, overwrite=self.overwrite.value)
-        self._set_status(f"saved {written}", "done")
+        self.set_status(f"saved {written}", "done")
 
     # ---- worker side (runs on the worker thread) ----------------------------------------
     def _upscale_job(self, image: np.ndarray, settings: UpscaleSettings, context: JobContext) -> Any:
         run = self.runner()  # first: a missing engine should not cost a model load
         model = self.load_selected_model(settings.model)
         context.raise_if_cancelled()
-        self._set_status("upscaling…", "running")
+        self.set_status("upscaling…", "running")
         return run(
             model,
             image,
@@ -390,26 +403,27 @@ class UpscaleTuner(PanelMixin, w.VBox):
             cancel=context.cancelled,
         )
 
-    def _on_progress(self, done: int, total: int) -> None:
-        super()._on_progress(done, total)
+    def report_progress(self, done: int, total: int) -> None:
+        super().report_progress(done, total)
         self.progress_label.value = f"{done}/{total}"
 
     def _on_upscaled(self, outcome: JobOutcome[Any]) -> None:
         if outcome.status == "done":
             upscaled = outcome.result
+            assert upscaled is not None  # a done outcome always carries its result
             self.result, self.report = upscaled.image, upscaled.report
             self.compare.after_label = f"after ×{self.outscale.value:g}"
             self.compare.set_after(upscaled.image)
             self.stats.value = rows_html(report_rows(upscaled.report), css_class="rk-report")
-            self._set_status(f"done in {format_seconds(upscaled.report.seconds)}", "done")
+            self.set_status(f"done in {format_seconds(upscaled.report.seconds)}", "done")
             self.history.append_stdout(self._history_line(upscaled.report) + "\n")
         elif outcome.status == "cancelled":
-            self._set_status("cancelled — nothing was produced", "cancelled")
+            self.set_status("cancelled — nothing was produced", "cancelled")
         else:
             assert outcome.error is not None  # a failed outcome always carries its exception
-            self._show_error(outcome.error, "upscaling")
-            self._set_status("failed (details below)", "failed")
-        self._end()
+            self.show_error(outcome.error, "upscaling")
+            self.set_status("failed (details below)", "failed")
+        self.end_job()
 
     def _history_line(self, report: Any) -> str:
         rows = dict(report_rows(report))
