@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from ...errors import CorruptModelError, UnsupportedModelError
+from ..specs import rrdbnet as rrdbnet_spec
+from ..specs import srvgg as srvgg_spec
 from ..statedict import StateDict
 
 __all__ = ["NcnnLayer", "parse_param", "read_ncnn", "FP16_TAG", "FP32_TAG", "NCNN_MAGIC"]
@@ -31,8 +33,32 @@ NCNN_MAGIC = "7767517"
 FP16_TAG = 0x01306B47
 FP32_TAG = 0
 INT8_TAG = 0x000D4B38
-# Fused activation ids of ncnn's Convolution (param 9).
-ACT_NONE, ACT_RELU, ACT_LEAKY = 0, 1, 2
+ARRAY_KEY_BASE = -23300
+"""A key ``ARRAY_KEY_BASE - id`` holds parameter ``id`` as an array (``count,v1,v2...``)."""
+
+# Layer parameter ids, as ncnn's layer sources number them (only the ones read here).
+CONV_NUM_OUTPUT = 0
+CONV_KERNEL_W = 1
+CONV_DILATION_W = 2
+CONV_STRIDE_W = 3
+CONV_PAD_LEFT = 4
+CONV_BIAS_TERM = 5
+CONV_WEIGHT_DATA_SIZE = 6
+CONV_ACTIVATION_TYPE = 9
+CONV_ACTIVATION_PARAMS = 10  # an array: the leaky slope for ACT_LEAKY
+CONV_KERNEL_H = 11  # defaults to the kernel width
+PRELU_NUM_SLOPE = 0
+RELU_SLOPE = 0  # 0: plain ReLU, otherwise the leaky slope
+INTERP_RESIZE_TYPE = 0
+INTERP_HEIGHT_SCALE = 1
+PIXELSHUFFLE_UPSCALE_FACTOR = 0
+REORG_STRIDE = 0
+REORG_MODE = 1
+
+# Values of those parameters.
+ACT_NONE, ACT_RELU, ACT_LEAKY = 0, 1, 2  # CONV_ACTIVATION_TYPE
+INTERP_NEAREST = 1  # INTERP_RESIZE_TYPE
+REORG_PYTORCH_ORDER = 1  # REORG_MODE: channel order of PyTorch's pixel_unshuffle
 WEIGHTED_TYPES = {"Convolution", "PReLU"}
 KNOWN_WEIGHTLESS = {
     "Input",
@@ -56,11 +82,16 @@ class NcnnLayer:
     params: dict[int, Any]
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
 
-    def int(self, key: int, default: int = 0) -> int:
+    def int_param(self, key: int, default: int = 0) -> int:
+        """Integer parameter ``key`` (one of the ``*_`` ids above), ``default`` when absent."""
         return int(self.params.get(key, default))
 
+    def float_param(self, key: int, default: float = 0.0) -> float:
+        return float(self.params.get(key, default))
+
     def float_array(self, key: int) -> list[float]:
-        value = self.params.get(-23300 - key, [])
+        """Array parameter ``key`` (stored under ``ARRAY_KEY_BASE - key``), empty when absent."""
+        value = self.params.get(ARRAY_KEY_BASE - key, [])
         return [float(v) for v in value]
 
 
@@ -102,7 +133,7 @@ def parse_param(text: str, *, source: str = "the .param file") -> list[NcnnLayer
             for pair in tokens[4 + n_in + n_out :]:
                 key_text, value_text = pair.split("=", 1)
                 key = int(key_text)
-                params[key] = _parse_value(value_text, is_array=key <= -23300)
+                params[key] = _parse_value(value_text, is_array=key <= ARRAY_KEY_BASE)
         except (IndexError, ValueError) as exc:
             raise CorruptModelError(
                 f"{source} line {number} is not a valid ncnn layer: {line[:120]!r} ({exc})"
@@ -155,18 +186,20 @@ def _read_tensors(layers: list[NcnnLayer], data: bytes, source: str) -> None:
                 "supported graphs are RRDBNet and SRVGGNetCompact"
             )
         if layer.type == "Convolution":
-            out, kw = layer.int(0), layer.int(1)
-            kh, count = layer.int(11, kw), layer.int(6)
+            out, kw = layer.int_param(CONV_NUM_OUTPUT), layer.int_param(CONV_KERNEL_W)
+            kh, count = layer.int_param(CONV_KERNEL_H, kw), layer.int_param(CONV_WEIGHT_DATA_SIZE)
             if out <= 0 or kw <= 0 or count <= 0 or count % (out * kw * kh):
                 raise CorruptModelError(
                     f"{source}: convolution {layer.name} has inconsistent sizes {layer.params}"
                 )
             weight = reader.tagged(count, f"weights of {layer.name}")
             layer.tensors["weight"] = torch.from_numpy(weight.reshape(out, count // (out * kh * kw), kh, kw))
-            if layer.int(5):
+            if layer.int_param(CONV_BIAS_TERM):
                 layer.tensors["bias"] = torch.from_numpy(reader.fp32(out, f"bias of {layer.name}"))
         elif layer.type == "PReLU":
-            layer.tensors["weight"] = torch.from_numpy(reader.fp32(layer.int(0), f"slopes of {layer.name}"))
+            layer.tensors["weight"] = torch.from_numpy(
+                reader.fp32(layer.int_param(PRELU_NUM_SLOPE), f"slopes of {layer.name}")
+            )
     if reader.offset != len(data):
         raise CorruptModelError(
             f"{source} has {len(data) - reader.offset} bytes left after the last layer's weights: "
@@ -185,20 +218,21 @@ def _source_of(layers: list[NcnnLayer]) -> dict[str, str]:
 
 
 def _conv_activation(layer: NcnnLayer) -> tuple[int, float]:
-    act = layer.int(9)
-    params = layer.float_array(10)  # activation parameters (-23310): the leaky slope
+    act = layer.int_param(CONV_ACTIVATION_TYPE)
+    params = layer.float_array(CONV_ACTIVATION_PARAMS)
     return act, (params[0] if act == ACT_LEAKY and params else 0.0)
 
 
 def _check_conv3(convs: list[NcnnLayer], source: str) -> None:
     for conv in convs:
-        kw, kh = conv.int(1), conv.int(11, conv.int(1))
+        kw = conv.int_param(CONV_KERNEL_W)
+        kh = conv.int_param(CONV_KERNEL_H, kw)
         if (
             (kw, kh) != (3, 3)
-            or conv.int(4) != 1
-            or conv.int(3, 1) != 1
-            or conv.int(2, 1) != 1
-            or not conv.int(5)
+            or conv.int_param(CONV_PAD_LEFT) != 1
+            or conv.int_param(CONV_STRIDE_W, 1) != 1
+            or conv.int_param(CONV_DILATION_W, 1) != 1
+            or not conv.int_param(CONV_BIAS_TERM)
         ):
             raise UnsupportedModelError(
                 f"{source}: convolution {conv.name} is not a biased 3×3, stride 1, pad 1 conv; "
@@ -212,7 +246,12 @@ def _srvgg(layers: list[NcnnLayer], convs: list[NcnnLayer], source: str) -> tupl
     shuffle = next(layer for layer in layers if layer.type == "PixelShuffle")
     add = next(layer for layer in layers if layer.type == "BinaryOp")
     interps = [layer for layer in layers if layer.type == "Interp"]
-    residual = [i for i in interps if alias.get(i.inputs[0], i.inputs[0]) == data_blob and i.int(0) == 1]
+    residual = [
+        i
+        for i in interps
+        if alias.get(i.inputs[0], i.inputs[0]) == data_blob
+        and i.int_param(INTERP_RESIZE_TYPE) == INTERP_NEAREST
+    ]
     trailing = [i for i in interps if i not in residual]
     if len(residual) != 1:
         raise UnsupportedModelError(
@@ -222,7 +261,7 @@ def _srvgg(layers: list[NcnnLayer], convs: list[NcnnLayer], source: str) -> tupl
     if trailing:
         # The ncnn ×2/×3 animevideov3 releases are the ×4 network followed by a bicubic shrink.
         resize = trailing[0]
-        factor = float(resize.params.get(1, 1.0))
+        factor = resize.float_param(INTERP_HEIGHT_SCALE, 1.0)
         if len(trailing) > 1 or resize.inputs[0] != add.outputs[0] or not 0 < factor < 1:
             raise UnsupportedModelError(
                 f"{source}: SRVGG graph with an unexpected resize layer {resize.name}"
@@ -234,7 +273,7 @@ def _srvgg(layers: list[NcnnLayer], convs: list[NcnnLayer], source: str) -> tupl
     if len(prelus) == len(convs) - 1:
         act_type = "prelu"
     elif all(a == (ACT_RELU, 0.0) for a in fused) or (
-        len(relus) == len(convs) - 1 and not relus[0].params.get(0)
+        len(relus) == len(convs) - 1 and not relus[0].float_param(RELU_SLOPE)
     ):
         act_type = "relu"
     elif all(a[0] == ACT_LEAKY for a in fused) or len(relus) == len(convs) - 1:
@@ -243,11 +282,11 @@ def _srvgg(layers: list[NcnnLayer], convs: list[NcnnLayer], source: str) -> tupl
         raise UnsupportedModelError(f"{source}: SRVGG graph whose activations cannot be matched")
     sd: StateDict = {}
     for i, conv in enumerate(convs):
-        sd[f"body.{2 * i}.weight"] = conv.tensors["weight"]
-        sd[f"body.{2 * i}.bias"] = conv.tensors["bias"]
+        sd[f"{srvgg_spec.conv_key(i)}.weight"] = conv.tensors["weight"]
+        sd[f"{srvgg_spec.conv_key(i)}.bias"] = conv.tensors["bias"]
     for i, prelu in enumerate(prelus):
-        sd[f"body.{2 * i + 1}.weight"] = prelu.tensors["weight"]
-    upscale = shuffle.int(0)
+        sd[f"{srvgg_spec.activation_key(i)}.weight"] = prelu.tensors["weight"]
+    upscale = shuffle.int_param(PIXELSHUFFLE_UPSCALE_FACTOR)
     if convs[-1].tensors["weight"].shape[0] != convs[0].tensors["weight"].shape[1] * upscale * upscale:
         raise CorruptModelError(f"{source}: the last conv's channels do not match PixelShuffle ×{upscale}")
     return sd, {**hints, "act_type": act_type}
@@ -259,28 +298,25 @@ def _rrdbnet(
     reorg = [layer for layer in layers if layer.type == "Reorg"]
     unshuffle = 1
     if reorg:
-        if len(reorg) != 1 or reorg[0].int(1) != 1:
+        if len(reorg) != 1 or reorg[0].int_param(REORG_MODE) != REORG_PYTORCH_ORDER:
             raise UnsupportedModelError(
                 f"{source}: only one PyTorch-order pixel-unshuffle (Reorg mode 1) is supported"
             )
-        unshuffle = reorg[0].int(0)
+        unshuffle = reorg[0].int_param(REORG_STRIDE)
     num_upsample = sum(1 for layer in layers if layer.type == "Interp")
-    dense = len(convs) - 4 - num_upsample
-    if dense <= 0 or dense % 15:
+    dense = len(convs) - rrdbnet_spec.CONVS_OUTSIDE_BLOCKS - num_upsample
+    if dense <= 0 or dense % rrdbnet_spec.CONVS_PER_BLOCK:
         raise UnsupportedModelError(
             f"{source}: {len(convs)} convolutions with {num_upsample} upsamplings do not form an RRDBNet "
             "(1 + 15 per block + 1 + ups + 2)"
         )
-    num_block = dense // 15
-    names = ["conv_first"]
-    names += [f"body.{b}.rdb{r}.conv{c}" for b in range(num_block) for r in (1, 2, 3) for c in range(1, 6)]
-    names += ["conv_body"] + [f"conv_up{n}" for n in range(1, num_upsample + 1)] + ["conv_hr", "conv_last"]
-    leaky = {f"body.{b}.rdb{r}.conv{c}" for b in range(num_block) for r in (1, 2, 3) for c in range(1, 5)}
-    leaky |= {f"conv_up{n}" for n in range(1, num_upsample + 1)} | {"conv_hr"}
+    num_block = dense // rrdbnet_spec.CONVS_PER_BLOCK
+    names = rrdbnet_spec.conv_names(num_block, num_upsample)
+    leaky = rrdbnet_spec.leaky_conv_names(num_block, num_upsample)
     sd: StateDict = {}
     for name, conv in zip(names, convs, strict=True):
         act, slope = _conv_activation(conv)
-        expected = (ACT_LEAKY, 0.2) if name in leaky else (ACT_NONE, 0.0)
+        expected = (ACT_LEAKY, rrdbnet_spec.LEAKY_SLOPE) if name in leaky else (ACT_NONE, 0.0)
         if act != expected[0] or abs(slope - expected[1]) > 1e-6:
             raise UnsupportedModelError(
                 f"{source}: convolution {conv.name} (as {name}) has activation {act} slope {slope}; an RRDBNet "

@@ -26,6 +26,33 @@ RRDB_BODY_MAPS = 9.0
 fitted to peak RSS measured in fresh processes (``benchmarks/calibrate_memory.py``)."""
 
 
+CONVS_PER_BLOCK = 15
+"""Convolutions in one RRDB: three dense blocks of five."""
+CONVS_OUTSIDE_BLOCKS = 4
+"""conv_first, conv_body, conv_hr and conv_last (the up-convs are counted apart)."""
+
+
+def conv_names(num_block: int, num_upsample: int) -> list[str]:
+    """RRDBNet's convolutions (state-dict prefixes) in forward order, the order an exported
+    graph (ncnn, ONNX) lists them in: conv_first, the blocks' dense convs, conv_body, the
+    up-convs, conv_hr, conv_last."""
+    names = ["conv_first"]
+    names += [f"body.{b}.rdb{r}.conv{c}" for b in range(num_block) for r in (1, 2, 3) for c in range(1, 6)]
+    names += ["conv_body"] + [f"conv_up{n}" for n in range(1, num_upsample + 1)] + ["conv_hr", "conv_last"]
+    return names
+
+
+def leaky_conv_names(num_block: int, num_upsample: int) -> set[str]:
+    """The convolutions followed by LeakyReLU(0.2): the first four of each dense block (the
+    fifth feeds the residual), the up-convs and conv_hr."""
+    leaky = {f"body.{b}.rdb{r}.conv{c}" for b in range(num_block) for r in (1, 2, 3) for c in range(1, 5)}
+    return leaky | {f"conv_up{n}" for n in range(1, num_upsample + 1)} | {"conv_hr"}
+
+
+LEAKY_SLOPE = 0.2
+"""The negative slope of every LeakyReLU in RRDBNet."""
+
+
 def _from_old_esrgan(sd: StateDict) -> StateDict:
     """``model.0`` / ``model.1.sub.I.RDBJ.convK.0`` / ``model.1.sub.N`` / ``model.{3,6,..}``."""
     blocks = indices(sd, r"model\.1\.sub\.(\d+)\.RDB1\.conv1\.0\.weight")

@@ -17,6 +17,16 @@ ARCH = "SRVGGNetCompact"
 log = logging.getLogger(__name__)
 
 
+def conv_key(index: int) -> str:
+    """State-dict prefix of the ``index``-th convolution (``body`` alternates conv, activation)."""
+    return f"body.{2 * index}"
+
+
+def activation_key(index: int) -> str:
+    """State-dict prefix of the activation after the ``index``-th convolution (PReLU slopes)."""
+    return f"body.{2 * index + 1}"
+
+
 def recognize(sd: StateDict) -> StateDict | None:
     if "body.0.weight" not in sd or sd["body.0.weight"].ndim != 4:
         return None
