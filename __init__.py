@@ -28,7 +28,9 @@ _LAZY = {
     "run_upscale": ".core.engine",
 }
 
-if __package__:  # pytest and plain scripts may import this file bare (reference §9)
+# pytest (rootdir at the repo root) or a plain script may import this file bare, where relative
+# imports fail; ComfyUI always imports it as a package.
+if __package__:
     from .nodes.registration import comfy_exports as _comfy_exports
 
     # Exactly one registration style, and only when ComfyUI is importing the pack.

@@ -67,7 +67,10 @@ def photo_crop(size: int) -> np.ndarray:
 def comfyui_reference(
     module, image: np.ndarray, scale: int, tile: int = 512, overlap: int = 32
 ) -> np.ndarray:
-    """ComfyUI core's tiled upscale, re-implemented from its behaviour (reference §7)."""
+    """ComfyUI core's tiled upscale, re-implemented from its behaviour: its "Upscale Image (using
+    Model)" node runs the model in fp32, one image and one 512-px tile at a time with 32 px of
+    overlap, blends with a linear feather of overlap×scale px on every tile edge, and does not
+    shift edge tiles back (so the last ones can be slivers)."""
     import torch
 
     x = torch.from_numpy(image).float().div(255).permute(2, 0, 1)[None]  # NCHW fp32

@@ -16,6 +16,11 @@ from ..core.zoo import ZOO, download, resolve
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("models", help="list the known models and where each is available")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="the README's generated 'Models and formats' section: zoo, loadable networks, formats",
+    )
     p.set_defaults(func=cmd_models)
 
     p = subparsers.add_parser("info", help="detect a weights file's architecture and hyperparameters")
@@ -55,6 +60,11 @@ def _parameter_count(architecture: str, hyperparameters: dict) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from ..core.catalog import models_and_formats_markdown
+
+        print(models_and_formats_markdown(), end="")
+        return 0
     rows = [
         {
             "name": e.name,

@@ -1,4 +1,4 @@
-"""The networks against an independent implementation of reference §2 (fp32, identical)."""
+"""The networks against an independent, plain implementation (``support/reference_impl.py``), fp32, identical."""
 
 from __future__ import annotations
 

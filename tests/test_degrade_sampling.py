@@ -1,4 +1,4 @@
-"""Sampling: the frequencies of reference §6, determinism, switches and settings."""
+"""Sampling: the frequencies of Real-ESRGAN's training configuration, determinism, switches and settings."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from realesrgan_kit.core.errors import InvalidParameterError
 
 DRAWS = 4000
 
-# Reference §6 (training defaults of RealESRGAN_x4plus).
+# The training defaults of RealESRGAN_x4plus (``options/train_realesrgan_x4plus.yml`` in Real-ESRGAN).
 KERNEL_P = {
     "iso": 0.45,
     "aniso": 0.25,

@@ -210,7 +210,8 @@ def test_descriptor_facts_and_spandrel_spellings():
 
 
 def test_real_model_costs_match_reference():
-    """MACs per pixel and receptive fields of reference §2, from hyperparameters alone."""
+    """MACs per pixel and receptive fields of the released models (counted by hand from their
+    layer lists), from hyperparameters alone."""
     from realesrgan_kit.core.load import get_spec
     from realesrgan_kit.core.zoo import get_entry
 

@@ -1,4 +1,4 @@
-"""RRDBNet: the ESRGAN / Real-ESRGAN generator (reference §2).
+"""RRDBNet: the ESRGAN / Real-ESRGAN generator, as BasicSR defines it (``basicsr/archs/rrdbnet_arch.py``).
 
 The BasicSR network always upsamples the features ×4 and reaches scale 2 or 1 by
 pixel-unshuffling the input ×2 or ×4 first. Old ESRGAN files also use one or three upsample

@@ -6,7 +6,8 @@ fields that Real-ESRGAN hard-codes (sinc cut-off ranges, kernel sizes, USM, the 
 order) are named here and overridable too. Suffix ``2`` = the second stage.
 
 The ``realesrgan`` preset is the training distribution of RealESRGAN_x4plus exactly
-(reference §6 plus the training code where §6 is silent). ``light`` and ``heavy`` are ours.
+(the ``degradation`` block of Real-ESRGAN's ``options/train_realesrgan_x4plus.yml``, plus the
+training code ``realesrgan/models/realesrgan_model.py`` where the config is silent). ``light`` and ``heavy`` are ours.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ Per-pixel costs:
   layers (skip connections);
 - plus the window's input and output copies (float32 and the compute format).
 
-The constants were fitted to peak RSS measured in fresh processes (``benchmarks/
-calibrate_memory.py``); the fit is printed there and in the report of issue 6.
+The constants were fitted to peak RSS measured in fresh processes; ``benchmarks/
+calibrate_memory.py`` repeats the measurement and prints the fit.
 """
 
 from __future__ import annotations

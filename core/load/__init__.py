@@ -2,10 +2,10 @@
 
 from .api import converted_cache_dir, load_model
 from .descriptor import DISCRIMINATOR, SUPER_RESOLUTION, ModelDescriptor, SizeRequirements
-from .formats import read_weights
+from .formats import WEIGHT_FORMATS, read_weights, supported_formats_text
 from .interpolate import interpolate_models
 from .policy import EnginePolicy, default_policy
-from .registry import ARCHITECTURES, build_descriptor, detect, get_spec
+from .registry import ARCHITECTURES, build_descriptor, detect, get_spec, supported_architectures_text
 from .save import save_safetensors
 
 __all__ = [
@@ -23,5 +23,8 @@ __all__ = [
     "build_descriptor",
     "detect",
     "get_spec",
+    "supported_architectures_text",
+    "WEIGHT_FORMATS",
+    "supported_formats_text",
     "save_safetensors",
 ]

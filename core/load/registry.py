@@ -20,16 +20,18 @@ from .specs.rrdbnet import RRDBNET_SPEC
 from .specs.srvgg import SRVGG_SPEC
 from .statedict import StateDict, describe_keys
 
-__all__ = ["ARCHITECTURES", "get_spec", "detect", "build_descriptor"]
+__all__ = ["ARCHITECTURES", "get_spec", "detect", "build_descriptor", "supported_architectures_text"]
 
 log = logging.getLogger(__name__)
 
 ARCHITECTURES: tuple[ArchitectureSpec, ...] = (RRDBNET_SPEC, SRVGG_SPEC, UNET_DISCRIMINATOR_SPEC)
 
-SUPPORTED_TEXT = (
-    "Supported networks: RRDBNet (Real-ESRGAN x4plus/x2plus/anime_6B, ESRGAN, BSRGAN key layouts), "
-    "SRVGGNetCompact (realesr-animevideov3, realesr-general-x4v3) and UNetDiscriminatorSN."
-)
+
+def supported_architectures_text() -> str:
+    """One sentence naming every registered network and what of it loads (for error messages)."""
+    parts = [f"{spec.id} ({spec.summary})" if spec.summary else spec.id for spec in ARCHITECTURES]
+    listed = parts[0] if len(parts) == 1 else f"{'; '.join(parts[:-1])}; and {parts[-1]}"
+    return f"Supported networks: {listed}."
 
 
 def get_spec(architecture: str) -> ArchitectureSpec:
@@ -48,7 +50,7 @@ def detect(sd: StateDict, *, source: str = "the weights") -> tuple[ArchitectureS
         if canonical is not None:
             return spec, canonical
     raise UnsupportedModelError(
-        f"{source} is not a network this package knows. It holds: {describe_keys(sd)}. {SUPPORTED_TEXT}"
+        f"{source} is not a network this package knows. It holds: {describe_keys(sd)}. {supported_architectures_text()}"
     )
 
 

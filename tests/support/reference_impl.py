@@ -1,4 +1,5 @@
-"""An independent, deliberately plain implementation of reference §2, straight from the text.
+"""An independent, deliberately plain implementation of the networks (RRDBNet, SRVGGNetCompact,
+UNetDiscriminatorSN) from their published definitions in BasicSR and Real-ESRGAN.
 
 It shares no code with ``core.archs``: functional convs over the state dict, pixel
 (un)shuffle and nearest upsampling written as reshapes, spectral norm from its definition.

@@ -22,12 +22,20 @@ from ...errors import CorruptModelError, UnsafeModelError, UnsupportedModelError
 from ..statedict import StateDict, unwrap_state_dict
 from .ncnn import NCNN_MAGIC, read_ncnn
 
-__all__ = ["RawWeights", "read_weights", "sniff_format", "SUPPORTED_FORMATS_TEXT"]
+__all__ = ["RawWeights", "read_weights", "sniff_format", "WEIGHT_FORMATS", "supported_formats_text"]
 
-SUPPORTED_FORMATS_TEXT = (
-    "Supported formats: PyTorch .pth/.pt/.ckpt (loaded with weights_only=True), .safetensors, "
-    "and ncnn .param + .bin pairs."
+WEIGHT_FORMATS: tuple[tuple[str, str], ...] = (
+    ("PyTorch .pth/.pt/.ckpt", "loaded with weights_only=True: no code in the file runs"),
+    (".safetensors", "its 'hyperparameters' metadata, where present, settles what shapes cannot tell"),
+    ("ncnn .param + .bin pairs", "RRDBNet and SRVGGNetCompact graphs, fp16 or fp32 weights"),
 )
+"""The formats :func:`read_weights` reads, as (name, detail); the text in errors and docs comes from here."""
+
+
+def supported_formats_text() -> str:
+    """One sentence naming every readable weights format (for error messages)."""
+    names = [name for name, _ in WEIGHT_FORMATS]
+    return f"Supported formats: {', '.join(names[:-1])} and {names[-1]}."
 
 
 @dataclass
@@ -131,5 +139,5 @@ def read_weights(path: str | Path) -> RawWeights:
     with path.open("rb") as fh:
         head = fh.read(12)
     raise UnsupportedModelError(
-        f"{path.name} is of no known weights format (it starts with {head!r}). {SUPPORTED_FORMATS_TEXT}"
+        f"{path.name} is of no known weights format (it starts with {head!r}). {supported_formats_text()}"
     )

@@ -43,6 +43,8 @@ class ArchitectureSpec:
       ``hints`` (file metadata or the caller's overrides) only fill in what shapes cannot tell.
     - ``build(hp)``: an untrained module with those hyperparameters.
     - ``facts(hp)``: scale, channels, size needs, cost, and the engine policy.
+    - ``summary``: which files of this network load (key layouts, variants), one phrase; the
+      supported-networks text in errors, ``realesrgan-kit models`` and the README is built from it.
     """
 
     id: str
@@ -51,6 +53,7 @@ class ArchitectureSpec:
     hyperparameters: Callable[[StateDict, Mapping[str, Any]], dict[str, Any]]
     build: Callable[[Mapping[str, Any]], nn.Module]
     facts: Callable[[Mapping[str, Any]], ArchitectureFacts]
+    summary: str = ""
 
 
 def indices(sd: StateDict, pattern: str) -> list[int]:

@@ -64,4 +64,5 @@ UNET_DISCRIMINATOR_SPEC = ArchitectureSpec(
     hyperparameters=hyperparameters,
     build=build,
     facts=facts,
+    summary=("the U-Net discriminator with spectral norm that Real-ESRGAN trains against"),
 )

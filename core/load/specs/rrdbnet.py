@@ -197,4 +197,8 @@ RRDBNET_SPEC = ArchitectureSpec(
     hyperparameters=hyperparameters,
     build=build,
     facts=facts,
+    summary=(
+        "ESRGAN, Real-ESRGAN (BasicSR) and BSRGAN key layouts; scale 1, 2, 4 or 8 (pixel-unshuffle "
+        "for 1 and 2); any width, depth and growth channels"
+    ),
 )

@@ -105,4 +105,5 @@ SRVGG_SPEC = ArchitectureSpec(
     hyperparameters=hyperparameters,
     build=build,
     facts=facts,
+    summary=("PReLU, ReLU or LeakyReLU activations, any depth, width and scale"),
 )
