@@ -18,7 +18,7 @@ def import_package():
     try:
         import realesrgan_kit
 
-        if Path(realesrgan_kit.__file__).resolve().parent == ROOT:
+        if realesrgan_kit.__file__ and Path(realesrgan_kit.__file__).resolve().parent == ROOT:
             return realesrgan_kit
     except ImportError:
         pass

@@ -53,7 +53,10 @@ def photo_crop(size: int) -> np.ndarray:
     """An RGB uint8 size×size crop of the baboon photo (mirrored up when larger than it)."""
     import cv2
 
-    image = cv2.imread(str(DATA), cv2.IMREAD_COLOR)[:, :, ::-1]
+    bgr = cv2.imread(str(DATA), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"cannot read the benchmark photo {DATA}")
+    image = bgr[:, :, ::-1]
     if size > min(image.shape[:2]):
         reps = -(-size // min(image.shape[:2]))
         image = np.pad(
@@ -115,10 +118,16 @@ def child(args: argparse.Namespace) -> None:
 
         engine = Realesrgan(gpuid=-1, model=4)
 
-        def run(img):
+        def run_ncnn(img: np.ndarray) -> np.ndarray:
             return np.ascontiguousarray(engine.process_cv2(np.ascontiguousarray(img[:, :, ::-1]))[:, :, ::-1])
+
+        run = run_ncnn
     elif args.row == "comfyui":
-        run = lambda img: comfyui_reference(model.module, img, model.scale)  # noqa: E731
+
+        def run_comfyui(img: np.ndarray) -> np.ndarray:
+            return comfyui_reference(model.module, img, model.scale)
+
+        run = run_comfyui
     else:
         options = {
             "ours": {},
@@ -128,7 +137,7 @@ def child(args: argparse.Namespace) -> None:
             "memory": {},
         }[args.row]
 
-        def run(img):
+        def run_ours(img: np.ndarray) -> np.ndarray:
             result = run_upscale(model, img, **options)
             info.update(
                 tile=result.report.tile,
@@ -139,6 +148,8 @@ def child(args: argparse.Namespace) -> None:
                 pad=result.report.tile_pad,
             )
             return result.image
+
+        run = run_ours
 
     if args.row != "memory":
         run(small)  # warm-up: library loading, kernel selection
@@ -202,7 +213,7 @@ LABELS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="128² crop and a 512² memory job")
     parser.add_argument("--size", type=int, default=None, help="crop side (default 256, quick 128)")
     parser.add_argument("--big", type=int, default=None, help="memory-job side (default 1024, quick 512)")

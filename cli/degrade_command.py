@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ def _collect_inputs(inputs: list[str]) -> tuple[list[Path], bool]:
     return files, from_folder
 
 
-def _output_paths(files: list[Path], output: Path | None, from_folder: bool) -> dict[Path, Path | None]:
+def _output_paths(files: list[Path], output: Path | None, from_folder: bool) -> Mapping[Path, Path | None]:
     if output is None:
         return dict.fromkeys(files)
     if (

@@ -7,6 +7,7 @@ those of real files; chroma subsampling is pinned to 4:2:0 where OpenCV lets us 
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 
 import cv2
@@ -19,13 +20,14 @@ __all__ = ["jpeg_compress", "check_quality"]
 
 def check_quality(quality: object) -> int:
     """A JPEG quality must be an integer 0..100 (integral floats such as 75.0 are accepted)."""
-    if isinstance(quality, bool) or not isinstance(quality, Real) or quality != int(quality):
+    number = float(quality) if isinstance(quality, Real) and not isinstance(quality, bool) else math.nan
+    if not number.is_integer():
         raise InvalidParameterError(f"JPEG quality must be an integer from 0 to 100; got {quality!r}")
-    if not 0 <= quality <= 100:
+    if not 0 <= number <= 100:
         raise InvalidParameterError(
             f"JPEG quality must be from 0 to 100 (30–95 in Real-ESRGAN); got {quality!r}"
         )
-    return int(quality)
+    return int(number)
 
 
 def _encode_params(quality: int) -> list[int]:
@@ -52,6 +54,8 @@ def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
     if not ok:  # pragma: no cover - libjpeg does not refuse valid 8-bit input
         raise InvalidImageError(f"the JPEG encoder refused a {image.shape} image")
     decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    if decoded is None:  # pragma: no cover - libjpeg decodes what it just encoded
+        raise InvalidImageError(f"the JPEG decoder could not read back a {image.shape} image")
     if image.shape[2] == 1:
         decoded = decoded[..., None]
     else:

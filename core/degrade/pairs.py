@@ -7,6 +7,7 @@ are taken on a non-overlapping grid from the top-left; the HR crop is the LR cro
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,11 +19,12 @@ __all__ = ["pair_scale", "check_hr_crop", "aligned_crop_boxes", "paired_crops"]
 
 def pair_scale(scale: object) -> int:
     """Pairs need an integer scale (1–4) so that one LR pixel is exactly s×s HR pixels."""
-    if isinstance(scale, bool) or not isinstance(scale, Real) or scale != int(scale) or not 1 <= scale <= 4:
+    number = float(scale) if isinstance(scale, Real) and not isinstance(scale, bool) else math.nan
+    if not number.is_integer() or not 1 <= number <= 4:
         raise InvalidParameterError(
             f"aligned HR/LR pairs need an integer scale 1, 2, 3 or 4; got {scale!r}. Use an integer --scale with --pairs"
         )
-    return int(scale)
+    return int(number)
 
 
 def check_hr_crop(hr_crop: object, scale: int) -> int:

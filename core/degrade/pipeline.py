@@ -52,8 +52,8 @@ def _noise(x: np.ndarray, choice: NoiseChoice | None) -> np.ndarray:
         return x
     rng = np.random.default_rng(choice.seed)
     if choice.kind == "gaussian":
-        return add_gaussian_noise(x, choice.sigma, gray=choice.gray, rng=rng)
-    return add_poisson_noise(x, choice.scale, gray=choice.gray, rng=rng)
+        return add_gaussian_noise(x, choice.level, gray=choice.gray, rng=rng)
+    return add_poisson_noise(x, choice.level, gray=choice.gray, rng=rng)
 
 
 def _jpeg(x: np.ndarray, quality: int | None) -> np.ndarray:

@@ -65,7 +65,10 @@ def split_image(image: object) -> Planes:
     data = data.reshape(image.shape[0], image.shape[1], channels)
     color, alpha = (data[..., :3], data[..., 3:]) if channels == 4 else (data, None)
     return Planes(
-        np.ascontiguousarray(color), None if alpha is None else np.ascontiguousarray(alpha), image.dtype, kind
+        np.ascontiguousarray(color),
+        None if alpha is None else np.ascontiguousarray(alpha),
+        np.dtype(image.dtype),  # (the `in _INT_DTYPES` test above narrows image.dtype to scalar types)
+        kind,
     )
 
 

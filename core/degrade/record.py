@@ -98,6 +98,13 @@ class SharpenChoice:
             object.__setattr__(self, name, v)
 
 
+def _checked(value: float | None, name: str) -> float:
+    """A field that ``__post_init__`` requires for this kind (so never None here)."""
+    if value is None:
+        raise AssertionError(f"{name} is required for this kind and was checked on construction")
+    return value
+
+
 @dataclass(frozen=True)
 class KernelChoice:
     """A blur or sinc kernel. Isotropic kinds have sigma_y = sigma_x and theta = 0."""
@@ -117,9 +124,10 @@ class KernelChoice:
             raise _bad("kernel size", size, "odd")
         object.__setattr__(self, "size", size)
         if self.kind == "sinc":
-            object.__setattr__(self, "omega", _float("sinc omega", self.omega, positive=True))
-            if self.omega > math.pi + 1e-9:
-                raise _bad("sinc omega", self.omega, "at most π")
+            omega = _float("sinc omega", self.omega, positive=True)
+            object.__setattr__(self, "omega", omega)
+            if omega > math.pi + 1e-9:
+                raise _bad("sinc omega", omega, "at most π")
             return
         for name in ("sigma_x", "sigma_y"):
             object.__setattr__(self, name, _float(f"kernel {name}", getattr(self, name), positive=True))
@@ -130,16 +138,19 @@ class KernelChoice:
     def matrix(self, pad_to: int | None = None) -> np.ndarray:
         """The kernel (float64, sum 1); ``pad_to=21`` zero-pads it as Real-ESRGAN does."""
         if self.kind == "sinc":
-            k = kernels.sinc_kernel(self.size, self.omega)
+            k = kernels.sinc_kernel(self.size, _checked(self.omega, "omega"))
         else:
             iso = self.kind.endswith("iso") and not self.kind.endswith("aniso")
-            sy, theta = (None, 0.0) if iso else (self.sigma_y, self.theta)
+            sx = _checked(self.sigma_x, "sigma_x")
+            sy, theta = (None, 0.0) if iso else (self.sigma_y, _checked(self.theta, "theta"))
             if self.kind.startswith("generalized"):
-                k = kernels.generalized_gaussian_kernel(self.size, self.sigma_x, sy, theta, beta=self.beta)
+                k = kernels.generalized_gaussian_kernel(
+                    self.size, sx, sy, theta, beta=_checked(self.beta, "beta")
+                )
             elif self.kind.startswith("plateau"):
-                k = kernels.plateau_kernel(self.size, self.sigma_x, sy, theta, beta=self.beta)
+                k = kernels.plateau_kernel(self.size, sx, sy, theta, beta=_checked(self.beta, "beta"))
             else:
-                k = kernels.gaussian_kernel(self.size, self.sigma_x, sy, theta)
+                k = kernels.gaussian_kernel(self.size, sx, sy, theta)
         return kernels.pad_kernel(k, pad_to) if pad_to else k
 
     def describe(self) -> str:
@@ -147,7 +158,7 @@ class KernelChoice:
             return f"sinc {self.size}px ω={self.omega:.3f}"
         text = f"{self.kind} {self.size}px σ={self.sigma_x:.2f}"
         if "aniso" in self.kind:
-            text += f"/{self.sigma_y:.2f} θ={math.degrees(self.theta):.0f}°"
+            text += f"/{self.sigma_y:.2f} θ={math.degrees(_checked(self.theta, 'theta')):.0f}°"
         if self.beta is not None:
             text += f" β={self.beta:.2f}"
         return text
@@ -195,6 +206,11 @@ class NoiseChoice:
         if level < 0:
             raise _bad(f"noise {level_name}", level, "≥ 0")
         object.__setattr__(self, level_name, level)
+
+    @property
+    def level(self) -> float:
+        """The noise strength this kind uses: ``sigma`` for Gaussian, ``scale`` for Poisson."""
+        return _checked(self.sigma if self.kind == "gaussian" else self.scale, "noise level")
 
     def describe(self) -> str:
         level = f"σ={self.sigma:.1f}" if self.kind == "gaussian" else f"scale={self.scale:.2f}"

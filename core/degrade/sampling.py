@@ -41,13 +41,14 @@ _SIZE_EPS = 1e-9
 
 
 def check_scale(scale: object) -> float:
-    if isinstance(scale, bool) or not isinstance(scale, Real) or not math.isfinite(scale):
+    number = float(scale) if isinstance(scale, Real) and not isinstance(scale, bool) else math.nan
+    if not math.isfinite(number):
         raise InvalidParameterError(f"scale must be a number from 1 to 4; got {scale!r}")
-    if not _MIN_SCALE <= scale <= _MAX_SCALE:
+    if not _MIN_SCALE <= number <= _MAX_SCALE:
         raise InvalidParameterError(
             f"scale must be from 1 to 4 (the output is the input size ÷ scale); got {scale!r}"
         )
-    return float(scale)
+    return number
 
 
 def _floor_size(value: float) -> int:

@@ -16,7 +16,7 @@ import dataclasses
 import difflib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sized
 from dataclasses import dataclass
 from numbers import Integral, Real
 from types import MappingProxyType
@@ -120,7 +120,12 @@ def _number(name: str, value: object) -> float:
 
 
 def _pair(name: str, value: object) -> tuple[float, float]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+    if (
+        isinstance(value, (str, bytes))
+        or not isinstance(value, Sized)
+        or not isinstance(value, Iterable)
+        or len(value) != 2
+    ):
         raise InvalidParameterError(f"setting {name} must be a (low, high) pair; got {value!r}")
     lo, hi = (_number(name, v) for v in value)
     if lo > hi:
@@ -137,7 +142,12 @@ def _probability(name: str, value: object) -> float:
 
 def _distribution(length: int, labels: tuple[str, ...]):
     def check(name: str, value: object) -> tuple[float, ...]:
-        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != length:
+        if (
+            isinstance(value, (str, bytes))
+            or not isinstance(value, Sized)
+            or not isinstance(value, Iterable)
+            or len(value) != length
+        ):
             raise InvalidParameterError(
                 f"setting {name} must list {length} probabilities ({', '.join(labels)}); got {value!r}"
             )
@@ -203,13 +213,14 @@ def _jpeg_range(name: str, value: object) -> tuple[int, int]:
 
 
 def _kernel_sizes(name: str, value: object) -> tuple[int, ...]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise InvalidParameterError(
             f"setting {name} must list odd kernel sizes such as 7,9,...,21; got {value!r}"
         )
     sizes = tuple(value)
     if not sizes or any(
-        isinstance(s, bool) or not isinstance(s, Integral) or s < 1 or s % 2 == 0 or s > 41 for s in sizes
+        isinstance(s, bool) or not isinstance(s, Integral) or not 1 <= int(s) <= 41 or int(s) % 2 == 0
+        for s in sizes
     ):
         raise InvalidParameterError(f"setting {name} must list odd kernel sizes from 1 to 41; got {value!r}")
     return tuple(int(s) for s in sizes)

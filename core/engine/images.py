@@ -235,7 +235,7 @@ def write_image(hwc: torch.Tensor, record: ImageRecord) -> Any:
     return Image.fromarray(array)  # H×W×2 → LA, ×3 → RGB, ×4 → RGBA (uint8)
 
 
-def assemble_output(record: ImageRecord, frames: list[torch.Tensor] | torch.Tensor) -> Any:
+def assemble_output(record: ImageRecord, frames: torch.Tensor) -> Any:
     """Torch batches: the already preallocated [B, H, W, C] float32 tensor, in the caller's channel order."""
     if record.bgr:
         return _channel_order_batch(frames)
