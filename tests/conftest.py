@@ -1,37 +1,67 @@
 """Test session setup.
 
 The repository root is the package, so pytest cannot import it under its real name by
-itself. We expose the checkout as ``realesrgan_kit`` through a symlink in a temporary folder
-put first on ``sys.path`` (and on ``PYTHONPATH`` for subprocesses), so tests always exercise
-this checkout, whatever its folder is called and whether or not a copy is pip-installed.
+itself. ``.pyimport/realesrgan_kit`` is a symlink to the checkout (made here, at configure
+time, and git-ignored), and ``[tool.pytest.ini_options] pythonpath`` puts ``.pyimport`` (and
+``tests``, for ``support``) first on ``sys.path``, so tests always exercise this checkout,
+whatever its folder is called and whether or not a copy is pip-installed. Child Pythons (CLI,
+notebook kernels, the Voilà server) get the same through :func:`subprocess_env`.
+
+Nothing here changes ``sys.path`` or the environment when it is imported: the user model
+folder is a session fixture that restores ``REALESRGAN_KIT_MODELS`` afterwards.
 """
 
 from __future__ import annotations
 
-import atexit
+import importlib
 import os
-import shutil
-import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
+IMPORT_DIR = ROOT / ".pyimport"
+"""Holds the ``realesrgan_kit`` link; named in pyproject's pytest ``pythonpath`` and pyright ``extraPaths``."""
 
-_import_dir = Path(tempfile.mkdtemp(prefix="realesrgan-kit-import-"))
-(_import_dir / "realesrgan_kit").symlink_to(ROOT, target_is_directory=True)
-sys.path.insert(0, str(_import_dir))
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_import_dir), os.environ.get("PYTHONPATH")]))
-atexit.register(shutil.rmtree, _import_dir, ignore_errors=True)
 
-# Never touch the user's cache: every session gets its own model folder.
-_model_dir = Path(tempfile.mkdtemp(prefix="realesrgan-kit-models-"))
-os.environ["REALESRGAN_KIT_MODELS"] = str(_model_dir)
-atexit.register(shutil.rmtree, _model_dir, ignore_errors=True)
+def ensure_import_link() -> Path:
+    """``.pyimport/realesrgan_kit`` → the checkout (relative, so a moved checkout keeps working)."""
+    link = IMPORT_DIR / "realesrgan_kit"
+    if not (link.is_dir() and link.resolve() == ROOT):
+        IMPORT_DIR.mkdir(exist_ok=True)
+        if link.is_symlink():
+            link.unlink()
+        try:
+            link.symlink_to(Path(".."), target_is_directory=True)
+        except FileExistsError:  # another pytest process made it meanwhile
+            pass
+    return link
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # for ``support``
+
+def pytest_configure(config: pytest.Config) -> None:
+    ensure_import_link()
+    # The pythonpath entry may have been looked at (and remembered as missing) before the link existed.
+    importlib.invalidate_caches()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Never touch the user's cache: the session gets its own model folder (restored afterwards)."""
+    folder = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REALESRGAN_KIT_MODELS", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def subprocess_env(user_model_dir: Path) -> dict[str, str]:
+    """The environment for a child Python that imports ``realesrgan_kit`` from this checkout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IMPORT_DIR), env.get("PYTHONPATH")]))
+    env["REALESRGAN_KIT_MODELS"] = str(user_model_dir)
+    return env
 
 
 @pytest.fixture(scope="session")

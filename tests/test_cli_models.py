@@ -87,6 +87,8 @@ def test_download_command_with_a_mirror(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("entry", [[sys.executable, "-m", "realesrgan_kit"]])
-def test_module_entry_point(entry):
-    out = subprocess.run([*entry, "--version"], capture_output=True, text=True, timeout=60)
+def test_module_entry_point(entry, subprocess_env):
+    out = subprocess.run(
+        [*entry, "--version"], capture_output=True, text=True, timeout=60, env=subprocess_env
+    )
     assert out.returncode == 0 and out.stdout.startswith("realesrgan-kit ")

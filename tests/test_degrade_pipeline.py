@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import subprocess
 import sys
 
@@ -86,7 +85,7 @@ def test_replay_from_json_gives_identical_bytes():
         assert apply_degradation(img, record).tobytes() == result.image.tobytes()
 
 
-def test_every_run_is_identical_across_processes():
+def test_every_run_is_identical_across_processes(subprocess_env):
     """A fresh interpreter (other hash seed) produces the same bytes: nothing depends on hash()."""
     code = (
         "import hashlib, numpy as np, cv2\n"
@@ -95,7 +94,7 @@ def test_every_run_is_identical_across_processes():
         "img = np.clip(np.round(cv2.resize(rng.random((12, 10, 3)).astype(np.float32), (80, 96), interpolation=cv2.INTER_CUBIC) * 255), 0, 255).astype(np.uint8)\n"
         "print(hashlib.sha256(degrade(img, seed=99).image.tobytes()).hexdigest())\n"
     )
-    env = dict(os.environ, PYTHONHASHSEED="12345")
+    env = dict(subprocess_env, PYTHONHASHSEED="12345")
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     ).stdout.strip()

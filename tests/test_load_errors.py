@@ -178,8 +178,15 @@ def test_loading_a_huge_header_does_not_hang(tmp_path):
         load_model(tmp_path / "liar.safetensors")
 
 
-def test_import_does_no_heavy_work():
+def test_import_does_no_heavy_work(subprocess_env):
     """Importing the package loads neither torch nor any model (a fresh interpreter)."""
     code = "import sys, realesrgan_kit; print('torch' in sys.modules, 'cv2' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=subprocess_env,
+    )
     assert out.stdout.split() == ["False", "False"]

@@ -38,10 +38,14 @@ if _missing:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, subprocess_env):
     log = tmp_path_factory.mktemp("voila") / "voila.log"
     # JUPYTER_PREFER_ENV_PATH: this environment's python3 kernelspec wins over a user-level one.
-    env = {"REALESRGAN_KIT_NOTEBOOK_SMALL": "1", "JUPYTER_PREFER_ENV_PATH": "1"}
+    env = {
+        "PYTHONPATH": subprocess_env["PYTHONPATH"],
+        "REALESRGAN_KIT_NOTEBOOK_SMALL": "1",
+        "JUPYTER_PREFER_ENV_PATH": "1",
+    }
     with voila_server(NOTEBOOK, env=env, log_path=log) as url:
         yield url
 

@@ -50,8 +50,9 @@ def test_nbstripout_verify_passes():
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes_on_small_inputs(path, monkeypatch):
-    monkeypatch.setenv("REALESRGAN_KIT_NOTEBOOK_SMALL", "1")  # the kernel inherits the environment
+def test_notebook_executes_on_small_inputs(path, monkeypatch, subprocess_env):
+    monkeypatch.setenv("PYTHONPATH", subprocess_env["PYTHONPATH"])  # the kernel inherits the environment
+    monkeypatch.setenv("REALESRGAN_KIT_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "1")  # this environment's kernelspec, not a user-level one
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(

