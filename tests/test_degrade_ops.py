@@ -91,7 +91,7 @@ def test_usm_sharpens_edges_and_leaves_flat_areas():
 def test_resize_matches_torch_interpolate(size, mode):
     img = smooth_image(37, 53)
     expected = from_torch(F.interpolate(to_torch(img), size=size, mode=mode))
-    out = resize(img, *size, mode)
+    out = resize(img, size[0], size[1], mode)
     assert out.shape == size + (3,) and out.dtype == np.float32
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
@@ -161,7 +161,7 @@ def test_noise_rejects_bad_parameters():
     with pytest.raises(InvalidParameterError, match="scale must be a finite number ≥ 0"):
         poisson_noise(img, -0.1, gray=False, rng=np.random.default_rng(0))
     with pytest.raises(InvalidParameterError, match="numpy.random.Generator"):
-        gaussian_noise(img, 1, gray=False, rng=np.random)  # the global RNG is not accepted
+        gaussian_noise(img, 1, gray=False, rng=np.random)  # pyright: ignore[reportArgumentType]  # the global RNG is refused
 
 
 def test_jpeg_is_the_real_codec_and_keeps_rgb_order():
@@ -184,6 +184,6 @@ def test_jpeg_gray_and_quality_errors():
     assert jpeg_compress(gray, 50).shape == (32, 32, 1)
     for bad in (101, -1, 50.5, True):
         with pytest.raises(InvalidParameterError, match="JPEG quality must be"):
-            jpeg_compress(gray, bad)
+            jpeg_compress(gray, bad)  # pyright: ignore[reportArgumentType]  # a wrong type on purpose: the test checks the error
     with pytest.raises(InvalidImageError, match="H×W×1 or H×W×3"):
         jpeg_compress(np.zeros((8, 8, 4), np.float32), 50)

@@ -110,9 +110,9 @@ def test_single_step_equals_the_standalone_part():
     img = photo()
     only_jpeg = dict(ALL_OFF, jpeg_final=True)
     result = degrade(img, seed=3, scale=1, enabled=only_jpeg)
-    expected = np.round(jpeg_compress(img.astype(np.float32) / 255, result.record.jpeg_final) * 255).astype(
-        np.uint8
-    )
+    quality = result.record.jpeg_final
+    assert quality is not None
+    expected = np.round(jpeg_compress(img.astype(np.float32) / 255, quality) * 255).astype(np.uint8)
     np.testing.assert_array_equal(result.image, expected)
 
 
@@ -179,6 +179,7 @@ def test_real_16bit_rgba_keeps_alpha_precision(data_dir):
 def test_real_images_all_kinds(data_dir):
     for name in ("0014.jpg", "00017_gray.png", "children-alpha.png"):
         img = cv2.imread(str(data_dir / name), cv2.IMREAD_UNCHANGED)
+        assert img is not None
         out = degrade(img, seed=4, scale=4).image
         assert out.shape[:2] == output_size(img.shape[0], img.shape[1], 4)
         assert out.ndim == img.ndim and out.dtype == img.dtype

@@ -112,8 +112,9 @@ def test_sampled_values_stay_in_their_ranges():
                 continue
             if k.kind == "sinc":
                 lo = math.pi / 3 if k.size < 13 else math.pi / 5
-                assert lo <= k.omega <= math.pi
+                assert k.omega is not None and lo <= k.omega <= math.pi
             else:
+                assert k.sigma_x is not None and k.sigma_y is not None and k.theta is not None
                 assert 0.2 <= k.sigma_x <= sigma_hi and 0.2 <= k.sigma_y <= sigma_hi
                 assert -math.pi <= k.theta <= math.pi
                 if "aniso" not in k.kind:
@@ -124,17 +125,24 @@ def test_sampled_values_stay_in_their_ranges():
         assert r.resize2.height == max(1, math.floor(100 * r.resize2.factor + 1e-9))
         assert 0.3 <= r.resize2.factor <= 1.2
         n1, n2 = r.noise1, r.noise2
-        assert (1 <= n1.sigma <= 30) if n1.kind == "gaussian" else (0.05 <= n1.scale <= 3)
-        assert (1 <= n2.sigma <= 25) if n2.kind == "gaussian" else (0.05 <= n2.scale <= 2.5)
+        assert (1 <= n1.level <= 30) if n1.kind == "gaussian" else (0.05 <= n1.level <= 3)
+        assert (1 <= n2.level <= 25) if n2.kind == "gaussian" else (0.05 <= n2.level <= 2.5)
+        assert r.jpeg1 is not None and r.jpeg_final is not None
         assert 30 <= r.jpeg1 <= 95 and 30 <= r.jpeg_final <= 95
         if r.final_sinc is not None:
-            assert math.pi / 3 <= r.final_sinc.omega <= math.pi  # the final sinc always uses π/3..π
+            omega = r.final_sinc.omega
+            assert omega is not None and math.pi / 3 <= omega <= math.pi  # the final sinc always uses π/3..π
         assert (r.out_height, r.out_width) == (100, 75)
+
+
+def _jpeg1(record) -> int:
+    assert record.jpeg1 is not None  # every step is on by default
+    return record.jpeg1
 
 
 def test_jpeg_qualities_cover_the_integer_range_uniformly():
     rng = np.random.default_rng(4)
-    q = [sample_degradation(rng, height=64, width=64).jpeg1 for _ in range(3000)]
+    q = [_jpeg1(sample_degradation(rng, height=64, width=64)) for _ in range(3000)]
     assert min(q) == 30 and max(q) == 95
     assert np.mean(q) == pytest.approx(62.5, abs=4 * 18.8 / math.sqrt(3000))
 
@@ -182,7 +190,7 @@ def test_unknown_step_and_bad_sampling_arguments():
     with pytest.raises(InvalidParameterError, match="scale must be from 1 to 4"):
         sample_degradation(rng, height=64, width=64, scale=8)
     with pytest.raises(InvalidParameterError, match="numpy.random.Generator"):
-        sample_degradation(42, height=64, width=64)
+        sample_degradation(42, height=64, width=64)  # pyright: ignore[reportArgumentType]  # a wrong type on purpose: the test checks the error
 
 
 def test_presets_and_steps():

@@ -21,6 +21,7 @@ def tiny():
 @pytest.fixture(scope="module")
 def children(data_dir):
     rgba = cv2.imread(str(data_dir / "children-alpha.png"), cv2.IMREAD_UNCHANGED)
+    assert rgba is not None
     return cv2.cvtColor(rgba, cv2.COLOR_BGRA2RGBA)[96:160, 32:96]  # an edge between figure and transparency
 
 

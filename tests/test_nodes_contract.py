@@ -169,5 +169,6 @@ def test_degrade_scale_range_is_the_pipelines():
 
     scale = next(i for i in definitions.node_by_id("RealESRGANKitDegrade").inputs if i.name == "scale")
     assert check_scale(scale.minimum) == scale.minimum and check_scale(scale.maximum) == scale.maximum
+    assert scale.maximum is not None and scale.step is not None
     with pytest.raises(InvalidParameterError):
         check_scale(scale.maximum + scale.step)

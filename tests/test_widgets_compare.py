@@ -89,7 +89,7 @@ def test_zoom_crops_the_same_area_of_both_images(pair):
     view.set_images(before, after)
     view.zoom_to(0.1, 0.2, 0.5, 0.6)
     shown_before, shown_after = view.shown_before, view.shown_after
-    assert shown_before.shape == (12, 16, 3)
+    assert shown_before is not None and shown_before.shape == (12, 16, 3)
     np.testing.assert_array_equal(shown_after, np.repeat(np.repeat(shown_before, 4, 0), 4, 1))
     assert _png_size(view.after) == (48, 64) and view.aspect == pytest.approx(64 / 48)
     assert view.caption.startswith("region x 16–80, y 24–72")

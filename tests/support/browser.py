@@ -19,6 +19,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM = Path(os.environ.get("REALESRGAN_KIT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -132,7 +136,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator[object]:
+def chromium() -> Iterator[Browser]:
     """A headless Debian chromium driven by Playwright."""
     from playwright.sync_api import sync_playwright
 

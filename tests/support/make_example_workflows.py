@@ -229,7 +229,7 @@ def _strip(panels: list[Any], height: int = 240) -> Any:
     tiles = []
     for panel in panels:
         image = Image.fromarray((np.clip(panel, 0, 1) * 255 + 0.5).astype(np.uint8))
-        tiles.append(image.resize((height * image.width // image.height, height), Image.NEAREST))
+        tiles.append(image.resize((height * image.width // image.height, height), Image.Resampling.NEAREST))
     strip = Image.new("RGB", (sum(t.width for t in tiles) + 8 * (len(tiles) - 1), height), (24, 24, 24))
     x = 0
     for tile in tiles:

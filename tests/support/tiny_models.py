@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 
 from realesrgan_kit.core.archs import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN
 
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
-def _randomize(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+
+def _randomize(module: ModuleT, seed: int) -> ModuleT:
     """Seeded weights: N(0, 0.1) everywhere, PReLU slopes in 0..0.5 (as trained ones are)."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
