@@ -112,6 +112,8 @@ def assemble_parts(
     timestamp is shifted to start at the range's first frame.
     """
     import av
+    from av.codec.context import Flags
+    from av.stream import Disposition
 
     for chunk in chunks:
         path = chunk_path(parts, chunk.index)
@@ -143,7 +145,7 @@ def assemble_parts(
             ctx.time_base = settings.time_base
             primaries, trc, matrix, rng = settings.colour
             ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = primaries, trc, matrix, rng
-            ctx.flags |= av.codec.context.Flags.global_header
+            ctx.flags |= Flags.global_header
             if settings.threads:
                 ctx.thread_count = settings.threads
             ctx.options = _codec_options(settings)
@@ -154,7 +156,7 @@ def assemble_parts(
             source_video = source.streams[info.stream_index]
             _copy_stream_metadata(source_video, vstream)
             others = []
-            flag = int(av.stream.Disposition.attached_pic)
+            flag = int(Disposition.attached_pic)
             for stream in source.streams:
                 if stream.index == info.stream_index:
                     continue

@@ -245,10 +245,12 @@ class Encoder:
 
     def __init__(self, settings: EncoderSettings, colour: ColourModel) -> None:
         import av
+        from av.codec.context import Flags
+        from av.error import FFmpegError
 
         self.settings = settings
         self.colour = colour
-        ctx = av.CodecContext.create(settings.codec, "w")
+        ctx: Any = av.CodecContext.create(settings.codec, "w")
         ctx.width = settings.width
         ctx.height = settings.height
         ctx.pix_fmt = settings.pix_fmt
@@ -260,18 +262,18 @@ class Encoder:
         ctx.color_trc = trc
         ctx.colorspace = matrix
         ctx.color_range = rng
-        ctx.flags |= av.codec.context.Flags.global_header
+        ctx.flags |= Flags.global_header
         if settings.threads:
             ctx.thread_count = settings.threads
         ctx.options = _codec_options(settings)
         try:
             ctx.open()
-        except av.error.FFmpegError as exc:
+        except FFmpegError as exc:
             raise UnsupportedCodecError(
                 f"encoder {settings.codec} refused {settings.width}×{settings.height} {settings.pix_fmt} "
                 f"with options {ctx.options} ({exc}); try another --codec, --pix-fmt or --preset"
             ) from exc
-        self.context = ctx
+        self.context: Any = ctx
 
     @property
     def extradata(self) -> bytes:
