@@ -104,9 +104,9 @@ def make_clip(path: Path, width: int, height: int, frames: int) -> Path:
 
 
 def child(row: str, clip: Path, out: Path) -> dict:
-    import numpy as np
-
     import importlib
+
+    import numpy as np
 
     kit = import_package()
     engine = importlib.import_module("realesrgan_kit.core.engine")
