@@ -79,7 +79,8 @@ def make_clip(path: Path, width: int, height: int, frames: int) -> Path:
         for i in range(frames):
             x = int(span_x * (0.5 + 0.5 * np.sin(i / 11)))
             y = int(span_y * (0.5 + 0.5 * np.cos(i / 17)))
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(photo[y : y + height, x : x + width]))
+            view = np.ascontiguousarray(photo[y : y + height, x : x + width], dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(view, format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, RATE)
             for packet in video.encode(frame):
