@@ -215,3 +215,35 @@ def test_prepared_frame_upscaler_equals_run_upscale(model):
     expected = run_upscale(model, image, tile=8, width=27).image
     assert np.array_equal(upscaler(image), expected)
     assert upscaler(image).shape == (30, 27, 3) and upscaler.report().images == 2
+
+
+def test_colour_tags_aspect_ratio_language_and_creation_time_are_kept(tmp_path, model):
+    src = tmp_path / "tagged.mp4"
+    with av.open(str(src), "w") as out:
+        out.metadata["creation_time"] = "2020-01-02T03:04:05.000000Z"
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        ctx = video.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = 9, 16, 9, 2  # BT.2020 PQ, full
+        video.sample_aspect_ratio = Fraction(4, 3)
+        video.metadata["language"] = "jpn"
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(frame_image(i, 24, 32))
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    out_path = tmp_path / "tagged_big.mp4"
+    upscale_video(model, src, out_path, encoder_options=FAST)
+    before, after = probe_video(src), probe_video(out_path)
+    assert after.colour_codes == before.colour_codes == (9, 16, 9, 2)
+    assert after.sample_aspect_ratio == Fraction(4, 3)
+    assert after.metadata["creation_time"] == "2020-01-02T03:04:05.000000Z"
+    assert after.streams[0].language == "jpn"
+    # the full-range BT.2020 matrix is used both ways: levels come back where they were
+    assert np.allclose(
+        [f.image.mean() for f in iter_video_frames(out_path)],
+        [f.image.mean() for f in iter_video_frames(src)],
+        atol=3,
+    )

@@ -206,6 +206,7 @@ def prepare_video_job(
         preset=preset,
         pix_fmt=pix_fmt,
         options=encoder_options,
+        sample_aspect_ratio=info.sample_aspect_ratio,
     )
     engine_options = {
         "tile": tile,
