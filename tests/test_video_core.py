@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from fractions import Fraction
 
 import av
@@ -193,6 +194,7 @@ def test_chunks_made_out_of_order_assemble_into_the_single_process_file(tmp_path
     target = tmp_path / "distributed.mp4"
     job = prepare_video_job(model, clip, target, encoder_options=FAST, chunk_frames=4)
     open_parts(job, resume=False, force=False)
+    job = pickle.loads(pickle.dumps(job))  # as it travels to workers
     for chunk in reversed(job.chunks):  # as independent workers would finish them
         upscale_chunk(model, job, chunk)
     assemble_chunks(job)
