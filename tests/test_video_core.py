@@ -69,7 +69,7 @@ def test_is_video_file_sniffs_content_not_suffix(tmp_path, clip):
 def test_frames_are_rgb_in_presentation_order_and_seekable(clip):
     frames = list(iter_video_frames(clip))
     assert [f.index for f in frames] == list(range(12))
-    assert [f.time for f in frames] == [i / 24 for i in range(12)]
+    assert [Fraction(f.pts) * Fraction(f.time_base) for f in frames] == frame_times(clip)
     levels = [float(f.image[:, :, 0].mean()) for f in frames]
     expected = [float(frame_image(i, 24, 32)[:, :, 0].mean()) for i in range(12)]
     assert np.allclose(levels, expected, atol=4)
@@ -249,3 +249,23 @@ def test_colour_tags_aspect_ratio_language_and_creation_time_are_kept(tmp_path, 
         [f.image.mean() for f in iter_video_frames(src)],
         atol=3,
     )
+
+
+@pytest.mark.real_weights
+def test_animevideov3_by_name_with_default_encoder_settings_across_chunk_seams(tmp_path, clip):
+    """The embedded weights, the default x264 settings (B-frames, so decode times differ from
+    presentation times at every chunk seam) and three chunks."""
+    out = tmp_path / "anime.mp4"
+    report = upscale_video("realesr-animevideov3", clip, out, outscale=2, chunk_frames=4)
+    assert (report.codec, report.preset, report.crf, report.chunks) == ("libx264", "medium", 18, 3)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        reordered = [p for p in container.demux(stream) if p.size and p.pts != p.dts]
+        container.seek(0)
+        frames = list(container.decode(stream))
+    assert reordered, "B-frames: decode order differs from presentation order"
+    assert [Fraction(f.pts) * Fraction(f.time_base) for f in frames] == frame_times(clip)
+    assert (frames[0].width, frames[0].height) == (64, 48)
+    levels = [float(f.to_ndarray(format="rgb24")[:, :, 0].mean()) for f in frames]
+    expected = [float(frame_image(i, 24, 32)[:, :, 0].mean()) for i in range(12)]
+    assert np.allclose(levels, expected, atol=8), "the real model keeps each frame's content"
