@@ -77,6 +77,13 @@ class VideoJob:
         return self.frame_range != (0, self.frames_total)
 
     @property
+    def frame_step(self) -> int:
+        """One frame's duration in the source's time base (for frames without timestamps)."""
+        if not self.info.fps:
+            return 1
+        return max(1, round(1 / (self.info.fps * self.info.time_base)))
+
+    @property
     def output_size(self) -> tuple[int, int]:
         """(width, height) of the written video."""
         return self.settings.width, self.settings.height
@@ -369,6 +376,7 @@ def upscale_chunk(
         settings=job.settings,
         colour=job.colour,
         upscale_frame=_frame_upscaler(model, job, cancel),
+        frame_step=job.frame_step,
         on_chunk=lambda _c, path: made.append(path),
         progress=progress,
         cancel=cancel,
@@ -494,6 +502,7 @@ def upscale_video(
             settings=job.settings,
             colour=job.colour,
             upscale_frame=upscale_frame,
+            frame_step=job.frame_step,
             progress=progress,
             cancel=cancel,
             frames_done=already,
