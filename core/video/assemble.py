@@ -140,7 +140,10 @@ def assemble_parts(
             ctx = vstream.codec_context
             configure_context(ctx, settings)
             if info.display_matrix is not None:
-                vstream.set_display_matrix(list(info.display_matrix))
+                if hasattr(vstream, "set_display_matrix"):
+                    vstream.set_display_matrix(list(info.display_matrix))
+                else:  # older PyAV releases cannot write it
+                    log.warning("%s: this PyAV cannot write the rotation (display matrix); upgrade av", dst)
             source_video = source.streams[info.stream_index]
             _copy_stream_metadata(source_video, vstream)
             others = []
@@ -223,6 +226,11 @@ def _copy_stream_metadata(source: Any, target: Any) -> None:
 def _copy_chapters(source: Any, out: Any, trimmed: bool) -> int:
     chapters = list(source.chapters()) if hasattr(source, "chapters") else []
     if not chapters:
+        return 0
+    if not hasattr(out, "set_chapters"):
+        log.warning(
+            "this PyAV cannot write chapters; %d chapters are not carried over (upgrade av)", len(chapters)
+        )
         return 0
     if trimmed:
         log.warning("chapters are not carried over when only a frame range is written")

@@ -271,7 +271,10 @@ def run_chunks(
             on_chunk(chunk, path)
 
     decoder = threading.Thread(
-        target=_decode_worker, args=(src, chunks, colour, frame_step, decoded, shared), name="video-decode", daemon=True
+        target=_decode_worker,
+        args=(src, chunks, colour, frame_step, decoded, shared),
+        name="video-decode",
+        daemon=True,
     )
     encoder = threading.Thread(
         target=_encode_worker,

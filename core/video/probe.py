@@ -211,7 +211,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
                 f"{p}: the video stream holds no decodable frame; the file is empty, truncated or damaged"
             )
         matrix = _display_matrix(first)
-        rotation = round(first.rotation) if matrix is not None else 0
+        rotation = round(getattr(first, "rotation", 0) or 0) if matrix is not None else 0
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate
         duration = None
         if stream.duration is not None:
