@@ -14,7 +14,15 @@ from typing import Any
 
 from ..errors import CorruptVideoError, InvalidVideoError, UnsupportedCodecError
 
-__all__ = ["VideoInfo", "StreamInfo", "probe_video", "is_video_file", "open_video", "video_stream_of"]
+__all__ = [
+    "VideoInfo",
+    "StreamInfo",
+    "probe_video",
+    "is_video_file",
+    "open_video",
+    "video_stream_of",
+    "is_attached_picture",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +112,7 @@ def video_stream_of(container: Any, path: str | os.PathLike[str]) -> Any:
             f"{path} is a still image ({container.format.name}), not a video; upscale it as an image"
         )
     candidates = [
-        s
-        for s in container.streams.video
-        if not (s.disposition & _attached_pic_flag()) and s.codec_context is not None
+        s for s in container.streams.video if not is_attached_picture(s) and s.codec_context is not None
     ]
     if not candidates:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
@@ -117,10 +123,15 @@ def video_stream_of(container: Any, path: str | os.PathLike[str]) -> Any:
     return max(candidates, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0))
 
 
-def _attached_pic_flag() -> int:
+def _flag_value(flag: Any) -> int:
+    return int(getattr(flag, "value", flag))
+
+
+def is_attached_picture(stream: Any) -> bool:
+    """True for cover art (a still picture stored as a video stream)."""
     from av.stream import Disposition
 
-    return int(Disposition.attached_pic)
+    return bool(_flag_value(stream.disposition) & _flag_value(Disposition.attached_pic))
 
 
 def is_video_file(path: str | os.PathLike[str]) -> bool:
@@ -146,7 +157,6 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
 
 
 def _stream_infos(container: Any) -> tuple[StreamInfo, ...]:
-    flag = _attached_pic_flag()
     out = []
     for s in container.streams:
         codec = (
@@ -158,7 +168,7 @@ def _stream_infos(container: Any) -> tuple[StreamInfo, ...]:
                 kind=s.type,
                 codec=str(codec),
                 language=s.metadata.get("language"),
-                attached_picture=bool(s.disposition & flag),
+                attached_picture=is_attached_picture(s),
             )
         )
     return tuple(out)
@@ -220,6 +230,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             duration = container.duration / 1_000_000
         chapters = container.chapters() if hasattr(container, "chapters") else []
         pix_fmt = ctx.pix_fmt or first.format.name
+        # newer PyAV frames carry these tags; the decoder context has them in every release
+        primaries = getattr(first, "color_primaries", None) or ctx.color_primaries
+        trc = getattr(first, "color_trc", None) or ctx.color_trc
         return VideoInfo(
             path=p,
             container=container.format.name,
@@ -236,14 +249,14 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             frames=int(stream.frames) or None,
             rotation=rotation,
             display_matrix=matrix,
-            color_primaries=_colour_name(first.color_primaries, "primaries"),
-            color_trc=_colour_name(first.color_trc, "trc"),
+            color_primaries=_colour_name(primaries, "primaries"),
+            color_trc=_colour_name(trc, "trc"),
             colorspace=_colour_name(first.colorspace, "space"),
             color_range=_colour_name(first.color_range, "range"),
             sample_aspect_ratio=Fraction(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else None,
             colour_codes=(
-                int(first.color_primaries or 2),
-                int(first.color_trc or 2),
+                int(primaries or 2),
+                int(trc or 2),
                 int(first.colorspace if first.colorspace is not None else 2),
                 int(first.color_range or 0),
             ),
