@@ -106,14 +106,19 @@ def open_video(path: str | os.PathLike[str]) -> Any:
 
 
 def video_stream_of(container: Any, path: str | os.PathLike[str]) -> Any:
-    """The main video stream (not cover art); InvalidVideoError when there is none."""
+    """The main video stream (not cover art); InvalidVideoError when there is none,
+    UnsupportedCodecError when no video stream has a decoder in this build."""
     if _is_image_demuxer(container.format.name):
         raise InvalidVideoError(
             f"{path} is a still image ({container.format.name}), not a video; upscale it as an image"
         )
-    candidates = [
-        s for s in container.streams.video if not is_attached_picture(s) and s.codec_context is not None
-    ]
+    pictures = [s for s in container.streams.video if not is_attached_picture(s)]
+    candidates = [s for s in pictures if s.codec_context is not None]
+    if pictures and not candidates:
+        raise UnsupportedCodecError(
+            f"{path}: this PyAV/FFmpeg build has no decoder for its video codec; convert the file to "
+            "H.264, HEVC, VP9, AV1 or ProRes with another tool first"
+        )
     if not candidates:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
         raise InvalidVideoError(
@@ -148,6 +153,8 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
         with av.open(str(p), mode="r", metadata_errors="replace") as container:
             video_stream_of(container, p)
             return True
+    except UnsupportedCodecError:
+        return True  # a video; upscaling it will say that its codec cannot be decoded here
     except (InvalidVideoError, OSError, ValueError):
         return False
     except Exception as exc:  # any FFmpeg error means "not a video we can read"
