@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import InvalidParameterError, OutputExistsError, ResumeMismatchError
 from ..fileio import atomic_output, same_file
+from ..options import TILE_AUTO, Tile
 from .assemble import AssemblyResult, assemble_parts
 from .chunks import (
     DEFAULT_CHUNK_SECONDS,
@@ -157,7 +158,7 @@ def prepare_video_job(
     outscale: float | None = None,
     width: int | None = None,
     height: int | None = None,
-    tile: int | str | None = "auto",
+    tile: Tile = TILE_AUTO,
     tile_pad: int | None = None,
     precision: str = "auto",
     tta: bool = False,
@@ -419,7 +420,7 @@ def upscale_video(
     outscale: float | None = None,
     width: int | None = None,
     height: int | None = None,
-    tile: int | str | None = "auto",
+    tile: Tile = TILE_AUTO,
     tile_pad: int | None = None,
     precision: str = "auto",
     tta: bool = False,
