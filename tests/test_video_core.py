@@ -287,3 +287,37 @@ def test_a_raw_stream_without_timestamps_gets_the_stream_rate(tmp_path, model):
     out_path = tmp_path / "raw_big.mp4"
     upscale_video(model, src, out_path, encoder_options=FAST)
     assert frame_times(out_path) == [Fraction(i, 25) for i in range(6)]
+
+
+def test_a_seek_that_lands_too_late_falls_back_to_decoding_from_the_start(clip):
+    from realesrgan_kit.core.video.frames import decode_frames, scan_packets
+
+    scan = scan_packets(clip)
+
+    class PoorIndex:
+        """A container whose index sends the first seek one keyframe too far."""
+
+        def __init__(self, container):
+            self.container, self.seeks = container, []
+
+        def seek(self, pts, **kwargs):
+            self.seeks.append(pts)
+            if len(self.seeks) == 1:
+                pts = scan.keyframes[scan.keyframes.index(pts) + 1]
+            return self.container.seek(pts, **kwargs)
+
+        def decode(self, stream):
+            return self.container.decode(stream)
+
+    with av.open(str(clip)) as container:
+        poor = PoorIndex(container)
+        frames = decode_frames(
+            poor,
+            container.streams.video[0],
+            clip,
+            seek_pts=scan.pts[4],
+            start_pts=scan.pts[5],
+            stop_pts=scan.pts[7],
+        )
+        assert [f.pts for f in frames] == [scan.pts[5], scan.pts[6]]
+    assert poor.seeks == [scan.pts[4], 0]
