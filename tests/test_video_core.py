@@ -60,6 +60,12 @@ def test_is_video_file_sniffs_content_not_suffix(tmp_path, clip):
     cv2.imwrite(str(tmp_path / "s.png"), frame_image(0, 8, 8))
     still.write_bytes((tmp_path / "s.png").read_bytes())
     assert not is_video_file(still), "a PNG named .mp4 is an image"
+    from PIL import Image
+
+    stills = [Image.fromarray(frame_image(i, 8, 8)) for i in range(3)]
+    stills[0].save(tmp_path / "one.gif")
+    stills[0].save(tmp_path / "anim.gif", save_all=True, append_images=stills[1:], duration=100)
+    assert not is_video_file(tmp_path / "one.gif") and is_video_file(tmp_path / "anim.gif")
     text = tmp_path / "notes.mkv"
     text.write_text("not a video")
     assert not is_video_file(text)
