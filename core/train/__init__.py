@@ -34,6 +34,7 @@ from .trainer import (
     TrainResult,
     ValidationReport,
     export_generator,
+    export_run,
     finetune,
     resolve_training_precision,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "TrainResult",
     "ValidationReport",
     "export_generator",
+    "export_run",
     "resolve_training_precision",
     "MODEL_FILE",
 ]

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +35,7 @@ from torch.nn import functional as F
 
 from ..engine.precision import DTYPES, cpu_has_fast_bf16, resolve_device
 from ..errors import InvalidParameterError, RunFolderMismatchError
+from ..fileio import atomic_output
 from ..load.descriptor import ModelDescriptor
 from ..load.registry import get_spec
 from ..load.save import save_safetensors
@@ -57,7 +59,7 @@ from .losses import PerceptualLoss, gan_loss
 from .networks import check_trainable, new_discriminator, trainable_copy, update_ema, weights_digest
 from .pool import PairPoolSampler
 from .run_folder import RUN_FILE, LossLog, check_resumable, setup_record, start_run_folder
-from .settings import TrainSettings
+from .settings import EXPORT_CHOICES, TrainSettings
 
 __all__ = [
     "TrainProgress",
@@ -66,6 +68,7 @@ __all__ = [
     "finetune",
     "resolve_training_precision",
     "export_generator",
+    "export_run",
     "MODEL_FILE",
 ]
 
@@ -207,6 +210,28 @@ def export_generator(
     """Write a trained generator as a model file every loader of this package reads."""
     trained = dataclasses.replace(descriptor, module=module, source=str(path), format="safetensors")
     return save_safetensors(trained, path, overwrite=overwrite, extra_metadata=metadata)
+
+
+def export_run(
+    run_dir: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    which: str = "ema",
+    overwrite: bool = False,
+) -> Path:
+    """Copy the generator (``ema`` or ``raw``) of a run's last checkpoint to ``path``, atomically."""
+    if which not in EXPORT_CHOICES:
+        raise InvalidParameterError(f"which must be one of {', '.join(EXPORT_CHOICES)}; got {which!r}")
+    found = latest_checkpoint(run_dir)
+    if found is None:
+        raise RunFolderMismatchError(
+            f"{run_dir} holds no checkpoint yet; train first (or wait for the first one)"
+        )
+    source = found[1] / ("generator_ema.safetensors" if which == "ema" else "generator.safetensors")
+    target = Path(path)
+    with atomic_output(target, overwrite=overwrite) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
 
 
 class _Session:
@@ -579,6 +604,8 @@ class _Session:
             latest = latest_checkpoint(self.run_dir)
             if latest is None or latest[0] != self.iteration:
                 self._save()
+            if not validations or validations[-1].iteration != self.iteration:
+                validate()  # the state the run stops with is what the user sees last
             log.info("stopped at iteration %d; resume with the same command and --resume", self.iteration)
         model_path = self.export()
         return TrainResult(
