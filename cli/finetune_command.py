@@ -105,10 +105,6 @@ def _settings(args: argparse.Namespace) -> Any:
         except (KeyError, ValueError, TypeError) as exc:
             log.warning("could not read the settings of %s (%s); using the defaults", run_file, exc)
     given = {name: getattr(args, name) for name in _SETTING_ARGS if getattr(args, name) is not None}
-    if args.pool_size is None and "batch_size" in given and base.pool_size % given["batch_size"]:
-        given["pool_size"] = max(
-            given["batch_size"], base.pool_size // given["batch_size"] * given["batch_size"]
-        )
     return base.replace(**given)
 
 

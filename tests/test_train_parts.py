@@ -63,6 +63,8 @@ def test_defaults_are_the_official_training_values():
     assert (net.generator_lr, gan.generator_lr, gan.discriminator_lr) == (2e-4, 1e-4, 1e-4)
     assert net.betas == (0.9, 0.99) and net.weight_decay == 0 and net.ema_decay == 0.999
     assert (net.batch_size, net.patch_size, net.pool_size, net.hflip) == (12, 256, 180, True)
+    pools = (net.pool_samples, net.replace(batch_size=8).pool_samples, net.replace(pool_size=0).pool_samples)
+    assert pools == (180, 176, 0), "the pool holds whole batches"
     assert (
         dict(gan.perceptual_layers)
         == dict(OFFICIAL_PERCEPTUAL_LAYERS)
@@ -89,7 +91,6 @@ def test_defaults_are_the_official_training_values():
     [
         ({"stage": "esrgan"}, "stage must be one of net, gan"),
         ({"batch_size": 0}, "batch_size must be an integer ≥ 1"),
-        ({"pool_size": 10, "batch_size": 4}, "multiple of batch_size"),
         ({"ema_decay": 1.0}, r"ema_decay must be in \[0, 1\)"),
         ({"lr": 0.0}, "lr must be > 0"),
         ({"precision": "int8"}, "precision must be one of"),

@@ -183,12 +183,7 @@ class FineTuner(PanelMixin, w.VBox):
             lr=float(self.lr.value) or None,
             val_every=int(self.val_every.value),
             precision=self.precision.value,
-            pool_size=self._pool_size(int(self.batch.value)),
         )
-
-    def _pool_size(self, batch: int) -> int:
-        pool = self.base_settings.pool_size
-        return pool if pool % batch == 0 else max(batch, pool // batch * batch)
 
     def start(self) -> concurrent.futures.Future[JobOutcome[Any]]:
         """Start (or, with "resume" ticked, continue) training on the worker thread."""
@@ -198,6 +193,8 @@ class FineTuner(PanelMixin, w.VBox):
         if (hr is None) == (pairs is None):
             raise InvalidParameterError("fill in either the HR folder or the pairs folder (one of them)")
         settings, model_key = self.settings(), self.model.value
+        if not model_key:
+            raise InvalidParameterError("choose a model to start from")
         run_dir, resume = Path(self.run_dir.value.strip() or "finetune-run"), self.resume.value
         val_folder = self.val_folder.value.strip() or None
         with self._lock:

@@ -18,9 +18,10 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import torch
 
 from ..errors import InvalidDatasetError, InvalidImageError
 from ..imageio import image_files, read_image
@@ -141,7 +142,7 @@ class _ImageCache:
         return image
 
 
-class _SeededSamples:
+class _SeededSamples(torch.utils.data.Dataset):
     """Shared by both datasets: which file, crop position and flip a sample number gets."""
 
     def __init__(self, count: int, seed: int, hflip: bool) -> None:
@@ -170,9 +171,7 @@ class _SeededSamples:
         return top, left
 
 
-def _tensor(image: np.ndarray) -> Any:
-    import torch
-
+def _tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
 
 
@@ -208,7 +207,9 @@ class DegradedCrops(_SeededSamples):
             gt = gt[:, ::-1]
         gt = np.ascontiguousarray(gt)
         seed = int(rng.integers(0, 2**53))
-        lq = degrade(gt, seed=seed, scale=self.scale, preset=self.settings).image
+        lq = degrade(
+            gt, seed=seed, scale=self.scale, preset=cast(Any, self.settings)
+        ).image  # settings, not a name
         s = self.settings
         gt_usm = usm_sharpen(
             gt,
@@ -231,7 +232,7 @@ class AlignedPairs(_SeededSamples):
         patch_size: int,
         seed: int,
         hflip: bool = True,
-        usm: Mapping[str, float] | None = None,
+        usm: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(len(pairs), seed, hflip)
         self.pairs, self.scale, self.patch_size = list(pairs), scale, patch_size
@@ -296,7 +297,7 @@ def validation_samples(
         left = (hr.shape[1] - side) // 2 // scale * scale
         gt = np.ascontiguousarray(hr[top : top + side, left : left + side])
         if lr is None:
-            lq = degrade(gt, seed=derive_seed(seed, name), scale=scale, preset=settings).image
+            lq = degrade(gt, seed=derive_seed(seed, name), scale=scale, preset=cast(Any, settings)).image
         else:
             lq = lr[top // scale : (top + side) // scale, left // scale : (left + side) // scale]
         samples.append(ValidationSample(name, np.ascontiguousarray(lq), gt))

@@ -78,7 +78,7 @@ class TrainSettings:
     gan_gt_usm: bool = False
     hflip: bool = True
     pool_size: int = 180
-    """Training pair pool (0: none). Must be a multiple of ``batch_size``."""
+    """Training pair pool (0: none); rounded down to whole batches (at least one), see ``pool_samples``."""
     seed: int = 0
     degradation_preset: str = "realesrgan"
     degradation_overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -107,10 +107,6 @@ class TrainSettings:
                 _number(name, value, minimum=0.0, exclusive=True)
         if not 0.0 <= float(self.ema_decay) < 1.0:
             raise InvalidParameterError(f"ema_decay must be in [0, 1); got {self.ema_decay!r}")
-        if self.pool_size and self.pool_size % self.batch_size:
-            raise InvalidParameterError(
-                f"pool_size {self.pool_size} must be a multiple of batch_size {self.batch_size} (or 0 for no pool)"
-            )
         if len(self.betas) != 2 or not all(0.0 <= float(b) < 1.0 for b in self.betas):
             raise InvalidParameterError(f"betas must be two numbers in [0, 1); got {self.betas!r}")
         if self.keep_checkpoints < 1:
@@ -125,6 +121,13 @@ class TrainSettings:
     @property
     def discriminator_lr(self) -> float:
         return float(self.lr_discriminator if self.lr_discriminator is not None else 1e-4)
+
+    @property
+    def pool_samples(self) -> int:
+        """The pool actually used: ``pool_size`` rounded down to a multiple of the batch (0 stays 0)."""
+        if self.pool_size == 0:
+            return 0
+        return max(self.batch_size, self.pool_size // self.batch_size * self.batch_size)
 
     @property
     def uses_perceptual(self) -> bool:

@@ -280,7 +280,10 @@ class _Session:
         self.ema = trainable_copy(descriptor.module).to(self.device).requires_grad_(False)
         self.start = trainable_copy(descriptor.module).to(self.device).requires_grad_(False).eval()
         self.opt_g = torch.optim.Adam(
-            self.generator.parameters(), lr=s.generator_lr, betas=tuple(s.betas), weight_decay=s.weight_decay
+            self.generator.parameters(),
+            lr=s.generator_lr,
+            betas=(float(s.betas[0]), float(s.betas[1])),
+            weight_decay=s.weight_decay,
         )
         self.rng = torch.Generator().manual_seed(s.seed)
         self.discriminator: nn.Module | None = None
@@ -290,12 +293,12 @@ class _Session:
             self.opt_d = torch.optim.Adam(
                 self.discriminator.parameters(),
                 lr=s.discriminator_lr,
-                betas=tuple(s.betas),
+                betas=(float(s.betas[0]), float(s.betas[1])),
                 weight_decay=s.weight_decay,
             )
         self.perceptual = self._perceptual(perceptual_features, vgg_weights)
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
-        self.sampler = PairPoolSampler(s.batch_size, s.pool_size, seed=s.seed + 1)
+        self.sampler = PairPoolSampler(s.batch_size, s.pool_samples, seed=s.seed + 1)
         self.iteration = 0
         if resume:
             self._restore()
