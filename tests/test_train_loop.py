@@ -276,3 +276,17 @@ def test_cli_finetune_shows_progress_and_resumes_with_the_runs_settings(tmp_path
         main(["finetune", str(tmp_path / "none"), "--model", str(weights), "-o", str(tmp_path / "r2")]) == 1
     )
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cpu_precisions(model, hr_folder, tmp_path):
+    from realesrgan_kit.core.engine.precision import cpu_has_fast_bf16
+    from realesrgan_kit.core.errors import InvalidParameterError
+    from realesrgan_kit.core.train import resolve_training_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_training_precision("auto", cpu) == ("bf16" if cpu_has_fast_bf16() else "fp32")
+    with pytest.raises(InvalidParameterError, match="fp16 training needs a CUDA GPU"):
+        resolve_training_precision("fp16", cpu)
+    run = _run(model, tmp_path / "bf16", hr_folder, settings=SETTINGS.replace(iterations=1, precision="bf16"))
+    assert np.isfinite(run.losses[0]["l1"])
+    assert json.loads((tmp_path / "bf16" / "run.json").read_text())["setup"]["precision"] == "bf16"
