@@ -290,3 +290,15 @@ def test_cpu_precisions(model, hr_folder, tmp_path):
     run = _run(model, tmp_path / "bf16", hr_folder, settings=SETTINGS.replace(iterations=1, precision="bf16"))
     assert np.isfinite(run.losses[0]["l1"])
     assert json.loads((tmp_path / "bf16" / "run.json").read_text())["setup"]["precision"] == "bf16"
+
+
+def test_an_rrdbnet_with_pixel_unshuffle_trains(hr_folder, tmp_path):
+    from realesrgan_kit.core.errors import InvalidParameterError
+    from support.tiny_models import tiny_rrdb
+
+    x2 = build_descriptor(tiny_rrdb(scale=2).state_dict())  # ×2: the input is unshuffled ×2
+    with pytest.raises(InvalidParameterError, match="multiple of 4"):
+        _run(x2, tmp_path / "odd", hr_folder, settings=SETTINGS.replace(patch_size=30))
+    run = _run(x2, tmp_path / "x2", hr_folder, settings=SETTINGS.replace(iterations=1, pool_size=0))
+    assert run.iteration == 1 and run.validations[-1].image.shape == (32, 4 * 32, 3)
+    assert load_model(run.model_path).scale == 2

@@ -33,6 +33,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
+from ..degrade import settings_from
 from ..engine.precision import DTYPES, cpu_has_fast_bf16, resolve_device
 from ..errors import InvalidParameterError, RunFolderMismatchError
 from ..fileio import atomic_output
@@ -343,10 +344,8 @@ class _Session:
             )
         if pairs is not None:
             items = scan_pair_folder(pairs, self.scale, s.patch_size)
-            deg = s.degradation_preset
-            from ..degrade import settings_from
-
-            d = settings_from(deg, s.degradation_overrides)
+            # The ground truth is sharpened as the degradation settings say, as for HR folders.
+            d = settings_from(s.degradation_preset, s.degradation_overrides)
             usm = {
                 "weight": d.usm_weight,
                 "kernel_size": d.usm_kernel_size,
