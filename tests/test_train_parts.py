@@ -236,3 +236,18 @@ def test_new_discriminator_comes_from_the_given_generator_only():
     assert torch.equal(torch.random.get_rng_state(), before)
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(x, y), name
+
+
+def test_degrading_the_sharpened_copy_equals_the_pipeline_with_its_own_sharpening():
+    """The dataset sharpens once and degrades that copy with the sharpen step off."""
+    from realesrgan_kit.core.degrade import degrade, settings_from, usm_sharpen
+
+    gt = np.zeros((48, 48, 3), np.float32)
+    gt[:, 16:32], gt[8:24] = 0.95, 0.05
+    s = settings_from("realesrgan")
+    usm = usm_sharpen(
+        gt, weight=s.usm_weight, kernel_size=s.usm_kernel_size, sigma=s.usm_sigma, threshold=s.usm_threshold
+    )
+    for seed in range(3):
+        whole = degrade(gt, seed=seed, scale=4).image
+        assert np.array_equal(whole, degrade(usm, seed=seed, scale=4, enabled={"sharpen": False}).image)

@@ -207,9 +207,6 @@ class DegradedCrops(_SeededSamples):
             gt = gt[:, ::-1]
         gt = np.ascontiguousarray(gt)
         seed = int(rng.integers(0, 2**53))
-        lq = degrade(
-            gt, seed=seed, scale=self.scale, preset=cast(Any, self.settings)
-        ).image  # settings, not a name
         s = self.settings
         gt_usm = usm_sharpen(
             gt,
@@ -218,6 +215,10 @@ class DegradedCrops(_SeededSamples):
             sigma=s.usm_sigma,
             threshold=s.usm_threshold,
         )
+        # The pipeline's first step is this very sharpening: degrade the sharpened copy with that
+        # step off (the other steps draw the same choices either way) instead of sharpening twice.
+        settings: Any = self.settings  # degrade takes settings as well as a preset name
+        lq = degrade(gt_usm, seed=seed, scale=self.scale, preset=settings, enabled={"sharpen": False}).image
         return _tensor(lq), _tensor(gt), _tensor(np.clip(gt_usm, 0.0, 1.0).astype(np.float32))
 
 
