@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..core.train.settings import EXPORT_CHOICES, PERCEPTUAL_CHOICES, STAGES, TRAIN_PRECISIONS
+    from ..core.options import DEGRADE_PRESETS, PRECISIONS
+    from ..core.train.settings import EXPORT_CHOICES, PERCEPTUAL_CHOICES, STAGES
 
     p = subparsers.add_parser(
         "finetune",
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--discriminator", metavar="MODEL", help="initial discriminator weights (default: new)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
     p.add_argument("--workers", type=int, dest="num_workers", help="DataLoader workers (default 0)")
-    p.add_argument("--precision", choices=TRAIN_PRECISIONS, help="autocast format (default auto)")
+    p.add_argument("--precision", choices=PRECISIONS, help="autocast format (default auto)")
     p.add_argument(
         "--threads", type=int, help="CPU threads for PyTorch (a resumed run repeats bitwise with the same)"
     )
@@ -67,7 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every", metavar="K", help="(default 500)")
     p.add_argument("--pool", type=int, dest="pool_size", help="training pair pool size (default 180, 0: off)")
     p.add_argument("--export", choices=EXPORT_CHOICES, help="generator in model.safetensors (default ema)")
-    p.add_argument("--degradation", dest="degradation_preset", help="degradation preset (default realesrgan)")
+    p.add_argument(
+        "--degradation",
+        dest="degradation_preset",
+        choices=DEGRADE_PRESETS,
+        help="degradation preset (default realesrgan)",
+    )
     p.add_argument(
         "--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint"
     )

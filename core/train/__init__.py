@@ -25,7 +25,6 @@ from .settings import (
     PERCEPTUAL_CHOICES,
     RESUMABLE_FIELDS,
     STAGES,
-    TRAIN_PRECISIONS,
     TrainSettings,
 )
 from .trainer import (
@@ -43,7 +42,6 @@ __all__ = [
     "TrainSettings",
     "STAGES",
     "PERCEPTUAL_CHOICES",
-    "TRAIN_PRECISIONS",
     "EXPORT_CHOICES",
     "OFFICIAL_PERCEPTUAL_LAYERS",
     "RESUMABLE_FIELDS",

@@ -23,11 +23,11 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidParameterError
+from ..options import DEGRADE_PRESETS, PRECISIONS
 
 __all__ = [
     "STAGES",
     "PERCEPTUAL_CHOICES",
-    "TRAIN_PRECISIONS",
     "EXPORT_CHOICES",
     "OFFICIAL_PERCEPTUAL_LAYERS",
     "RESUMABLE_FIELDS",
@@ -36,7 +36,6 @@ __all__ = [
 
 STAGES = ("net", "gan")
 PERCEPTUAL_CHOICES = ("vgg19", "off")
-TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 EXPORT_CHOICES = ("ema", "raw")
 
 OFFICIAL_PERCEPTUAL_LAYERS: Mapping[str, float] = MappingProxyType(
@@ -93,7 +92,8 @@ class TrainSettings:
     def __post_init__(self) -> None:
         _choice("stage", self.stage, STAGES)
         _choice("perceptual", self.perceptual, PERCEPTUAL_CHOICES)
-        _choice("precision", self.precision, TRAIN_PRECISIONS)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("degradation_preset", self.degradation_preset, DEGRADE_PRESETS)
         _choice("export", self.export, EXPORT_CHOICES)
         for name in ("iterations", "batch_size", "patch_size", "checkpoint_every", "val_every"):
             _integer(name, getattr(self, name), minimum=1)
