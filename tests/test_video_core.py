@@ -75,7 +75,8 @@ def test_is_video_file_sniffs_content_not_suffix(tmp_path, clip):
 def test_frames_are_rgb_in_presentation_order_and_seekable(clip):
     frames = list(iter_video_frames(clip))
     assert [f.index for f in frames] == list(range(12))
-    assert [Fraction(f.pts) * Fraction(f.time_base) for f in frames] == frame_times(clip)
+    assert all(f.pts is not None for f in frames)
+    assert [Fraction(f.pts or 0) * Fraction(f.time_base) for f in frames] == frame_times(clip)
     levels = [float(f.image[:, :, 0].mean()) for f in frames]
     expected = [float(frame_image(i, 24, 32)[:, :, 0].mean()) for i in range(12)]
     assert np.allclose(levels, expected, atol=4)
@@ -90,7 +91,9 @@ def test_chunks_start_at_keyframes_and_cover_every_frame(clip):
     assert chunks[0].seek_pts is None and chunks[1].seek_pts == chunks[1].start_pts
     ranged = plan_chunks(clip, frames="5:11", chunk_frames=3)
     assert [(c.start_frame, c.stop_frame) for c in ranged] == [(5, 8), (8, 11)]
-    assert ranged[0].seek_pts < ranged[0].start_pts, "a range start decodes from the keyframe before it"
+    seek, start = ranged[0].seek_pts, ranged[0].start_pts
+    assert seek is not None and start is not None
+    assert seek < start, "a range start decodes from the keyframe before it"
 
 
 def test_upscale_video_keeps_frames_timestamps_audio_and_rotation(tmp_path, clip, model):
@@ -270,7 +273,8 @@ def test_animevideov3_by_name_with_default_encoder_settings_across_chunk_seams(t
         container.seek(0)
         frames = list(container.decode(stream))
     assert reordered, "B-frames: decode order differs from presentation order"
-    assert [Fraction(f.pts) * Fraction(f.time_base) for f in frames] == frame_times(clip)
+    assert all(f.pts is not None for f in frames)
+    assert [Fraction(f.pts or 0) * Fraction(f.time_base) for f in frames] == frame_times(clip)
     assert (frames[0].width, frames[0].height) == (64, 48)
     levels = [float(f.to_ndarray(format="rgb24")[:, :, 0].mean()) for f in frames]
     expected = [float(frame_image(i, 24, 32)[:, :, 0].mean()) for i in range(12)]

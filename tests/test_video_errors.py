@@ -136,7 +136,9 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_kill_9_mid_job_leaves_no_target_and_resume_matches_an_uninterrupted_run(tmp_path, model):
+def test_kill_9_mid_job_leaves_no_target_and_resume_matches_an_uninterrupted_run(
+    tmp_path, model, subprocess_env
+):
     src = make_clip(tmp_path / "src.mp4", frames=16, gop=4)
     reference = tmp_path / "reference.mp4"
     upscale_video(model, src, reference, encoder_options=FAST, chunk_frames=4)
@@ -145,7 +147,7 @@ def test_kill_9_mid_job_leaves_no_target_and_resume_matches_an_uninterrupted_run
     script = _CHILD.format(
         tests=str(Path(__file__).parent), marker=str(marker), target=str(target), src=str(src)
     )
-    child = subprocess.Popen([sys.executable, "-c", script])
+    child = subprocess.Popen([sys.executable, "-c", script], env=subprocess_env)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():

@@ -168,9 +168,9 @@ class FineTuner(PanelMixin, w.VBox):
             ]
         )
         self.add_class("rk-finetuner")
-        self.start_button.on_click(lambda _: self._ui(self.start, "starting the training"))
+        self.start_button.on_click(lambda _: self.run_action(self.start, "starting the training"))
         self.stop_button.on_click(lambda _: self.stop())
-        self.export_button.on_click(lambda _: self._ui(self.export, "exporting"))
+        self.export_button.on_click(lambda _: self.run_action(self.export, "exporting"))
 
     # ---- public API ---------------------------------------------------------------------
     def settings(self) -> Any:
@@ -204,7 +204,7 @@ class FineTuner(PanelMixin, w.VBox):
         self.error.value = ""
         self.progress.max, self.progress.value = settings.iterations, 0
         self._set_busy(True)
-        self._set_status("loading the model and scanning the data…", "running")
+        self.set_status("loading the model and scanning the data…", "running")
 
         def job(context: JobContext) -> Any:
             from ..core.load import load_model
@@ -212,7 +212,7 @@ class FineTuner(PanelMixin, w.VBox):
 
             model = load_model(model_key)
             context.raise_if_cancelled()
-            self._set_status("training…", "running")
+            self.set_status("training…", "running")
             self.result = finetune(
                 model,
                 run_dir,
@@ -234,7 +234,7 @@ class FineTuner(PanelMixin, w.VBox):
         """Ask the run to stop after the current iteration (a checkpoint is written)."""
         asked = self.worker.cancel()
         if asked:
-            self._set_status("stopping after this iteration…", "running")
+            self.set_status("stopping after this iteration…", "running")
             self.stop_button.disabled = True
         return asked
 
@@ -246,7 +246,7 @@ class FineTuner(PanelMixin, w.VBox):
         if not target:
             raise InvalidParameterError("type a file name (…/name.safetensors) into 'export to' first")
         path = export_run(Path(self.run_dir.value.strip()), target, which=self.base_settings.export)
-        self._set_status(f"exported to {path}", "done")
+        self.set_status(f"exported to {path}", "done")
         return path
 
     def close(self) -> None:
@@ -265,7 +265,7 @@ class FineTuner(PanelMixin, w.VBox):
             with self._lock:
                 entries = list(self.losses)
             self.curves.value = loss_curves_svg(entries)
-            self._set_status(
+            self.set_status(
                 f"iteration {progress.iteration}/{progress.iterations} · {progress.iterations_per_second:.2f} it/s",
                 "running",
             )
@@ -287,15 +287,15 @@ class FineTuner(PanelMixin, w.VBox):
         if outcome.status == "failed":
             assert outcome.error is not None  # a failed outcome carries its exception
             self.error.value = error_html(outcome.error, action="training")
-            self._set_status("failed (details below); the last checkpoint is kept", "failed")
+            self.set_status("failed (details below); the last checkpoint is kept", "failed")
         elif result is not None and result.stopped:
-            self._set_status(
+            self.set_status(
                 f"stopped at iteration {result.iteration}; tick 'resume' and Start to continue", "cancelled"
             )
         elif result is not None:
-            self._set_status(f"done: {result.iteration} iterations → {result.model_path}", "done")
+            self.set_status(f"done: {result.iteration} iterations → {result.model_path}", "done")
         else:
-            self._set_status("stopped before training began", "cancelled")
+            self.set_status("stopped before training began", "cancelled")
         self._set_busy(False)
 
     def _set_busy(self, busy: bool) -> None:

@@ -13,20 +13,33 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import OutputExistsError, ResumeMismatchError
 from ..fileio import atomic_output
 from .chunks import Chunk, chunk_path, read_chunk_header
-
-if TYPE_CHECKING:
-    from .job import VideoJob
 
 __all__ = ["parts_dir_for", "open_parts", "pending_chunks", "MANIFEST"]
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+
+
+class PartsJob(Protocol):
+    """What the parts folder needs to know about its job (``job.VideoJob`` is one); a protocol,
+    so this module does not import the job module that imports it."""
+
+    @property
+    def dst(self) -> Path: ...
+    @property
+    def parts(self) -> Path: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def identity(self) -> dict[str, Any]: ...
+    @property
+    def chunks(self) -> tuple[Chunk, ...]: ...
 
 
 def parts_dir_for(dst: str | os.PathLike[str]) -> Path:
@@ -46,7 +59,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
     return out
 
 
-def open_parts(job: VideoJob, *, resume: bool, force: bool) -> None:
+def open_parts(job: PartsJob, *, resume: bool, force: bool) -> None:
     """Create ``job.parts`` with its manifest, or check an existing one for a resume."""
     manifest = job.parts / MANIFEST
     if manifest.is_file():
@@ -84,7 +97,7 @@ def open_parts(job: VideoJob, *, resume: bool, force: bool) -> None:
             )
 
 
-def pending_chunks(job: VideoJob) -> list[Chunk]:
+def pending_chunks(job: PartsJob) -> list[Chunk]:
     """The chunks of ``job`` without a finished chunk file for this job's key."""
     todo = []
     for chunk in job.chunks:
