@@ -19,7 +19,13 @@ Hierarchy::
     ├── InvalidParameterError       (also a ValueError) a bad option value
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
-    └── OutputExistsError           (also a FileExistsError) refusing to overwrite
+    ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
+    └── VideoError                  a video could not be read, written or resumed
+        ├── InvalidVideoError       (also a ValueError) not a video, no video stream
+        ├── CorruptVideoError       truncated or damaged data (names the frame/timestamp)
+        ├── UnsupportedCodecError   no decoder or encoder for the codec in this PyAV build
+        ├── UnsupportedPixelFormatError  a pixel format we cannot convert or encode
+        └── ResumeMismatchError     finished chunks were made from another source or options
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ __all__ = [
     "UpscaleOutOfMemoryError",
     "OperationCancelledError",
     "OutputExistsError",
+    "VideoError",
+    "InvalidVideoError",
+    "CorruptVideoError",
+    "UnsupportedCodecError",
+    "UnsupportedPixelFormatError",
+    "ResumeMismatchError",
 ]
 
 
@@ -96,3 +108,27 @@ class OperationCancelledError(RealESRGANKitError):
 
 class OutputExistsError(RealESRGANKitError, FileExistsError):
     """The output path exists and overwriting was not requested."""
+
+
+class VideoError(RealESRGANKitError):
+    """A video could not be read, written or resumed."""
+
+
+class InvalidVideoError(VideoError, ValueError):
+    """The file is not a video at all, or has no video stream."""
+
+
+class CorruptVideoError(VideoError):
+    """The video is truncated or its data is damaged; the message names the frame or timestamp."""
+
+
+class UnsupportedCodecError(VideoError):
+    """This PyAV build has no decoder (input) or encoder (output) for the codec."""
+
+
+class UnsupportedPixelFormatError(VideoError):
+    """A pixel format that cannot be converted to RGB, or that the chosen encoder cannot take."""
+
+
+class ResumeMismatchError(VideoError):
+    """The finished chunks next to the target were made from another source or other options."""
