@@ -11,7 +11,7 @@ PyAV is imported inside functions: importing this package does not load it.
 """
 
 from .chunks import DEFAULT_CHUNK_SECONDS, Chunk, plan_chunks
-from .encode import CODEC_PREFERENCES, DEFAULT_CRF, EncoderSettings, available_encoders
+from .encode import CODEC_PREFERENCES, DEFAULT_CRF, VIDEO_SUFFIXES, EncoderSettings, available_encoders
 from .frames import VideoFrame, iter_video_frames, read_video_frame
 from .job import (
     VideoJob,
@@ -52,5 +52,6 @@ __all__ = [
     "EncoderSettings",
     "available_encoders",
     "CODEC_PREFERENCES",
+    "VIDEO_SUFFIXES",
     "DEFAULT_CRF",
 ]

@@ -21,6 +21,7 @@ from .frames import ColourModel
 __all__ = [
     "EncoderSettings",
     "CODEC_PREFERENCES",
+    "VIDEO_SUFFIXES",
     "DEFAULT_CRF",
     "available_encoders",
     "choose_encoder_settings",
@@ -41,6 +42,8 @@ CODEC_PREFERENCES: dict[str, tuple[str, ...]] = {
     ".ts": ("libx264", "libx265", "mpeg2video"),
     ".nut": ("ffv1", "libx264"),
 }
+VIDEO_SUFFIXES = tuple(CODEC_PREFERENCES)
+"""Output file suffixes the video writer knows (the container follows the suffix)."""
 DEFAULT_CONTAINER_CODECS = ("libx264", "libx265", "libvpx-vp9", "mpeg4")
 
 DEFAULT_CRF: dict[str, int] = {"libx264": 18, "libx265": 20, "libvpx-vp9": 24, "libsvtav1": 28}

@@ -178,15 +178,7 @@ def _scan_cached(key: tuple[str, int, int]) -> PacketScan:
                 f"present (the data ends at frame {count}, {last}). Re-download or re-export the file, or "
                 f"use --frames 0:{count} to process what is there."
             )
-        duration = container.duration / 1_000_000 if container.duration else None
-        if duration is not None and pts and stream.average_rate:
-            end = float((max(pts) - (stream.start_time or 0)) * tb) + float(1 / stream.average_rate)
-            if end < duration - max(1.0, 0.1 * duration):
-                raise CorruptVideoError(
-                    f"{path}: truncated: the container says {duration:.3f} s but the video data ends at "
-                    f"{end:.3f} s (frame {count}). Re-download or re-export the file, or use --frames 0:{count} "
-                    "to process what is there."
-                )
+        _check_complete(path, stream, container, pts, count, tb)
     if missing:
         return PacketScan(path, stream.index, tb, (), (), count)
     ordered = tuple(sorted(pts))
@@ -194,6 +186,45 @@ def _scan_cached(key: tuple[str, int, int]) -> PacketScan:
         log.warning("%s: repeated video timestamps; frames are located by decoding from the start", path)
         return PacketScan(path, stream.index, tb, (), (), count)
     return PacketScan(path, stream.index, tb, ordered, tuple(sorted(set(keys))), count)
+
+
+def _declared_video_seconds(stream: Any) -> float | None:
+    """The video stream's own duration: its header field, or Matroska's DURATION tag."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    for key, value in stream.metadata.items():
+        if key.upper() == "DURATION":
+            try:
+                h, m, sec = value.split(":")
+                return int(h) * 3600 + int(m) * 60 + float(sec)
+            except ValueError:
+                return None
+    return None
+
+
+def _check_complete(
+    path: Path, stream: Any, container: Any, pts: list[int], count: int, tb: Fraction
+) -> None:
+    """Raise when the video data ends well before the duration its headers declare."""
+    if not pts or not stream.average_rate:
+        return
+    frame = float(1 / stream.average_rate)
+    end = float((max(pts) - (stream.start_time or 0)) * tb) + frame
+    declared = _declared_video_seconds(stream)
+    if declared is not None:
+        slack = 2 * frame + 0.05
+    elif container.duration:
+        # the container's duration covers every stream (audio may run longer): be lenient
+        declared = container.duration / 1_000_000
+        slack = max(1.0, 0.1 * declared)
+    else:
+        return
+    if end < declared - slack:
+        raise CorruptVideoError(
+            f"{path}: truncated: its headers say the video lasts {declared:.3f} s but the data ends at "
+            f"{end:.3f} s (after frame {count - 1}). Re-download or re-export the file, or use "
+            f"--frames 0:{count} to process what is there."
+        )
 
 
 def decode_frames(

@@ -54,7 +54,8 @@ class _Stop(Exception):
 
 class _Shared:
     def __init__(self) -> None:
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # every stage stops now
+        self.stop_decoding = threading.Event()  # the decoder stops; the encoder finishes what it has
         self.error: BaseException | None = None
         self.lock = threading.Lock()
 
@@ -64,9 +65,9 @@ class _Shared:
                 self.error = exc
         self.stop.set()
 
-    def put(self, q: queue.Queue, item: Any) -> None:
+    def put(self, q: queue.Queue, item: Any, *, decoder: bool = False) -> None:
         while True:
-            if self.stop.is_set():
+            if self.stop.is_set() or (decoder and self.stop_decoding.is_set()):
                 raise _Stop
             try:
                 q.put(item, timeout=_POLL)
@@ -122,26 +123,26 @@ def _decode_worker(
                     while current < position:
                         if current >= 0:
                             _check_count(src, run[current], done)
-                            shared.put(out, ("end", run[current]))
+                            shared.put(out, decoder=True, item=("end", run[current]))
                         current += 1
                         done = 0
                         index = run[current].start_frame
-                        shared.put(out, ("start", run[current]))
+                        shared.put(out, decoder=True, item=("start", run[current]))
                     if done >= run[current].frames:
                         continue  # a stream without timestamps may hold more frames than planned
                     image = frame_to_array(frame, colour, path=src, index=index)
-                    shared.put(out, ("frame", run[current], index, frame.pts, image))
+                    shared.put(out, decoder=True, item=("frame", run[current], index, frame.pts, image))
                     index += 1
                     done += 1
                 while current < len(run):
                     if current >= 0:
                         _check_count(src, run[current], done)
-                        shared.put(out, ("end", run[current]))
+                        shared.put(out, decoder=True, item=("end", run[current]))
                     current += 1
                     done = 0
                     if current < len(run):
-                        shared.put(out, ("start", run[current]))
-        shared.put(out, ("done",))
+                        shared.put(out, decoder=True, item=("start", run[current]))
+        shared.put(out, decoder=True, item=("done",))
     except _Stop:
         return
     except BaseException as exc:
@@ -190,7 +191,7 @@ def _encode_worker(
                 path = writer.commit()
                 writer, encoder = None, None
                 on_chunk(item[1], path)
-            elif kind == "done":
+            elif kind in ("done", "abort"):
                 return
     except _Stop:
         return
@@ -307,6 +308,17 @@ def run_chunks(
     except _Stop:
         assert shared.error is not None
         raise shared.error from None
+    except BaseException:
+        # a cancel, Ctrl-C or an error here: stop decoding, let the encoder commit the chunks
+        # whose last frame it already has, and drop the unfinished one
+        shared.stop_decoding.set()
+        if shared.error is None and encoder.is_alive():
+            try:
+                shared.put(upscaled, ("abort",))
+                encoder.join()
+            except _Stop:
+                pass
+        raise
     finally:
         shared.stop.set()
         decoder.join(timeout=10)
