@@ -210,11 +210,11 @@ def child(args: argparse.Namespace) -> None:
             widgets.update(tile_pad=0, precision="auto", tta=False, container="mp4", codec="auto", crf=-1)
             widgets.update(filename_prefix="bench")
 
-            def run(source):
-                return env.execution.run_node(node, model=model, video=VideoFromFile(str(batch)), **widgets)[
-                    0
-                ]
+            def run_clip(batch):
+                source = VideoFromFile(str(batch))
+                return env.execution.run_node(node, model=model, video=source, **widgets)[0]
 
+            run = run_clip
             run(warm)
             image = clip
             info["frames"] = frames
