@@ -24,6 +24,24 @@ from .video_options import add_video_arguments, upscale_one_video, video_output_
 
 log = logging.getLogger(__name__)
 
+# Suffixes that announce a video; used only to word the error for an unreadable named file.
+VIDEO_INPUT_SUFFIXES = (
+    ".mp4",
+    ".m4v",
+    ".mkv",
+    ".mov",
+    ".webm",
+    ".avi",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".nut",
+    ".flv",
+    ".wmv",
+    ".mpg",
+    ".mpeg",
+    ".3gp",
+)
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 _NO_ALPHA = (".jpg", ".jpeg", ".bmp")
 
@@ -119,7 +137,9 @@ def _collect_inputs(inputs: Iterable[str]) -> tuple[list[tuple[Path, bool]], boo
                 log.warning("no images (%s) or videos in %s", ", ".join(WRITABLE_SUFFIXES), path)
             files.extend(found)
         elif path.is_file():
-            files.append((path, is_video_file(path)))
+            # a named file with a video suffix that is no readable video gets the video error
+            video = is_video_file(path) or path.suffix.lower() in VIDEO_INPUT_SUFFIXES
+            files.append((path, video))
         else:
             raise FileNotFoundError(f"input {path} does not exist")
     return files, batch or len(names) > 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from fractions import Fraction
 
 import av
@@ -68,7 +69,7 @@ def test_is_video_file_sniffs_content_not_suffix(tmp_path, clip):
 def test_frames_are_rgb_in_presentation_order_and_seekable(clip):
     frames = list(iter_video_frames(clip))
     assert [f.index for f in frames] == list(range(12))
-    assert [f.time for f in frames] == [i / 24 for i in range(12)]
+    assert [Fraction(f.pts) * Fraction(f.time_base) for f in frames] == frame_times(clip)
     levels = [float(f.image[:, :, 0].mean()) for f in frames]
     expected = [float(frame_image(i, 24, 32)[:, :, 0].mean()) for i in range(12)]
     assert np.allclose(levels, expected, atol=4)
@@ -193,6 +194,7 @@ def test_chunks_made_out_of_order_assemble_into_the_single_process_file(tmp_path
     target = tmp_path / "distributed.mp4"
     job = prepare_video_job(model, clip, target, encoder_options=FAST, chunk_frames=4)
     open_parts(job, resume=False, force=False)
+    job = pickle.loads(pickle.dumps(job))  # as it travels to workers
     for chunk in reversed(job.chunks):  # as independent workers would finish them
         upscale_chunk(model, job, chunk)
     assemble_chunks(job)
@@ -215,3 +217,55 @@ def test_prepared_frame_upscaler_equals_run_upscale(model):
     expected = run_upscale(model, image, tile=8, width=27).image
     assert np.array_equal(upscaler(image), expected)
     assert upscaler(image).shape == (30, 27, 3) and upscaler.report().images == 2
+
+
+def test_colour_tags_aspect_ratio_language_and_creation_time_are_kept(tmp_path, model):
+    src = tmp_path / "tagged.mp4"
+    with av.open(str(src), "w") as out:
+        out.metadata["creation_time"] = "2020-01-02T03:04:05.000000Z"
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        ctx = video.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = 9, 16, 9, 2  # BT.2020 PQ, full
+        video.sample_aspect_ratio = Fraction(4, 3)
+        video.metadata["language"] = "jpn"
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(frame_image(i, 24, 32))
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    out_path = tmp_path / "tagged_big.mp4"
+    upscale_video(model, src, out_path, encoder_options=FAST)
+    before, after = probe_video(src), probe_video(out_path)
+    assert after.colour_codes == before.colour_codes == (9, 16, 9, 2)
+    assert after.sample_aspect_ratio == Fraction(4, 3)
+    assert after.metadata["creation_time"] == "2020-01-02T03:04:05.000000Z"
+    assert after.streams[0].language == "jpn"
+    # the full-range BT.2020 matrix is used both ways: levels come back where they were
+    assert np.allclose(
+        [f.image.mean() for f in iter_video_frames(out_path)],
+        [f.image.mean() for f in iter_video_frames(src)],
+        atol=3,
+    )
+
+
+@pytest.mark.real_weights
+def test_animevideov3_by_name_with_default_encoder_settings_across_chunk_seams(tmp_path, clip):
+    """The embedded weights, the default x264 settings (B-frames, so decode times differ from
+    presentation times at every chunk seam) and three chunks."""
+    out = tmp_path / "anime.mp4"
+    report = upscale_video("realesr-animevideov3", clip, out, outscale=2, chunk_frames=4)
+    assert (report.codec, report.preset, report.crf, report.chunks) == ("libx264", "medium", 18, 3)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        reordered = [p for p in container.demux(stream) if p.size and p.pts != p.dts]
+        container.seek(0)
+        frames = list(container.decode(stream))
+    assert reordered, "B-frames: decode order differs from presentation order"
+    assert [Fraction(f.pts) * Fraction(f.time_base) for f in frames] == frame_times(clip)
+    assert (frames[0].width, frames[0].height) == (64, 48)
+    levels = [float(f.to_ndarray(format="rgb24")[:, :, 0].mean()) for f in frames]
+    expected = [float(frame_image(i, 24, 32)[:, :, 0].mean()) for i in range(12)]
+    assert np.allclose(levels, expected, atol=8), "the real model keeps each frame's content"

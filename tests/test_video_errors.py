@@ -100,7 +100,9 @@ def test_resume_with_other_options_is_refused_and_leftover_chunks_need_resume_or
 
     with pytest.raises(Exception, match="cancelled"):
         upscale_video(model, clip, out, encoder_options=FAST, chunk_frames=4, cancel=cancel_after_five)
-    with pytest.raises(ResumeMismatchError, match=r"crf: 18 → 30.*same options.*--force"):
+    with pytest.raises(
+        ResumeMismatchError, match=r"crf: 18 → 30.*same options.*without --resume and with --force"
+    ):
         upscale_video(model, clip, out, encoder_options=FAST, chunk_frames=4, crf=30, resume=True)
     with pytest.raises(OutputExistsError, match="--resume.*--force"):
         upscale_video(model, clip, out, encoder_options=FAST, chunk_frames=4)

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import InvalidParameterError, ResumeMismatchError, VideoError
 from ..fileio import atomic_output
 from .chunks import Chunk, chunk_path, read_chunk, read_chunk_header
-from .encode import EncoderSettings, _codec_options
+from .encode import EncoderSettings, configure_context
 from .probe import VideoInfo, open_video
 
 __all__ = ["AssemblyResult", "assemble_parts"]
@@ -27,7 +27,7 @@ __all__ = ["AssemblyResult", "assemble_parts"]
 log = logging.getLogger(__name__)
 
 # Container-level keys that describe the muxer that wrote the source, not the content.
-_MUXER_KEYS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder", "creation_time"})
+_MUXER_KEYS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _video_packets(
         if header.extradata != extradata:
             raise VideoError(
                 f"{chunk_path(parts, chunk.index)} was encoded with other codec headers than this machine's "
-                f"encoder produces (another {header.time_base} build?); re-encode it (delete the file and --resume)"
+                "encoder makes (another FFmpeg/PyAV build made it?); delete that file and run again with --resume"
             )
         for packet in packets:
             dts = packet.dts if packet.dts is not None else packet.pts
@@ -112,6 +112,7 @@ def assemble_parts(
     timestamp is shifted to start at the range's first frame.
     """
     import av
+    from av.stream import Disposition
 
     for chunk in chunks:
         path = chunk_path(parts, chunk.index)
@@ -135,26 +136,15 @@ def assemble_parts(
         with av.open(str(tmp), mode="w") as out:
             out.metadata.update({k: v for k, v in source.metadata.items() if k.lower() not in _MUXER_KEYS})
             vstream = out.add_stream(settings.codec, rate=settings.frame_rate)
-            vstream.width = settings.width
-            vstream.height = settings.height
-            vstream.pix_fmt = settings.pix_fmt
             vstream.time_base = settings.time_base
             ctx = vstream.codec_context
-            ctx.time_base = settings.time_base
-            primaries, trc, matrix, rng = settings.colour
-            ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = primaries, trc, matrix, rng
-            ctx.flags |= av.codec.context.Flags.global_header
-            if settings.threads:
-                ctx.thread_count = settings.threads
-            ctx.options = _codec_options(settings)
-            if info.sample_aspect_ratio:
-                ctx.sample_aspect_ratio = info.sample_aspect_ratio
+            configure_context(ctx, settings)
             if info.display_matrix is not None:
                 vstream.set_display_matrix(list(info.display_matrix))
             source_video = source.streams[info.stream_index]
             _copy_stream_metadata(source_video, vstream)
             others = []
-            flag = int(av.stream.Disposition.attached_pic)
+            flag = int(Disposition.attached_pic)
             for stream in source.streams:
                 if stream.index == info.stream_index:
                     continue

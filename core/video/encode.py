@@ -27,6 +27,7 @@ __all__ = [
     "choose_encoder_settings",
     "round_size",
     "Encoder",
+    "configure_context",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class EncoderSettings:
     colour: tuple[int, int, int, int]  # primaries, transfer, matrix, range (FFmpeg numbers)
     options: dict[str, str] = field(default_factory=dict)
     threads: int = 0
+    sample_aspect_ratio: Fraction | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,7 @@ class EncoderSettings:
             "colour": list(self.colour),
             "options": dict(sorted(self.options.items())),
             "threads": self.threads,
+            "sample_aspect_ratio": str(self.sample_aspect_ratio) if self.sample_aspect_ratio else None,
         }
 
 
@@ -156,6 +159,7 @@ def choose_encoder_settings(
     preset: str | None = None,
     pix_fmt: str | None = None,
     options: dict[str, str] | None = None,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> tuple[EncoderSettings, tuple[int, int] | None]:
     """Resolve the encoder for an output with ``suffix``; returns the settings and, when the
     requested size had to be rounded for the pixel format, the size asked for."""
@@ -221,6 +225,7 @@ def choose_encoder_settings(
         colour=(primaries, trc, colour.matrix_code, 2 if colour.full_range else 1),
         options=dict(options or {}),
         threads=ENCODER_THREADS.get(codec, 0),
+        sample_aspect_ratio=sample_aspect_ratio,
     )
     return settings, asked
 
@@ -240,38 +245,49 @@ def _codec_options(settings: EncoderSettings) -> dict[str, str]:
     return opts
 
 
+def configure_context(ctx: Any, settings: EncoderSettings) -> None:
+    """Set up an (unopened) encoder context from ``settings``; the chunk encoders and the
+    assembler's stream are configured by this one function, so their headers agree."""
+    from av.codec.context import Flags
+
+    ctx.width = settings.width
+    ctx.height = settings.height
+    ctx.pix_fmt = settings.pix_fmt
+    ctx.time_base = settings.time_base
+    if settings.frame_rate:
+        ctx.framerate = settings.frame_rate
+    primaries, trc, matrix, rng = settings.colour
+    ctx.color_primaries = primaries
+    ctx.color_trc = trc
+    ctx.colorspace = matrix
+    ctx.color_range = rng
+    if settings.sample_aspect_ratio:
+        ctx.sample_aspect_ratio = settings.sample_aspect_ratio
+    ctx.flags |= Flags.global_header
+    if settings.threads:
+        ctx.thread_count = settings.threads
+    ctx.options = _codec_options(settings)
+
+
 class Encoder:
     """A codec context with global headers (extradata), fed RGB arrays, giving packets."""
 
     def __init__(self, settings: EncoderSettings, colour: ColourModel) -> None:
         import av
+        from av.error import FFmpegError
 
         self.settings = settings
         self.colour = colour
-        ctx = av.CodecContext.create(settings.codec, "w")
-        ctx.width = settings.width
-        ctx.height = settings.height
-        ctx.pix_fmt = settings.pix_fmt
-        ctx.time_base = settings.time_base
-        if settings.frame_rate:
-            ctx.framerate = settings.frame_rate
-        primaries, trc, matrix, rng = settings.colour
-        ctx.color_primaries = primaries
-        ctx.color_trc = trc
-        ctx.colorspace = matrix
-        ctx.color_range = rng
-        ctx.flags |= av.codec.context.Flags.global_header
-        if settings.threads:
-            ctx.thread_count = settings.threads
-        ctx.options = _codec_options(settings)
+        ctx: Any = av.CodecContext.create(settings.codec, "w")
+        configure_context(ctx, settings)
         try:
             ctx.open()
-        except av.error.FFmpegError as exc:
+        except FFmpegError as exc:
             raise UnsupportedCodecError(
                 f"encoder {settings.codec} refused {settings.width}×{settings.height} {settings.pix_fmt} "
                 f"with options {ctx.options} ({exc}); try another --codec, --pix-fmt or --preset"
             ) from exc
-        self.context = ctx
+        self.context: Any = ctx
 
     @property
     def extradata(self) -> bytes:

@@ -143,7 +143,7 @@ def scan_packets(path: str | os.PathLike[str]) -> PacketScan:
 
 @functools.lru_cache(maxsize=8)
 def _scan_cached(key: tuple[str, int, int]) -> PacketScan:
-    import av
+    from av.error import FFmpegError
 
     path = Path(key[0])
     pts: list[int] = []
@@ -165,7 +165,7 @@ def _scan_cached(key: tuple[str, int, int]) -> PacketScan:
                 pts.append(packet.pts)
                 if packet.is_keyframe:
                     keys.append(packet.pts)
-        except av.error.FFmpegError as exc:
+        except FFmpegError as exc:
             last = f"{float(max(pts) * tb):.3f} s" if pts else "the start"
             raise CorruptVideoError(
                 f"{path}: the video data is damaged or truncated after frame {count} ({last}): {exc}. "
@@ -241,7 +241,7 @@ def decode_frames(
     Seeks to the keyframe at ``seek_pts`` first (None: decode from the start). Frames before
     ``start_pts`` are decoded (they are references) and dropped.
     """
-    import av
+    from av.error import FFmpegError
 
     if seek_pts is not None:
         container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
@@ -258,7 +258,7 @@ def decode_frames(
                 return
             last_pts = pts
             yield frame
-    except av.error.FFmpegError as exc:
+    except FFmpegError as exc:
         where = f"after {float(last_pts * tb):.3f} s" if last_pts is not None else "at the start"
         raise CorruptVideoError(
             f"{path}: the video could not be decoded {where} ({exc}); the file is damaged. "

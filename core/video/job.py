@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import InvalidParameterError, OutputExistsError, ResumeMismatchError
 from ..fileio import atomic_output, same_file
-from .assemble import assemble_parts
+from .assemble import AssemblyResult, assemble_parts
 from .chunks import (
     DEFAULT_CHUNK_SECONDS,
     Chunk,
@@ -32,7 +32,7 @@ from .chunks import (
     plan_chunks,
     read_chunk_header,
 )
-from .encode import EncoderSettings, choose_encoder_settings
+from .encode import VIDEO_SUFFIXES, EncoderSettings, choose_encoder_settings
 from .frames import ColourModel, colour_model_for, scan_packets
 from .pipeline import VideoProgress, run_chunks
 from .probe import VideoInfo, probe_video
@@ -176,6 +176,11 @@ def prepare_video_job(
     source, target = Path(src), Path(dst)
     if same_file(source, target) or source.resolve() == target.resolve():
         raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
+    if target.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InvalidParameterError(
+            f"cannot write a video to {target.name!r}: the suffix picks the container; use one of "
+            f"{', '.join(VIDEO_SUFFIXES)}"
+        )
     info = probe_video(source)
     scan = scan_packets(source)
     total = len(scan.pts) if scan.pts else scan.frame_count
@@ -206,6 +211,7 @@ def prepare_video_job(
         preset=preset,
         pix_fmt=pix_fmt,
         options=encoder_options,
+        sample_aspect_ratio=info.sample_aspect_ratio,
     )
     engine_options = {
         "tile": tile,
@@ -277,17 +283,19 @@ def open_parts(job: VideoJob, *, resume: bool, force: bool) -> None:
             raise ResumeMismatchError(
                 f"cannot resume {job.dst}: the chunks in {job.parts} were made "
                 + ("with other settings: " + "; ".join(changes[:6]) if changes else "by another job")
-                + ". Run with the same options as before, or with --force to start over."
+                + ". Run with the same options as before, or without --resume and with --force to start over."
             )
-    elif job.parts.exists() and any(job.parts.iterdir()):
-        if not force:
-            raise OutputExistsError(
-                f"{job.parts} exists and is not a chunk folder of this program; move it away or pass --force"
-            )
-        shutil.rmtree(job.parts)
+    elif job.parts.exists() and any(
+        p for p in job.parts.iterdir() if not p.name.startswith((".chunk-", ".manifest.json."))
+    ):
+        # not ours (no manifest): never delete a folder we did not make
+        raise OutputExistsError(
+            f"{job.parts} exists and is not a chunk folder of this program; move it away or choose another output name"
+        )
     job.parts.mkdir(parents=True, exist_ok=True)
-    for stale in job.parts.glob(".chunk-*"):  # temporary files of a killed run
-        stale.unlink(missing_ok=True)
+    for pattern in (".chunk-*", ".manifest.json.*"):  # temporary files of a killed run
+        for stale in job.parts.glob(pattern):
+            stale.unlink(missing_ok=True)
     if not manifest.is_file():
         with atomic_output(manifest, overwrite=True) as tmp:
             tmp.write_text(
@@ -370,8 +378,7 @@ def upscale_chunk(
     return made
 
 
-def assemble_chunks(job: VideoJob, *, force: bool = False, keep_parts: bool = False) -> Path:
-    """Write ``job.dst`` from the finished chunks (all must exist) and the source's other streams."""
+def _assemble(job: VideoJob, *, force: bool, keep_parts: bool) -> AssemblyResult:
     result = assemble_parts(
         src=job.src,
         dst=job.dst,
@@ -385,7 +392,15 @@ def assemble_chunks(job: VideoJob, *, force: bool = False, keep_parts: bool = Fa
     )
     if not keep_parts:
         shutil.rmtree(job.parts, ignore_errors=True)
-    return result.path
+    return result
+
+
+def assemble_chunks(job: VideoJob, *, force: bool = False, keep_parts: bool = False) -> Path:
+    """Write ``job.dst`` from the finished chunks (all must exist) and the source's other streams.
+
+    The parts folder is removed afterwards unless ``keep_parts``.
+    """
+    return _assemble(job, force=force, keep_parts=keep_parts).path
 
 
 def upscale_video(
@@ -489,19 +504,7 @@ def upscale_video(
     finally:
         if threads is not None:
             torch.set_num_threads(previous_threads)
-    result = assemble_parts(
-        src=job.src,
-        dst=job.dst,
-        parts=job.parts,
-        chunks=job.chunks,
-        key=job.key,
-        info=job.info,
-        settings=job.settings,
-        trimmed=job.trimmed,
-        overwrite=force,
-    )
-    if not keep_parts:
-        shutil.rmtree(job.parts, ignore_errors=True)
+    result = _assemble(job, force=force, keep_parts=keep_parts)
     seconds = time.perf_counter() - started
     upscaler = upscale_frame.state.get("upscaler")  # type: ignore[attr-defined]
     engine = {}

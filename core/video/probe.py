@@ -81,18 +81,19 @@ def _is_image_demuxer(name: str) -> bool:
 def open_video(path: str | os.PathLike[str]) -> Any:
     """Open ``path`` for reading with PyAV; typed errors for missing, unreadable or non-media files."""
     import av
+    from av.error import FFmpegError, InvalidDataError
 
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"video {p} does not exist")
     try:
         return av.open(str(p), mode="r", metadata_errors="replace")
-    except av.error.InvalidDataError as exc:
+    except InvalidDataError as exc:
         raise InvalidVideoError(
             f"{p} is not a video FFmpeg can read ({exc}); expected a video file (mp4, mkv, mov, webm, ...). "
             "If it is one, the file may be damaged: re-download or re-export it."
         ) from exc
-    except av.error.FFmpegError as exc:
+    except FFmpegError as exc:
         raise CorruptVideoError(f"{p} could not be opened as a video: {exc}") from exc
 
 
@@ -117,9 +118,9 @@ def video_stream_of(container: Any, path: str | os.PathLike[str]) -> Any:
 
 
 def _attached_pic_flag() -> int:
-    import av
+    from av.stream import Disposition
 
-    return int(av.stream.Disposition.attached_pic)
+    return int(Disposition.attached_pic)
 
 
 def is_video_file(path: str | os.PathLike[str]) -> bool:
@@ -190,7 +191,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     Raises InvalidVideoError (not a video, no video stream), UnsupportedCodecError (no decoder
     in this PyAV build) or CorruptVideoError (no decodable frame).
     """
-    import av
+    from av.error import FFmpegError
 
     p = Path(path)
     with open_video(p) as container:
@@ -201,7 +202,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         first = None
         try:
             first = next(iter(container.decode(stream)), None)
-        except av.error.FFmpegError as exc:
+        except FFmpegError as exc:
             raise CorruptVideoError(
                 f"{p}: the first video frame could not be decoded ({exc}); the file is damaged or truncated"
             ) from exc
