@@ -13,7 +13,15 @@ from . import host
 from .images import attach_mask_as_alpha, check_image, split_alpha
 from .spec import NodeResult
 
-__all__ = ["RESIZE_MODES", "PRECISIONS", "ALPHA_MODES", "upscale_node", "size_arguments", "estimate_memory"]
+__all__ = [
+    "RESIZE_MODES",
+    "PRECISIONS",
+    "ALPHA_MODES",
+    "upscale_node",
+    "size_arguments",
+    "estimate_memory",
+    "offload",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +85,7 @@ def estimate_memory(
     return int(forward) + image.nelement() * image.element_size()
 
 
-def _offload(model: Any) -> None:
+def offload(model: Any) -> None:
     """Give the accelerator memory back after a run, as core's upscale node does."""
     mover = getattr(model, "to", None)
     if callable(mover):
@@ -154,7 +162,7 @@ def upscale_node(
         raise
     finally:
         if on_accelerator:
-            _offload(model)
+            offload(model)
     # ComfyUI IMAGEs live in 0..1: the engine already clamps its float outputs to that range.
     out_image, out_mask = split_alpha(result, has_alpha, keep_alpha_channel=image.shape[-1] == 4)
     return NodeResult((out_image, out_mask))

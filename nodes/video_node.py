@@ -13,7 +13,7 @@ from typing import Any
 from ..core.errors import InvalidParameterError, InvalidVideoError, OperationCancelledError
 from . import host
 from .spec import NodeResult
-from .upscale_node import AUTO, PRECISIONS, size_arguments
+from .upscale_node import AUTO, PRECISIONS, offload, size_arguments
 
 __all__ = [
     "NO_FILE",
@@ -76,6 +76,24 @@ def _source(video: Any, file: str) -> tuple[Path, Path | None]:
     return path, None
 
 
+def _frame_memory(
+    model: Any, width: int, height: int, tile: int, tile_pad: int, precision: str, device: Any, tta: bool
+) -> int:
+    """Bytes to make room for on the device: one tile's forward (512 px when tile is auto,
+    as for the image node) plus one decoded frame."""
+    from ..core import engine
+
+    forward = engine.estimate_tile_memory(
+        model,
+        tile if tile > 0 else 512,
+        tile_pad=None if tile_pad == AUTO else tile_pad,
+        precision=precision,
+        device=device,
+        tta=bool(tta),
+    )
+    return int(forward) + width * height * 3 * 4
+
+
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         raise InvalidParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -119,6 +137,11 @@ def upscale_video_node(
         target, subfolder = host.output_target(filename_prefix, container, info.width, info.height)
         tracker = host.ProgressReporter()
         device = host.torch_device()
+        on_accelerator = getattr(device, "type", "cpu") != "cpu"
+        if on_accelerator:  # unload other models first, as the image node does
+            host.make_room(
+                _frame_memory(model, info.width, info.height, tile, tile_pad, precision, device, tta), device
+            )
         try:
             report = upscale_video(
                 model,
@@ -141,6 +164,9 @@ def upscale_video_node(
             if isinstance(exc, OperationCancelledError):
                 host.raise_if_interrupted()  # ComfyUI reports its own exception as "interrupted"
             raise
+        finally:
+            if on_accelerator:
+                offload(model)
     finally:
         if spilled is not None:
             spilled.unlink(missing_ok=True)

@@ -163,3 +163,44 @@ def test_choice_lists_come_from_core():
     codecs = codec_choices()
     assert codecs[0] == "auto" and "libx264" in codecs
     assert set(codecs[1:]) <= {name for names in CODEC_PREFERENCES.values() for name in names}
+
+
+def test_gpu_runs_make_room_first_and_give_the_memory_back(comfy_v3, srvgg_x2, clip, monkeypatch):
+    from comfy_api.input_impl import VideoFromFile
+
+    from realesrgan_kit.core import engine, video
+
+    class FakeAccelerator:
+        type = "cuda"
+
+    device = FakeAccelerator()
+    order = []
+    monkeypatch.setattr(comfy_v3.model_management, "get_torch_device", lambda: device)
+    monkeypatch.setattr(
+        comfy_v3.model_management,
+        "free_memory",
+        lambda required, dev, keep_loaded=None: order.append(("free", required, dev)),
+    )
+    monkeypatch.setattr(
+        engine, "estimate_tile_memory", lambda model, tile, **kw: order.append(("estimate", tile)) or 1000
+    )
+    real = video.upscale_video
+
+    def on_the_cpu(*args, device, **kwargs):  # record the device asked for, run where we can
+        order.append(("run", device))
+        return real(*args, device="cpu", **kwargs)
+
+    monkeypatch.setattr(video, "upscale_video", on_the_cpu)
+    moved = []
+    monkeypatch.setattr(srvgg_x2.module, "to", lambda where: moved.append(where) or srvgg_x2.module)
+    _run(comfy_v3, srvgg_x2, video=VideoFromFile(str(clip)))
+    assert order[0] == ("estimate", 512)
+    assert order[1] == ("free", 1000 + 32 * 24 * 3 * 4, device) and order[2] == ("run", device)
+    assert moved == ["cpu"]
+
+
+def test_cpu_runs_do_not_evict_comfyuis_models(comfy_v3, srvgg_x2, clip):
+    from comfy_api.input_impl import VideoFromFile
+
+    _run(comfy_v3, srvgg_x2, video=VideoFromFile(str(clip)))
+    assert comfy_v3.model_management.FREE_MEMORY_CALLS == []
