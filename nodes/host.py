@@ -32,6 +32,7 @@ __all__ = [
     "output_target",
     "video_stream_source",
     "spill_to_temp",
+    "save_to_temp",
     "video_from_file",
     "remove_tree",
 ]
@@ -213,6 +214,22 @@ def spill_to_temp(stream: Any) -> Path:
     ) as out:
         shutil.copyfileobj(stream, out, 1 << 20)
     return Path(out.name)
+
+
+def save_to_temp(video: Any) -> Path:
+    """Have a VIDEO write itself (``save_to``, an mp4) into a new file in ComfyUI's temp folder."""
+    import folder_paths
+
+    folder = folder_paths.get_temp_directory()
+    os.makedirs(folder, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=folder, prefix="realesrgan-video-", suffix=".mp4")
+    os.close(handle)
+    try:
+        video.save_to(name)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
 
 
 def video_from_file(path: Path) -> Any:

@@ -61,7 +61,19 @@ def codec_choices() -> list[str]:
 def _source(video: Any, file: str) -> tuple[Path, Path | None]:
     """The clip to read and, when it had to be copied out of memory, the temporary copy."""
     if video is not None:
-        source = host.video_stream_source(video)
+        try:
+            source = host.video_stream_source(video)
+        except InvalidVideoError:
+            raise
+        except Exception as exc:
+            # A VIDEO made from frames (core's Create Video) has no file: its default stream
+            # source encodes into memory, which some ComfyUI versions cannot do. Let it write
+            # itself to a file instead.
+            log.info(
+                "the VIDEO gives no stream (%s: %s); writing it to a temporary file", type(exc).__name__, exc
+            )
+            copy = host.save_to_temp(video)
+            return copy, copy
         if isinstance(source, (str, os.PathLike)):
             return Path(source), None
         copy = host.spill_to_temp(source)

@@ -204,3 +204,22 @@ def test_cpu_runs_do_not_evict_comfyuis_models(comfy_v3, srvgg_x2, clip):
 
     _run(comfy_v3, srvgg_x2, video=VideoFromFile(str(clip)))
     assert comfy_v3.model_management.FREE_MEMORY_CALLS == []
+
+
+def test_a_video_made_from_frames_is_written_to_a_temporary_file(comfy_v3, srvgg_x2):
+    """Core's Create Video gives frames in memory, whose default stream source fails (PyAV
+    cannot pick a container for a BytesIO): the node has it save itself to a file instead."""
+    from fractions import Fraction
+
+    import torch
+    from comfy_api.input_impl import VideoComponents, VideoFromComponents
+
+    frames = torch.rand(6, 24, 32, 3, generator=torch.Generator().manual_seed(4))
+    made = VideoFromComponents(VideoComponents(images=frames, frame_rate=Fraction(12)))
+    with pytest.raises(ValueError):
+        made.get_stream_source()
+    (_, path, _), _ = _run(comfy_v3, srvgg_x2, video=made)
+    info = probe_video(Path(path))
+    assert (info.width, info.height, info.frames) == (64, 48, 6)
+    temp = Path(comfy_v3.folder_paths.get_temp_directory())
+    assert list(temp.iterdir()) == [], "the temporary file is removed"

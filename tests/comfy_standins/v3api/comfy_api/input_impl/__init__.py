@@ -8,6 +8,12 @@ float in 0..1 and stacks them into one [N, H, W, 3] tensor (the whole clip in me
 ``save_to(path)`` copies every video, audio and subtitle packet into a new container without
 re-encoding. Tests count ``get_components`` calls (``COMPONENT_CALLS``) to prove a node
 streams instead.
+
+``VideoFromComponents`` (what core's Create Video outputs) holds frames in memory; its
+``save_to(path)`` encodes them as H.264 yuv420p at the frame rate (rounded to 1/1000) into
+``av.open(path, "w", options={"movflags": "use_metadata_tags"})``, so the inherited
+``get_stream_source()`` (``save_to`` into a ``BytesIO``) raises ValueError, as in ComfyUI:
+PyAV cannot guess a container for a ``BytesIO``.
 """
 
 from __future__ import annotations
@@ -76,4 +82,26 @@ class VideoFromFile(VideoInput):
                         out.mux(packet)
 
 
-__all__ = ["VideoFromFile", "VideoComponents"]
+class VideoFromComponents(VideoInput):
+    def __init__(self, components: VideoComponents) -> None:
+        self.__components = components
+
+    def get_components(self) -> VideoComponents:
+        COMPONENT_CALLS.append(self)
+        return self.__components
+
+    def save_to(self, path: Any, format: Any = "auto", codec: Any = "auto", metadata: dict | None = None) -> None:
+        import av
+
+        images = self.__components.images
+        with av.open(path, mode="w", options={"movflags": "use_metadata_tags"}) as output:
+            stream = output.add_stream("h264", rate=Fraction(round(self.__components.frame_rate * 1000), 1000))
+            stream.width, stream.height, stream.pix_fmt = images.shape[2], images.shape[1], "yuv420p"
+            for image in images:
+                pixels = (image * 255).clamp(0, 255).byte().cpu().numpy()
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
+                output.mux(stream.encode(frame))
+            output.mux(stream.encode(None))
+
+
+__all__ = ["VideoFromFile", "VideoFromComponents", "VideoComponents"]
