@@ -243,5 +243,10 @@ def video_from_file(path: Path) -> Any:
 
 
 def remove_tree(path: Path) -> None:
+    """Remove a folder this run made (cleanup after a failure: a problem is logged, the
+    failure itself is what gets reported)."""
     if path.exists():
-        shutil.rmtree(path, ignore_errors=True)
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            log.warning("could not remove %s: %s", path, exc)
