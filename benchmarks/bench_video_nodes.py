@@ -179,7 +179,9 @@ def child(args: argparse.Namespace) -> None:
             image = frames_batch(args.frames, args.side)
             if args.row == "batch_ours":
                 node = v3.build_v3_class(definitions.node_by_id("RealESRGANKitUpscale"), env.io)
-                widgets = dict(resize_mode="model scale", outscale=2.0, width=0, height=0, tile=0, tile_pad=0)
+                widgets = dict(
+                    resize_mode="model scale", outscale=2.0, width=0, height=0, tile="auto", tile_pad=0
+                )
                 widgets.update(precision="auto", tta=False, alpha_mode="model")
 
                 def run_ours(batch):
@@ -206,7 +208,9 @@ def child(args: argparse.Namespace) -> None:
             clip = make_clip(Path(tmp) / "clip.mp4", frames=frames, width=args.side, height=args.side, gop=12)
             warm = make_clip(Path(tmp) / "warm.mp4", frames=2, width=args.side, height=args.side, gop=2)
             node = v3.build_v3_class(definitions.node_by_id("RealESRGANKitUpscaleVideo"), env.io)
-            widgets = dict(file="none", resize_mode="model scale", outscale=2.0, width=0, height=0, tile=0)
+            widgets = dict(
+                file="none", resize_mode="model scale", outscale=2.0, width=0, height=0, tile="auto"
+            )
             widgets.update(tile_pad=0, precision="auto", tta=False, container="mp4", codec="auto", crf=-1)
             widgets.update(filename_prefix="bench")
 

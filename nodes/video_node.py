@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidParameterError, InvalidVideoError, OperationCancelledError
+from ..core.options import TILE_AUTO, TILE_WHOLE, Tile
 from . import host
 from .spec import NodeResult
-from .upscale_node import AUTO, PRECISIONS, offload, size_arguments
+from .upscale_node import AUTO, AUTO_ESTIMATE_TILE, PRECISIONS, node_tile, offload, size_arguments
 
 __all__ = [
     "NO_FILE",
@@ -89,15 +90,21 @@ def _source(video: Any, file: str) -> tuple[Path, Path | None]:
 
 
 def _frame_memory(
-    model: Any, width: int, height: int, tile: int, tile_pad: int, precision: str, device: Any, tta: bool
+    model: Any, width: int, height: int, tile: Tile, tile_pad: int, precision: str, device: Any, tta: bool
 ) -> int:
-    """Bytes to make room for on the device: one tile's forward (512 px when tile is auto,
-    as for the image node) plus one decoded frame."""
+    """Bytes to make room for on the device: one tile's forward (sized as the image node sizes
+    it: 512 px for auto, the longer side for whole) plus one decoded frame."""
     from ..core import engine
 
+    if tile == TILE_AUTO:
+        side = AUTO_ESTIMATE_TILE
+    elif tile == TILE_WHOLE:
+        side = max(width, height)
+    else:
+        side = int(tile)
     forward = engine.estimate_tile_memory(
         model,
-        tile if tile > 0 else 512,
+        side,
         tile_pad=None if tile_pad == AUTO else tile_pad,
         precision=precision,
         device=device,
@@ -118,7 +125,7 @@ def upscale_video_node(
     outscale: float = 2.0,
     width: int = 0,
     height: int = 0,
-    tile: int = AUTO,
+    tile: str = TILE_AUTO,
     tile_pad: int = AUTO,
     precision: str = "auto",
     tta: bool = False,
@@ -136,10 +143,9 @@ def upscale_video_node(
         )
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("container", container, CONTAINERS)
-    if tile < 0 or tile_pad < 0:
-        raise InvalidParameterError(
-            f"tile and tile_pad must be 0 (auto) or positive; got {tile} and {tile_pad}"
-        )
+    tile_choice = node_tile(tile)
+    if tile_pad < 0:
+        raise InvalidParameterError(f"tile_pad must be 0 (auto) or positive; got {tile_pad}")
     if crf < AUTO_CRF:
         raise InvalidParameterError(f"crf must be {AUTO_CRF} (the codec's default) or 0 and above; got {crf}")
     sizes = size_arguments(resize_mode, outscale, width, height)
@@ -152,7 +158,8 @@ def upscale_video_node(
         on_accelerator = getattr(device, "type", "cpu") != "cpu"
         if on_accelerator:  # unload other models first, as the image node does
             host.make_room(
-                _frame_memory(model, info.width, info.height, tile, tile_pad, precision, device, tta), device
+                _frame_memory(model, info.width, info.height, tile_choice, tile_pad, precision, device, tta),
+                device,
             )
         try:
             report = upscale_video(
@@ -160,7 +167,7 @@ def upscale_video_node(
                 source,
                 target,
                 **sizes,
-                tile="auto" if tile == AUTO else int(tile),
+                tile=tile_choice,
                 tile_pad=None if tile_pad == AUTO else int(tile_pad),
                 precision=precision,
                 tta=bool(tta),

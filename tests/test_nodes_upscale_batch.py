@@ -28,7 +28,7 @@ def _run(env, image, model, **widgets):
         "outscale": 2.0,
         "width": 0,
         "height": 0,
-        "tile": 0,
+        "tile": "auto",
         "tile_pad": 0,
         "precision": "fp32",
         "tta": False,
@@ -100,7 +100,7 @@ def test_a_four_channel_image_keeps_its_alpha_channel(comfy, srvgg_x4):
 
 def test_progress_counts_every_tile_of_every_frame(comfy, srvgg_x4):
     ticks = comfy.utils.install_server_like_hook()
-    _run(comfy, torch.rand(3, 32, 32, 3), srvgg_x4, tile=16, tile_pad=4)
+    _run(comfy, torch.rand(3, 32, 32, 3), srvgg_x4, tile="16", tile_pad=4)
     values = [value for value, _ in ticks]
     totals = {total for _, total in ticks}
     assert len(totals) == 1

@@ -57,7 +57,7 @@ def _run(env, model, **inputs):
         "outscale": 2.0,
         "width": 0,
         "height": 0,
-        "tile": 0,
+        "tile": "auto",
         "tile_pad": 0,
         "precision": "fp32",
         "tta": False,

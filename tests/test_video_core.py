@@ -269,3 +269,21 @@ def test_animevideov3_by_name_with_default_encoder_settings_across_chunk_seams(t
     levels = [float(f.to_ndarray(format="rgb24")[:, :, 0].mean()) for f in frames]
     expected = [float(frame_image(i, 24, 32)[:, :, 0].mean()) for i in range(12)]
     assert np.allclose(levels, expected, atol=8), "the real model keeps each frame's content"
+
+
+def test_a_raw_stream_without_timestamps_gets_the_stream_rate(tmp_path, model):
+    src = tmp_path / "raw.h264"  # an elementary stream: no container, no timestamps
+    with av.open(str(src), "w", format="h264") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(frame_image(i, 24, 32))
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    assert len(plan_chunks(src)) == 1, "nothing to seek by: one chunk"
+    out_path = tmp_path / "raw_big.mp4"
+    upscale_video(model, src, out_path, encoder_options=FAST)
+    assert frame_times(out_path) == [Fraction(i, 25) for i in range(6)]

@@ -20,7 +20,7 @@ from ..errors import InvalidParameterError, ResumeMismatchError, VideoError
 from ..fileio import atomic_output
 from .chunks import Chunk, chunk_path, read_chunk, read_chunk_header
 from .encode import EncoderSettings, configure_context
-from .probe import VideoInfo, open_video
+from .probe import VideoInfo, is_attached_picture, open_video
 
 __all__ = ["AssemblyResult", "assemble_parts"]
 
@@ -112,7 +112,6 @@ def assemble_parts(
     timestamp is shifted to start at the range's first frame.
     """
     import av
-    from av.stream import Disposition
 
     for chunk in chunks:
         path = chunk_path(parts, chunk.index)
@@ -140,15 +139,17 @@ def assemble_parts(
             ctx = vstream.codec_context
             configure_context(ctx, settings)
             if info.display_matrix is not None:
-                vstream.set_display_matrix(list(info.display_matrix))
+                if hasattr(vstream, "set_display_matrix"):
+                    vstream.set_display_matrix(list(info.display_matrix))
+                else:  # older PyAV releases cannot write it
+                    log.warning("%s: this PyAV cannot write the rotation (display matrix); upgrade av", dst)
             source_video = source.streams[info.stream_index]
             _copy_stream_metadata(source_video, vstream)
             others = []
-            flag = int(Disposition.attached_pic)
             for stream in source.streams:
                 if stream.index == info.stream_index:
                     continue
-                if stream.type in ("audio", "subtitle") and not (stream.disposition & flag):
+                if stream.type in ("audio", "subtitle") and not is_attached_picture(stream):
                     if not _copyable(out, stream):
                         raise InvalidParameterError(
                             f"the {dst.suffix or 'output'} container cannot hold {_describe(stream)} of {src}; "
@@ -223,6 +224,11 @@ def _copy_stream_metadata(source: Any, target: Any) -> None:
 def _copy_chapters(source: Any, out: Any, trimmed: bool) -> int:
     chapters = list(source.chapters()) if hasattr(source, "chapters") else []
     if not chapters:
+        return 0
+    if not hasattr(out, "set_chapters"):
+        log.warning(
+            "this PyAV cannot write chapters; %d chapters are not carried over (upgrade av)", len(chapters)
+        )
         return 0
     if trimmed:
         log.warning("chapters are not carried over when only a frame range is written")

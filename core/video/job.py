@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import InvalidParameterError, OutputExistsError, ResumeMismatchError
 from ..fileio import atomic_output, same_file
+from ..options import TILE_AUTO, Tile
 from .assemble import AssemblyResult, assemble_parts
 from .chunks import (
     DEFAULT_CHUNK_SECONDS,
@@ -75,6 +76,13 @@ class VideoJob:
     @property
     def trimmed(self) -> bool:
         return self.frame_range != (0, self.frames_total)
+
+    @property
+    def frame_step(self) -> int:
+        """One frame's duration in the source's time base (for frames without timestamps)."""
+        if not self.info.fps:
+            return 1
+        return max(1, round(1 / (self.info.fps * self.info.time_base)))
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -150,7 +158,7 @@ def prepare_video_job(
     outscale: float | None = None,
     width: int | None = None,
     height: int | None = None,
-    tile: int | str | None = "auto",
+    tile: Tile = TILE_AUTO,
     tile_pad: int | None = None,
     precision: str = "auto",
     tta: bool = False,
@@ -369,6 +377,7 @@ def upscale_chunk(
         settings=job.settings,
         colour=job.colour,
         upscale_frame=_frame_upscaler(model, job, cancel),
+        frame_step=job.frame_step,
         on_chunk=lambda _c, path: made.append(path),
         progress=progress,
         cancel=cancel,
@@ -411,7 +420,7 @@ def upscale_video(
     outscale: float | None = None,
     width: int | None = None,
     height: int | None = None,
-    tile: int | str | None = "auto",
+    tile: Tile = TILE_AUTO,
     tile_pad: int | None = None,
     precision: str = "auto",
     tta: bool = False,
@@ -494,6 +503,7 @@ def upscale_video(
             settings=job.settings,
             colour=job.colour,
             upscale_frame=upscale_frame,
+            frame_step=job.frame_step,
             progress=progress,
             cancel=cancel,
             frames_done=already,

@@ -96,7 +96,12 @@ def _runs(chunks: Sequence[Chunk]) -> list[list[Chunk]]:
 
 
 def _decode_worker(
-    src: Path, chunks: Sequence[Chunk], colour: ColourModel, out: queue.Queue, shared: _Shared
+    src: Path,
+    chunks: Sequence[Chunk],
+    colour: ColourModel,
+    frame_step: int,
+    out: queue.Queue,
+    shared: _Shared,
 ) -> None:
     try:
         with open_video(src) as container:
@@ -107,6 +112,7 @@ def _decode_worker(
                 current = -1
                 done = 0
                 index = run[0].start_frame
+                last_pts: int | None = None
                 frames = decode_frames(
                     container,
                     stream,
@@ -116,10 +122,18 @@ def _decode_worker(
                     stop_pts=run[-1].stop_pts,
                 )
                 for frame in frames:
-                    if run[0].start_pts is None:  # no timestamps: one chunk, counted by index
+                    pts = frame.pts
+                    if run[0].start_pts is None:  # no usable timestamps: one chunk, counted by index
                         position = 0
+                        if pts is None or (last_pts is not None and pts <= last_pts):
+                            # the encoder needs increasing times: continue at the stream's rate
+                            pts = index * frame_step if last_pts is None else last_pts + frame_step
+                    elif pts is None:
+                        position = max(current, 0)
+                        pts = index * frame_step if last_pts is None else last_pts + frame_step
                     else:
-                        position = bisect.bisect_right(starts, frame.pts) - 1
+                        position = bisect.bisect_right(starts, pts) - 1
+                    last_pts = pts
                     while current < position:
                         if current >= 0:
                             _check_count(src, run[current], done)
@@ -131,7 +145,7 @@ def _decode_worker(
                     if done >= run[current].frames:
                         continue  # a stream without timestamps may hold more frames than planned
                     image = frame_to_array(frame, colour, path=src, index=index)
-                    shared.put(out, decoder=True, item=("frame", run[current], index, frame.pts, image))
+                    shared.put(out, decoder=True, item=("frame", run[current], index, pts, image))
                     index += 1
                     done += 1
                 while current < len(run):
@@ -229,6 +243,7 @@ def run_chunks(
     settings: EncoderSettings,
     colour: ColourModel,
     upscale_frame: Callable[[np.ndarray], np.ndarray],
+    frame_step: int = 1,
     on_chunk: Callable[[Chunk, Path], None] | None = None,
     progress: Callable[[VideoProgress], None] | None = None,
     cancel: Callable[[], bool] | None = None,
@@ -239,7 +254,8 @@ def run_chunks(
 ) -> int:
     """Decode, upscale and encode ``chunks`` of ``src`` into chunk files in ``parts``.
 
-    Returns the number of frames upscaled. On any error, a cancel or Ctrl-C, the unfinished
+    ``frame_step``: one frame's duration in the stream's time base, for frames without a
+    timestamp. Returns the number of frames upscaled. On any error, a cancel or Ctrl-C, the unfinished
     chunk's temporary file is removed and finished chunk files stay for a resume.
     """
     if not chunks:
@@ -255,7 +271,10 @@ def run_chunks(
             on_chunk(chunk, path)
 
     decoder = threading.Thread(
-        target=_decode_worker, args=(src, chunks, colour, decoded, shared), name="video-decode", daemon=True
+        target=_decode_worker,
+        args=(src, chunks, colour, frame_step, decoded, shared),
+        name="video-decode",
+        daemon=True,
     )
     encoder = threading.Thread(
         target=_encode_worker,
