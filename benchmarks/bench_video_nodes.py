@@ -1,8 +1,8 @@
 """ComfyUI video benchmark: frame batches through the Upscale node, and clips through the Upscale
 Video node. One command, one table (also written to benchmarks/video_nodes_results.md):
 
-    python benchmarks/bench_video_nodes.py            # 48 frames of 256² ×4; clips of 24 and 96 frames
-    python benchmarks/bench_video_nodes.py --quick    # 4 frames of 64²; clips of 4 and 16 frames
+    python benchmarks/bench_video_nodes.py            # 48 frames of 256² ×4; 128² clips of 120 and 480 frames
+    python benchmarks/bench_video_nodes.py --quick    # 4 frames of 64²; 64² clips of 4 and 16 frames
 
 Every row runs in its own fresh process, inside the repository's ComfyUI stand-in (the node
 classes built the V3 way, as ComfyUI 0.3.64 loads them), with the embedded
@@ -15,7 +15,8 @@ classes built the V3 way, as ComfyUI 0.3.64 loads them), with the embedded
 - ``clip_short`` / ``clip_long``: "Upscale Video (Real-ESRGAN)" with ``realesr-animevideov3-x2`` on
   a generated clip and on one 4× longer (the stream must not grow with the clip).
 
-Time: median (and range) of ``--repeat`` runs after a one-frame warm-up. Memory: the process's
+Time: median (and range) of ``--repeat`` runs, each in a fresh process after a one-frame
+warm-up, the rows taking turns (so a change in machine load hits every row alike). Memory: the process's
 peak resident memory during a run above its resident memory just before it (the kernel's
 high-water mark, reset before each run through /proc/self/clear_refs; sampled every 2 ms where
 that is not allowed), which is what the issue's "above the server's baseline" measures. The
@@ -269,9 +270,9 @@ def render(results: dict[str, dict], args: argparse.Namespace) -> str:
         "",
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs ({cpu_class()}), torch "
         f"{torch.__version__}, Python {platform.python_version()}. Batch rows: {args.frames} frames of "
-        f"{args.side}² through realesr-animevideov3 ×4. Clip rows: {args.side}² clips through "
-        f"realesr-animevideov3-x2 to mp4 (libx264). {args.repeat} run(s) per row after a warm-up, each row in "
-        "its own process. Peak = resident memory above the process's own just before the run.",
+        f"{args.side}² through realesr-animevideov3 ×4. Clip rows: {args.clip_side}² clips (24 fps) through "
+        f"realesr-animevideov3-x2 to mp4 (libx264). {args.repeat} run(s) per row, rows taking turns, each run in "
+        "its own process after a warm-up. Peak = resident memory above the process's own just before the run.",
         "",
         f"| path [{cpu_class()}] | work | median s (range) | speed vs core | peak above baseline | peak ÷ output batch |",
         "|---|---|---:|---:|---:|---:|",
@@ -291,7 +292,7 @@ def render(results: dict[str, dict], args: argparse.Namespace) -> str:
             speed = f"{statistics.median(core['seconds']) / median:.2f}×" if "seconds" in core else "–"
             ratio = f"{peak / info['output_bytes']:.2f}×"
         else:
-            work = f"{info['frames']} frames {args.side}² → {args.side * 2}², mp4"
+            work = f"{info['frames']} frames {args.clip_side}² → {args.clip_side * 2}², mp4"
             speed, ratio = "–", "–"
         lines.append(f"| {LABELS[row]} | {work} | {spread} | {speed} | {mb(peak)} | {ratio} |")
     short, long = results.get("clip_short", {}), results.get("clip_long", {})
@@ -316,9 +317,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="4 frames of 64², clips of 4 and 16 frames, 1 run"
     )
-    parser.add_argument("--frames", type=int, default=None, help="batch frames / short clip frames (48 / 24)")
+    parser.add_argument("--frames", type=int, default=None, help="frames of the batch (48)")
     parser.add_argument("--side", type=int, default=None, help="frame side in pixels (256)")
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per row (4)")
+    parser.add_argument(
+        "--clip-frames", type=int, default=None, help="short clip frames (120; the long one has 4×)"
+    )
+    parser.add_argument("--clip-side", type=int, default=None, help="clip frame side in pixels (128)")
     parser.add_argument(
         "--output",
         type=Path,
@@ -331,17 +336,32 @@ def main(argv: list[str] | None = None) -> int:
         args.row = args.child
         child(args)
         return 0
-    args.side = args.side or (64 if args.quick else 256)
+    batch_side = args.side = args.side or (64 if args.quick else 256)
+    clip_side = args.clip_side or (64 if args.quick else 128)
     args.repeat = args.repeat or (1 if args.quick else 4)
     batch_frames = args.frames or (4 if args.quick else 48)
-    clip_frames = args.frames or (4 if args.quick else 24)
-    results = {}
-    for row in ("batch_ours", "batch_core"):
-        args.frames = batch_frames
-        results[row] = run_row(row, args)
-    for row in ("clip_short", "clip_long"):
-        args.frames = clip_frames
-        results[row] = run_row(row, args)
+    clip_frames = args.clip_frames or (4 if args.quick else 120)
+    rows = (
+        ("batch_ours", batch_frames, args.side),
+        ("batch_core", batch_frames, args.side),
+        ("clip_short", clip_frames, clip_side),
+        ("clip_long", clip_frames, clip_side),
+    )
+    results: dict[str, dict] = {}
+    repeat, args.repeat = args.repeat, 1
+    for _ in range(repeat):  # rows take turns, so a change in machine load hits all of them
+        for row, frames, side in rows:
+            if "error" in results.get(row, {}):
+                continue
+            args.frames, args.side = frames, side
+            info = run_row(row, args)
+            if "error" in info:
+                results[row] = info
+                continue
+            merged = results.setdefault(row, {**info, "seconds": [], "peaks": []})
+            merged["seconds"] += info["seconds"]
+            merged["peaks"] += info["peaks"]
+    args.repeat, args.side, args.clip_side = repeat, batch_side, clip_side
     args.frames = batch_frames
     table = render(results, args)
     print(table)
