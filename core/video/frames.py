@@ -245,12 +245,26 @@ def decode_frames(
     """
     from av.error import FFmpegError
 
-    if seek_pts is not None:
-        container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
     last_pts: int | None = None
     tb = Fraction(stream.time_base)
     try:
-        for frame in container.decode(stream):
+        if seek_pts is not None:
+            container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
+            frames = container.decode(stream)
+            first = next(frames, None)
+            first_pts = None if first is None else first.pts
+            if start_pts is not None and (first is None or (first_pts is not None and first_pts > start_pts)):
+                # the seek landed after the frames we need (a poor index): decode from the start
+                log.warning(
+                    "%s: seeking missed frame time %s; decoding from the start instead", path, start_pts
+                )
+                container.seek(0, stream=stream, backward=True, any_frame=False)
+                frames = container.decode(stream)
+            elif first is not None:
+                frames = itertools.chain([first], frames)
+        else:
+            frames = container.decode(stream)
+        for frame in frames:
             pts = frame.pts
             if pts is None:
                 pts = frame.dts if frame.dts is not None else None

@@ -142,7 +142,8 @@ def is_attached_picture(stream: Any) -> bool:
 def is_video_file(path: str | os.PathLike[str]) -> bool:
     """True when the content of ``path`` is a video with a video stream (suffix ignored).
 
-    Still images (PNG, JPEG, ... which FFmpeg also opens) and audio-only files are not videos.
+    Still images (PNG, JPEG, ... which FFmpeg also opens), single-frame GIFs and audio-only
+    files are not videos.
     """
     p = Path(path)
     if not p.is_file():
@@ -151,7 +152,10 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
         import av
 
         with av.open(str(p), mode="r", metadata_errors="replace") as container:
-            video_stream_of(container, p)
+            stream = video_stream_of(container, p)
+            if container.format.name == "gif":  # an image format that may be animated
+                packets = (packet for packet in container.demux(stream) if packet.size)
+                return next(packets, None) is not None and next(packets, None) is not None
             return True
     except UnsupportedCodecError:
         return True  # a video; upscaling it will say that its codec cannot be decoded here
