@@ -181,15 +181,17 @@ class VideoTuner(PanelMixin, w.VBox):
         self.add_class("rk-video-tuner")
 
         self.load_button.on_click(
-            lambda _: self._ui(lambda: self.set_video(self.path.value.strip()), "loading")
+            lambda _: self.run_action(lambda: self.set_video(self.path.value.strip()), "loading")
         )
-        self.run_button.on_click(lambda _: self._ui(self.run_clip, "starting the clip"))
+        self.run_button.on_click(lambda _: self.run_action(self.run_clip, "starting the clip"))
         self.cancel_button.on_click(lambda _: self.cancel())
         self.frame.observe(
-            lambda change: self._ui(lambda: self.show_frame(change["new"]), "reading the frame"), "value"
+            lambda change: self.run_action(lambda: self.show_frame(change["new"]), "reading the frame"),
+            "value",
         )
         self.compare_frame.observe(
-            lambda change: self._ui(lambda: self.compare_at(change["new"]), "reading the frames"), "value"
+            lambda change: self.run_action(lambda: self.compare_at(change["new"]), "reading the frames"),
+            "value",
         )
         self.tuner.outscale.observe(self._on_outscale, "value")
 
@@ -223,7 +225,7 @@ class VideoTuner(PanelMixin, w.VBox):
         else:
             self.frame.value = 0  # the observer shows it
         self.output.value = os.fspath(default_output_path(path, self.tuner.outscale.value))
-        self._set_status("ready: tune on a frame, then upscale the whole clip", "idle")
+        self.set_status("ready: tune on a frame, then upscale the whole clip", "idle")
 
     def show_frame(self, index: int) -> None:
         """Read frame ``index`` of the clip and hand it to the tuner (as its image)."""
@@ -249,7 +251,7 @@ class VideoTuner(PanelMixin, w.VBox):
         try:
             return self.worker.submit(
                 lambda context: self._clip_job(source, target, settings.model, options, context),
-                on_progress=self._on_progress,
+                on_progress=self.report_progress,
                 on_finish=self._on_clip_done,
             )
         except BaseException:
@@ -261,7 +263,7 @@ class VideoTuner(PanelMixin, w.VBox):
         asked = self.worker.cancel()
         if asked:
             self.cancel_button.disabled = True
-            self._set_status("cancelling…", "running")
+            self.set_status("cancelling…", "running")
         return asked
 
     def compare_at(self, index: int) -> None:
@@ -309,7 +311,7 @@ class VideoTuner(PanelMixin, w.VBox):
         for control in (self.run_button, self.load_button, self.tuner.run_button):
             control.disabled = True
         self.cancel_button.disabled = False
-        self._set_status("loading the model…", "running")
+        self.set_status("loading the model…", "running")
 
     def _end(self) -> None:
         for control in (self.run_button, self.load_button, self.tuner.run_button):
@@ -323,7 +325,7 @@ class VideoTuner(PanelMixin, w.VBox):
         run = self._video_runner or _video().upscale_video
         model = self.tuner.load_selected_model(model_key)
         context.raise_if_cancelled()
-        self._set_status("upscaling the clip…", "running")
+        self.set_status("upscaling the clip…", "running")
 
         def progress(update: Any) -> None:
             self._last_progress = update
@@ -331,8 +333,8 @@ class VideoTuner(PanelMixin, w.VBox):
 
         return run(model, source, target, **options, progress=progress, cancel=context.cancelled)
 
-    def _on_progress(self, done: int, total: int) -> None:
-        super()._on_progress(done, total)
+    def report_progress(self, done: int, total: int) -> None:
+        super().report_progress(done, total)
         update = self._last_progress
         text = f"{done}/{total}"
         if update is not None and update.fps:
@@ -346,7 +348,7 @@ class VideoTuner(PanelMixin, w.VBox):
             report: Any = outcome.result
             self.report, self.result_path = report, Path(report.dst)
             self.stats.value = rows_html(self._report_rows(report), css_class="rk-report")
-            self._set_status(f"done in {format_seconds(report.seconds)}: {report.dst}", "done")
+            self.set_status(f"done in {format_seconds(report.seconds)}: {report.dst}", "done")
             frames = max(1, int(report.frames))
             self.compare_frame.max = frames - 1
             self.compare_frame.disabled = False
@@ -357,11 +359,11 @@ class VideoTuner(PanelMixin, w.VBox):
                 self.compare_frame.value = index  # the observer shows it
             self._show_player(self.result_path)
         elif outcome.status == "cancelled":
-            self._set_status("cancelled — finished chunks are kept: tick 'resume' to continue", "cancelled")
+            self.set_status("cancelled — finished chunks are kept: tick 'resume' to continue", "cancelled")
         else:
             assert outcome.error is not None
-            self._show_error(outcome.error, "upscaling the clip")
-            self._set_status("failed (details below)", "failed")
+            self.show_error(outcome.error, "upscaling the clip")
+            self.set_status("failed (details below)", "failed")
         self._end()
 
     def _show_player(self, path: Path) -> None:
