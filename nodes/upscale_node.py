@@ -13,12 +13,23 @@ from . import host
 from .images import attach_mask_as_alpha, check_image, split_alpha
 from .spec import NodeResult
 
-__all__ = ["RESIZE_MODES", "PRECISIONS", "ALPHA_MODES", "upscale_node", "size_arguments", "estimate_memory"]
+__all__ = [
+    "RESIZE_MODES",
+    "PRECISIONS",
+    "BACKENDS",
+    "ALPHA_MODES",
+    "upscale_node",
+    "size_arguments",
+    "estimate_memory",
+]
 
 log = logging.getLogger(__name__)
 
 RESIZE_MODES = ("model scale", "outscale", "target size")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Copies of core's lists (core.engine.PRECISIONS, core.engine.backends.BACKENDS) so the pack
+# loads without importing torch's engine; tests/test_engine_backends.py checks they agree.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+BACKENDS = ("auto", "torch", "openvino")
 ALPHA_MODES = ("model", "resize")
 AUTO = 0  # the value of ``tile`` and ``tile_pad`` that lets the engine decide
 
@@ -99,6 +110,7 @@ def upscale_node(
     tta: bool = False,
     alpha_mode: str = "model",
     mask: torch.Tensor | None = None,
+    backend: str = "auto",
 ) -> NodeResult:
     image = check_image(image)
     if model is None or not (callable(model) or isinstance(getattr(model, "model", None), torch.nn.Module)):
@@ -108,6 +120,8 @@ def upscale_node(
         )
     if precision not in PRECISIONS:
         raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if backend not in BACKENDS:
+        raise InvalidParameterError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if alpha_mode not in ALPHA_MODES:
         raise InvalidParameterError(f"alpha_mode must be one of {', '.join(ALPHA_MODES)}; got {alpha_mode!r}")
     if tile < 0 or tile_pad < 0:
@@ -145,6 +159,7 @@ def upscale_node(
             alpha=alpha_mode,
             tta=bool(tta),
             device=device,
+            backend=backend,
             progress=host.ProgressReporter(),
             cancel=host.interrupted,
         )

@@ -27,7 +27,15 @@ from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .picker import ImagePicker
 from .worker import JobContext, JobOutcome, Worker
 
-__all__ = ["UpscaleTuner", "UpscaleSettings", "TILE_CHOICES", "TILE_SIZES", "TILE_PAD_CHOICES", "PRECISIONS"]
+__all__ = [
+    "UpscaleTuner",
+    "UpscaleSettings",
+    "TILE_CHOICES",
+    "TILE_SIZES",
+    "TILE_PAD_CHOICES",
+    "PRECISIONS",
+    "BACKENDS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +49,8 @@ TILE_PAD_CHOICES: tuple[tuple[str, str | int], ...] = (
     ("auto", "auto"),
     *((str(p), p) for p in (0, 4, 8, 10, 16, 24, 32, 48, 64)),
 )
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+BACKENDS = ("auto", "torch", "openvino")  # core.engine.backends.BACKENDS (checked by a test)
 _GIVEN_PREFIX = "given model: "
 
 
@@ -55,6 +64,7 @@ class UpscaleSettings:
     outscale: float
     precision: str
     tta: bool
+    backend: str = "auto"
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {
@@ -63,6 +73,7 @@ class UpscaleSettings:
             "outscale": self.outscale,
             "precision": self.precision,
             "tta": self.tta,
+            "backend": self.backend,
         }
 
 
@@ -143,6 +154,18 @@ class UpscaleTuner(PanelMixin, w.VBox):
             style={**style, "button_width": "52px"},
             layout=wide,
         )
+        self.backend = w.ToggleButtons(
+            options=BACKENDS,
+            value="auto",
+            description="backend",
+            tooltips=[
+                "the fastest that keeps quality here (measured once, stored)",
+                "PyTorch",
+                "OpenVINO on the CPU (pip install 'realesrgan-kit[openvino]')",
+            ],
+            style={**style, "button_width": "72px"},
+            layout=wide,
+        )
         self.tta = w.Checkbox(value=False, description="TTA (8 flips/rotations, 8× slower)", indent=False)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(
@@ -197,6 +220,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
                 self.tile_pad,
                 self.outscale,
                 self.precision,
+                self.backend,
                 self.tta,
                 w.HBox([self.run_button, self.cancel_button]),
                 w.HBox([self.progress, self.progress_label]),
@@ -273,6 +297,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
             outscale=float(self.outscale.value),
             precision=self.precision.value,
             tta=bool(self.tta.value),
+            backend=self.backend.value,
         )
 
     def run(self) -> concurrent.futures.Future[JobOutcome[Any]]:

@@ -19,12 +19,12 @@ import torch
 
 from ..archs.rrdbnet import RRDBNet
 from ..errors import InvalidParameterError, UpscaleOutOfMemoryError
+from .backends import Backend, WindowRunner, open_runner, select_backend
 from .channels import ChannelPlan, plan_channels
 from .images import ImageRecord, assemble_output, read_images, write_image
-from .memory import PeakMemory, check_budget, default_budget, fixed_bytes, tile_bytes_per_pixel
+from .memory import PeakMemory, check_budget, default_budget
 from .modelinfo import UNKNOWN_RECEPTIVE_FIELD_PAD, ModelFacts, model_facts, probe_activations
-from .network import PreparedNetwork, prepare_network
-from .precision import DTYPES, resolve_device, resolve_precision
+from .precision import resolve_device, resolve_precision
 from .resize import output_size, resize_hwc
 from .runner import Progress, is_out_of_memory, make_plan, padded_size, run_tiles
 from .tiling import TilePlan
@@ -80,6 +80,8 @@ class UpscaleReport:
     blend: int = 0
     border: int = 0
     tta: bool = False
+    backend: str = "torch"
+    backend_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,11 @@ def _check_int(value: Any, name: str, *, minimum: int) -> int:
     return value
 
 
-def _dtype_for(facts: ModelFacts, precision: str, device: Any) -> tuple[torch.device, str, torch.dtype]:
+def _select(
+    facts: ModelFacts, backend: str, precision: str, device: Any, **measure: Any
+) -> tuple[torch.device, Any]:
     dev = resolve_device(device, facts.device)
-    used = resolve_precision(facts, precision, dev)
-    return dev, used, DTYPES[used]
+    return dev, select_backend(backend, facts, precision, dev, **measure)
 
 
 def estimate_tile_memory(
@@ -125,23 +128,29 @@ def estimate_tile_memory(
     device: Any = None,
     batch_items: int = 1,
     tta: bool = False,
+    backend: str = "auto",
 ) -> int:
-    """Bytes one forward of a ``tile`` + 2·pad square window needs (weights copy included)."""
+    """Bytes one forward of a ``tile`` + 2·pad square window needs (weights copy included).
+
+    ``backend="auto"`` estimates for the stored decision of this machine and model (torch when
+    none is stored yet); an estimate never measures."""
     facts = model_facts(model)
     _check_int(tile, "tile", minimum=1)
-    _dev, _used, dtype = _dtype_for(facts, precision, device)
+    _dev, selection = _select(facts, backend, precision, device, measure=False)
     pad = default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
     m = facts.multiple_of
     window = -(-(tile + 2 * pad) // m) * m
-    per_pixel = tile_bytes_per_pixel(facts, dtype, batch_items=batch_items, tta=tta)
-    return int(fixed_bytes(facts, dtype) + per_pixel * window * window)
+    used, engine = selection.precision, selection.backend
+    per_pixel = engine.bytes_per_pixel(facts, used, batch_items=batch_items, tta=tta)
+    return int(engine.fixed_bytes(facts, used) + per_pixel * window * window)
 
 
 def _choose(
     facts: ModelFacts,
     height: int,
     width: int,
-    dtype: torch.dtype,
+    engine: Backend,
+    precision: str,
     budget: int,
     pad: int,
     border: int,
@@ -149,12 +158,16 @@ def _choose(
     tta: bool,
 ) -> int:
     m = facts.multiple_of
-    per_pixel = tile_bytes_per_pixel(facts, dtype, batch_items=batch_items, tta=tta)
-    room = budget - fixed_bytes(facts, dtype)
+    per_pixel = engine.bytes_per_pixel(facts, precision, batch_items=batch_items, tta=tta)
+    room = budget - engine.fixed_bytes(facts, precision)
     ph, pw = padded_size(height, width, border, m)
-    if per_pixel * ph * pw <= room:
+    # a backend may cap the window (bigger ones would cost memory and gain no speed)
+    cap = engine.max_window(facts)
+    if per_pixel * ph * pw <= room and (cap is None or max(ph, pw) <= cap):
         return max(ph, pw)
     side = math.isqrt(max(0, int(room / per_pixel)))
+    if cap is not None:
+        side = min(side, cap)
     tile = (side - 2 * pad) // m * m
     if tile < max(MIN_TILE, m):
         log.warning(
@@ -179,6 +192,7 @@ def choose_tile(
     batch_items: int = 1,
     tta: bool = False,
     border: int = DEFAULT_BORDER,
+    backend: str = "auto",
 ) -> int:
     """The tile ``tile="auto"`` picks: the largest core whose window fits the memory budget.
 
@@ -186,10 +200,12 @@ def choose_tile(
     (bytes for the tile computation) defaults to half the free RAM (CPU) or 80 % of free VRAM.
     """
     facts = model_facts(model)
-    dev, _used, dtype = _dtype_for(facts, precision, device)
+    dev, selection = _select(facts, backend, precision, device, measure=False)
     budget = check_budget(memory_budget) or default_budget(dev)
     pad = default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
-    return _choose(facts, height, width, dtype, budget, pad, border, batch_items, tta)
+    return _choose(
+        facts, height, width, selection.backend, selection.precision, budget, pad, border, batch_items, tta
+    )
 
 
 def _resolve_tile(tile: Any, facts: ModelFacts) -> int | str | None:
@@ -228,7 +244,7 @@ class _Job:
     """Everything one call decided before running (no state survives the call)."""
 
     facts: ModelFacts
-    network: PreparedNetwork
+    network: WindowRunner
     channels: ChannelPlan
     record: ImageRecord
     out_size: tuple[int, int]
@@ -322,6 +338,7 @@ def run_upscale(
     cancel: Callable[[], bool] | None = None,
     blend: int | None = None,
     border: int | None = None,
+    backend: str = "auto",
 ) -> UpscaleResult:
     """Upscale ``image`` with ``model``; returns the image (same kind as given) and a report.
 
@@ -331,7 +348,7 @@ def run_upscale(
     """
     started = time.perf_counter()
     facts = model_facts(model)
-    dev, used, _dtype = _dtype_for(facts, precision, device)
+    dev = resolve_device(device, facts.device)
     tile_choice = _resolve_tile(tile, facts)
     pad = default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
     blend_px = DEFAULT_BLEND if blend is None else _check_int(blend, "blend", minimum=0)
@@ -340,6 +357,15 @@ def run_upscale(
     if threads is not None:
         _check_int(threads, "threads", minimum=1)
     record, frames = read_images(image, bgr=bgr)
+    selection = select_backend(
+        backend,
+        facts,
+        precision,
+        dev,
+        job_pixels=record.height * record.width * record.batch,
+        threads=threads,
+    )
+    used = selection.precision
     channels = plan_channels(
         record.colour_channels, record.has_alpha, alpha, facts.input_channels, facts.output_channels
     )
@@ -360,13 +386,22 @@ def run_upscale(
         reserved = net_bytes + out_h * out_w * final_c * (4 * record.batch + 2)
         room = budget if budget is not None else max(1, default_budget(dev) - reserved)
         tile_value: int | None = _choose(
-            facts, record.height, record.width, DTYPES[used], room, pad, border_px, channels.batch, tta
+            facts,
+            record.height,
+            record.width,
+            selection.backend,
+            used,
+            room,
+            pad,
+            border_px,
+            channels.batch,
+            tta,
         )
     else:
         tile_value = tile_choice  # type: ignore[assignment]
     m = facts.multiple_of
     plan = make_plan(record.height, record.width, tile_value, pad, border_px, m, blend_px)
-    network = prepare_network(facts, used, dev, tta=tta)
+    network = open_runner(selection, facts, dev, tta=tta, threads=threads)
     job = _Job(facts, network, channels, record, out_size, tile_value, pad, border_px, blend_px, plan)
     tracker = Progress(total=plan.count * record.batch, callback=progress, cancel=cancel)
     previous_threads = torch.get_num_threads()
@@ -398,7 +433,7 @@ def run_upscale(
         tile=0 if job.plan.count == 1 else int(job.tile or max(job.plan.window)),
         tile_pad=pad,
         tiles=job.plan.count * record.batch,
-        precision=used,
+        precision=network.precision,
         device=str(dev),
         seconds=time.perf_counter() - started,
         input_size=(record.height, record.width),
@@ -411,6 +446,9 @@ def run_upscale(
         blend=job.plan.blend,
         border=border_px,
         tta=tta,
+        backend=network.backend,
+        backend_note=getattr(network, "note", None)
+        or f"{selection.reason}: {network.backend} {network.precision}",
     )
     return UpscaleResult(result, report)
 
@@ -423,7 +461,9 @@ def upscale(model: Any, image: Any, **options: Any) -> Any:
     ``outscale`` or ``width``/``height``: the final size (default: the model's scale).
     ``tile``: ``"auto"`` (largest that fits ``memory_budget``), pixels, or 0/None for the whole
     image; ``tile_pad``: context per tile (default from the model's receptive field).
-    ``precision``: auto | fp32 | bf16 | fp16. ``alpha``: model | resize | drop. ``tta``: average
+    ``precision``: auto | fp32 | bf16 | fp16 | int8 (int8: OpenVINO only, preview quality).
+    ``backend``: auto | torch | openvino (``auto``: the fastest that keeps quality on this
+    machine and model, measured once and stored; see ``core.engine.backends``). ``alpha``: model | resize | drop. ``tta``: average
     the 8 flips/rotations. ``device``: cpu | cuda | mps (default: the model's accelerator, else
     the best available). ``threads``: PyTorch CPU threads for this call. ``progress(done,
     total)``: after every tile. ``cancel()``: polled between tiles; True raises

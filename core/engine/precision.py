@@ -26,7 +26,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+"""``int8`` runs on the OpenVINO backend only (NNCF post-training quantisation, preview quality)."""
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -93,6 +94,11 @@ def resolve_precision(model: Any, precision: str, device: Any) -> str:
     """
     if precision not in PRECISIONS:
         raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "int8":
+        raise InvalidParameterError(
+            "precision 'int8' runs on the OpenVINO backend only; use backend='openvino' (or 'auto'), "
+            "or a floating-point precision (auto, fp32, bf16, fp16) with backend='torch'"
+        )
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     half_ok, bf16_ok = _supports(model, "supports_half"), _supports(model, "supports_bfloat16")
     if precision == "auto":
