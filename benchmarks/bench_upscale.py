@@ -142,7 +142,7 @@ def child(args: argparse.Namespace) -> None:
     else:
         options = {
             "ours": {},
-            "fp32": {"precision": "fp32", "tile": 0, "backend": "torch"},
+            "fp32": {"precision": "fp32", "tile": "whole", "backend": "torch"},
             "tiled96": {"tile": 96},
             "tiled96_fp32": {"tile": 96, "precision": "fp32", "backend": "torch"},
             "torch_fp32": {"precision": "fp32", "backend": "torch"},

@@ -19,14 +19,10 @@ import numpy as np
 
 from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
 from ..core.imageio import WRITABLE_SUFFIXES, image_files, read_image, write_image
+from ..core.options import ALPHA_MODES, BACKENDS, INT8_QUALITY, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
 
 log = logging.getLogger(__name__)
 
-# Copies of core's choice lists (core.engine.PRECISIONS, core.engine.backends.BACKENDS), kept
-# here so that `--help` does not import torch; tests/test_engine_backends.py checks they agree.
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16", "int8")
-BACKEND_CHOICES = ("auto", "torch", "openvino")
-INT8_QUALITY = "about 37 dB PSNR against fp32 on our sample photos with realesr-animevideov3"
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 _NO_ALPHA = (".jpg", ".jpeg", ".bmp")
 
@@ -54,21 +50,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     size.add_argument("--width", type=int, default=None, help="final width (height follows unless given)")
     size.add_argument("--height", type=int, default=None, help="final height (width follows unless given)")
     p.add_argument(
-        "-t", "--tile", default="auto", help="tile size in input pixels, 'auto' (default) or 0 (whole image)"
+        "-t", "--tile", default=TILE_AUTO, metavar="auto|whole|N", help=f"{TILE_HELP} (default: auto)"
     )
     p.add_argument(
         "--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)"
     )
     p.add_argument(
         "--precision",
-        choices=PRECISION_CHOICES,
+        choices=PRECISIONS,
         default="auto",
         help="number format (default auto: the fastest that keeps quality); int8 runs on OpenVINO and is "
         f"a preview-quality mode ({INT8_QUALITY})",
     )
     p.add_argument(
         "--backend",
-        choices=BACKEND_CHOICES,
+        choices=BACKENDS,
         default="auto",
         help="who runs the network: torch, openvino (pip install 'realesrgan-kit[openvino]'), or auto "
         "(the fastest that keeps quality on this machine and model, measured once and stored in the "
@@ -81,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--alpha",
-        choices=("model", "resize", "drop"),
+        choices=ALPHA_MODES,
         default="model",
         help="alpha channel: through the network, resized, or dropped",
     )
@@ -177,22 +173,13 @@ class ProgressBar:
             self.stream.flush()
 
 
-def _tile_argument(value: str) -> int | str:
-    if value == "auto":
-        return "auto"
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidParameterError(f"--tile must be 'auto' or a number of pixels, got {value!r}") from None
-
-
 def cmd_upscale(args: argparse.Namespace) -> int:
     from ..core.engine import run_upscale
     from ..core.fileio import same_file
     from ..core.load import load_model
     from ..core.zoo import DEFAULT_MODEL
 
-    tile = _tile_argument(args.tile)
+    tile = parse_tile(args.tile, name="--tile")
     files, batch = _collect_inputs(args.inputs)
     output = Path(args.output)
     if batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():

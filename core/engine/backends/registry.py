@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...errors import InvalidParameterError
+from ...options import BACKENDS
 from .base import Backend
 from .openvino_backend import OpenVINOBackend
 from .torch_backend import TorchBackend
@@ -13,8 +14,10 @@ BACKEND_TYPES: dict[str, Backend] = {
     "torch": TorchBackend(),
     "openvino": OpenVINOBackend(),
 }
-BACKENDS = ("auto", *BACKEND_TYPES)
-"""The ``backend`` choices: ``auto`` picks per machine and model (see ``autoselect``)."""
+if BACKENDS != ("auto", *BACKEND_TYPES):  # the choice list lives in core.options (torch-free)
+    raise ImportError(
+        f"core.options.BACKENDS {BACKENDS} does not list the registered backends {tuple(BACKEND_TYPES)}"
+    )
 
 
 def get_backend(name: str) -> Backend:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from ...errors import BackendError, InvalidParameterError
+from ...options import PRECISIONS
 from ..modelinfo import ModelFacts
-from ..precision import PRECISIONS
 from .autoselect import cached_choice, choose_backend
 from .base import Backend, WindowRunner
 from .fallback import FallbackRunner
