@@ -88,7 +88,7 @@ def test_front_ends_offer_cores_backend_and_precision_choices():
 
 
 @pytest.mark.parametrize("kind", ["srvgg", "rrdb"])
-@pytest.mark.parametrize("tile", [0, 16])
+@pytest.mark.parametrize("tile", ["whole", 16])
 def test_openvino_fp32_matches_torch_fp32(kind, tile):
     model, image = _model(kind), _image()
     ref = run_upscale(model, image, backend="torch", precision="fp32", tile=tile)
@@ -304,3 +304,14 @@ def test_memory_estimates_and_auto_tiles_follow_the_backend():
 def test_backend_errors_share_one_base():
     for cls in (BackendNotInstalledError, BackendCompileError, BackendRuntimeError):
         assert issubclass(cls, BackendError)
+
+
+def test_weights_hash_follows_in_place_changes():
+    from realesrgan_kit.core.engine.backends import weights_hash
+
+    net = tiny_srvgg(seed=3)
+    before = weights_hash(net)
+    assert weights_hash(net) == before and weights_hash(tiny_srvgg(seed=3)) == before
+    with torch.no_grad():
+        next(net.parameters()).add_(1.0)
+    assert weights_hash(net) != before

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +58,28 @@ def cpu_class() -> str:
     return native
 
 
+_HASHES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
+
+
 def weights_hash(module: nn.Module) -> str:
-    """SHA-256 (16 hex digits) of the module's class, tensor names, shapes, dtypes and values."""
+    """SHA-256 (16 hex digits) of the module's class, tensor names, shapes, dtypes and values.
+
+    Remembered per module while its tensors are the same objects at the same version (an
+    in-place change bumps a tensor's version), so one call does not hash 67 MB three times.
+    """
+    state = sorted(module.state_dict().items())
+    stamp = tuple((name, t.data_ptr(), t._version, tuple(t.shape), t.dtype) for name, t in state)
+    known = _HASHES.get(module)
+    if known is not None and known[0] == stamp:
+        return known[1]
     digest = hashlib.sha256(type(module).__name__.encode())
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in state:
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
         digest.update(t.view(-1).view(dtype=torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
+    value = digest.hexdigest()[:16]
+    _HASHES[module] = (stamp, value)
+    return value
 
 
 def backend_cache_dir() -> Path:
