@@ -111,7 +111,7 @@ def child(args: argparse.Namespace) -> None:
     from realesrgan_kit.core.engine import run_upscale
     from realesrgan_kit.core.load import load_model
 
-    model = load_model("RealESRGAN_x4plus")
+    model = load_model(args.model)
     image = photo_crop(args.size)
     small = photo_crop(32)
     info: dict = {"macs_per_pixel": model.macs_per_pixel}
@@ -192,6 +192,8 @@ def child(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- in the parent process
 
 
+MODEL = ["RealESRGAN_x4plus"]
+"""The model every row loads (``--model``); a list so the parent can set it for its children."""
 AVX2_LIMIT = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 """Set before the child imports torch/OpenVINO: both oneDNN copies and ATen stop at AVX2."""
 
@@ -209,6 +211,8 @@ def run_row_measured(row: str, size: int, repeat: int, workdir: Path, env: dict 
         str(size),
         "--repeat",
         str(repeat),
+        "--model",
+        MODEL[0],
         "--out",
         str(out),
     ]
@@ -296,9 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-avx2-limit", action="store_true", help="skip the AVX2 (ISA-limited) row set on AVX-512 hosts"
     )
+    parser.add_argument(
+        "--model",
+        default="RealESRGAN_x4plus",
+        help="zoo model (default RealESRGAN_x4plus; e.g. realesr-animevideov3 for a fast smoke run)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    MODEL[0] = args.model
     size = args.size or (128 if args.quick else 256)
     big = args.big or (512 if args.quick else 1024)
     if args.child:
@@ -308,13 +318,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import_package()  # the parent only compares outputs and runs the degradation rows
     with_ov = openvino_available()
-    rows = ["fp32", "comfyui", "ours"] + (["ncnn"] if ncnn_available() else [])
+    same_as_ncnn = MODEL[0] == "RealESRGAN_x4plus"  # the ncnn row runs the engine's own x4plus
+    rows = ["fp32", "comfyui", "ours"] + (["ncnn"] if same_as_ncnn and ncnn_available() else [])
     if size > 96 + 2 * 64:  # 96-px tiles with the RRDBNet pad only tile images larger than one window
         rows += ["tiled96", "tiled96_fp32"]
     from realesrgan_kit.core.engine import cpu_has_fast_bf16
 
     if with_ov:
-        rows += ["ov_fp32"] + (["ov_bf16"] if cpu_has_fast_bf16() else []) + ["ov_int8"]
+        rows += ["torch_fp32", "ov_fp32"] + (["ov_bf16"] if cpu_has_fast_bf16() else []) + ["ov_int8"]
     limited = [] if args.no_avx2_limit or not cpu_label().startswith("AVX-512") else ["avx2"]
     with tempfile.TemporaryDirectory(prefix="bench-upscale-") as tmp:
         workdir = Path(tmp)
@@ -375,7 +386,7 @@ def render(
     lines = [
         f"# Upscale benchmark ({datetime.date.today().isoformat()})",
         "",
-        f"RealESRGAN_x4plus (real weights), {size}×{size} crop of tests/data/gt/baboon.png → {4 * size}×{4 * size}. "
+        f"{MODEL[0]} (real weights), {size}×{size} crop of tests/data/gt/baboon.png → {4 * size}×{4 * size}. "
         f"{_machine()}. Each row in its own process, after a 32² warm-up: 'first' is the first run on the crop "
         f"(what a one-shot CLI call sees), 'warm' the best of {args.repeat} runs in the same process (a batch or a "
         "long-running session). Speed-up = reference seconds ÷ row seconds, first and warm each; GFLOP/s from the warm time.",
@@ -446,7 +457,7 @@ def render_backends(
     """The backend table: per CPU class, each backend row against that class's ComfyUI-equivalent row."""
     lines = [
         "",
-        f"## Backends (--backend), per CPU class; {size}² crop, x4plus",
+        f"## Backends (--backend), per CPU class; {size}² crop, {MODEL[0]}",
         "",
         "Speed-up against the ComfyUI-equivalent row measured with the same CPU class in the same run. "
         "'first tile' is the time from the first call in a fresh process to its first finished tile "
