@@ -315,3 +315,41 @@ def test_weights_hash_follows_in_place_changes():
     with torch.no_grad():
         next(net.parameters()).add_(1.0)
     assert weights_hash(net) != before
+
+
+def test_cli_backend_options(tmp_path, decisions_cache, caplog):
+    import cv2
+
+    from realesrgan_kit.cli import main
+    from realesrgan_kit.core.load import save_safetensors
+
+    weights = tmp_path / "tiny.safetensors"
+    save_safetensors(_model("srvgg"), weights)
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), (np.random.default_rng(2).random((12, 10, 3)) * 255).astype(np.uint8))
+    outs = {}
+    for backend in ("torch", "openvino"):
+        outs[backend] = tmp_path / f"{backend}.png"
+        args = ["upscale", str(src), "-o", str(outs[backend]), "--model", str(weights)]
+        assert main([*args, "--backend", backend, "--precision", "fp32"]) == 0
+    torch_out, ov_out = (cv2.imread(str(outs[b])).astype(int) for b in ("torch", "openvino"))
+    assert np.abs(torch_out - ov_out).max() <= 1  # rounding of nearly equal floats
+    assert not choices_path().exists()
+    with caplog.at_level(logging.INFO):
+        assert (
+            main(
+                [
+                    "upscale",
+                    str(src),
+                    "-o",
+                    str(tmp_path / "auto.png"),
+                    "--model",
+                    str(weights),
+                    "--remeasure-backend",
+                ]
+            )
+            == 0
+        )
+    assert choices_path().exists() and "backend measurement" in caplog.text
+    with pytest.raises(SystemExit):
+        main(["upscale", str(src), "-o", str(tmp_path / "x.png"), "--backend", "onnx"])
