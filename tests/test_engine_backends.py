@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 
@@ -38,7 +39,9 @@ from realesrgan_kit.core.load import build_descriptor
 from realesrgan_kit.core.metrics import psnr
 from support.tiny_models import tiny_rrdb, tiny_srvgg
 
-pytest.importorskip("openvino")
+if not os.environ.get("REALESRGAN_KIT_REQUIRE_OPENVINO"):  # CI sets it: there a missing extra fails
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
 
 
 @pytest.fixture(scope="module", autouse=True)
