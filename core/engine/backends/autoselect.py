@@ -5,8 +5,9 @@ fp32, and OpenVINO bf16 where the CPU has it) on four 64×64 sample windows (our
 warm-up, and compares them with torch fp32 on the same windows. The fastest candidate whose
 PSNR against torch fp32 is at least ``QUALITY_FLOOR_DB`` wins. It costs the one-time OpenVINO
 conversion (about a minute for RealESRGAN_x4plus on 2 cores, cached anyway for later runs) plus
-roughly 3 × 3 forwards of four small windows (~10–20 s for x4plus, well under a second for the
-compact models). The decision is stored in ``<backend cache>/choices.json`` keyed by CPU class,
+nine forwards of four 64² windows per candidate: estimated ~30–40 s for x4plus on a quiet
+2-core CPU (2–4 candidates), a few seconds for the compact models (realesr-animevideov3 took
+29–40 s on a 2-core machine under load average ~15, its conversion already cached). The decision is stored in ``<backend cache>/choices.json`` keyed by CPU class,
 weights hash, torch and OpenVINO versions and the requested precision.
 
 Re-run: ``measure_backends(model, remeasure=True)`` (CLI: ``--remeasure-backend``), or delete
