@@ -289,7 +289,7 @@ def test_measurement_skips_a_backend_that_cannot_run_the_model(monkeypatch, empt
     assert entry["backend"] == "torch" and any(k.startswith("openvino") for k in entry["failed"])
 
 
-def test_memory_estimates_and_auto_tiles_follow_the_backend():
+def test_memory_estimates_and_auto_tiles_follow_the_backend(monkeypatch):
     model = _model("rrdb")
     torch_bytes = estimate_tile_memory(model, 64, backend="torch", precision="fp32")
     ov_bytes = estimate_tile_memory(model, 64, backend="openvino", precision="fp32")
@@ -298,10 +298,17 @@ def test_memory_estimates_and_auto_tiles_follow_the_backend():
     big = estimate_tile_memory(model, 256, backend="openvino", precision="fp32") - ov_bytes
     big_torch = estimate_tile_memory(model, 256, backend="torch", precision="fp32") - torch_bytes
     assert big > big_torch
-    # auto tiles with OpenVINO stay within its window cap even when memory would allow more
+    # auto tiles with OpenVINO stay within its window cap even when memory would allow more:
+    # the cap is the window whose activations fit OPENVINO_WINDOW_BYTES
+    ov = openvino_backend.OpenVINOBackend()
+    facts = model_facts(model)
+    per_pixel = ov.bytes_per_pixel(facts, "fp32", batch_items=1, tta=False)
+    monkeypatch.setattr(openvino_backend, "OPENVINO_WINDOW_BYTES", int(per_pixel * 160 * 160))
+    assert ov.max_window(facts) == 160
     out = run_upscale(model, _image(600, 40), backend="openvino", precision="fp32", memory_budget=2**34)
-    assert out.report.window[0] <= openvino_backend.OPENVINO_MAX_WINDOW
-    assert out.report.tiles > 1
+    assert out.report.window[0] <= 160 and out.report.tiles > 1
+    torch_out = run_upscale(model, _image(600, 40), backend="torch", precision="fp32", memory_budget=2**34)
+    assert torch_out.report.tiles == 1
 
 
 def test_backend_errors_share_one_base():

@@ -43,10 +43,14 @@ __all__ = ["OpenVINOBackend", "OpenVINORunner", "converted_model_path", "INSTALL
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'realesrgan-kit[openvino]'"
-OPENVINO_MAX_WINDOW = 512
-"""Largest window side (input pixels, pad included) automatic tiles use with OpenVINO: without
-our striped RRDBNet tail its ×4 maps grow with the window, and beyond ~256² windows are no
-faster per pixel, so bigger ones would only cost memory."""
+OPENVINO_MAX_WINDOW = 1024
+"""Largest window side (input pixels, pad included) automatic tiles use with OpenVINO."""
+OPENVINO_WINDOW_BYTES = 1536 * 2**20
+"""Activation memory one OpenVINO window may take (by ``bytes_per_pixel`` in fp32): OpenVINO
+has no striped RRDBNet tail, so its ×4 maps grow with the window. Measured: x4plus fp32 on one
+512² window peaked at 3.9 GB RSS (~12 KB per window pixel), over the 2.5 GB the 1024² → 4096²
+job must stay under; this cap gives x4plus ~300-px windows (~2.1 GB) and compact models large
+ones. The price: x4plus windows that small spend ~3× the work on their 64-px pads."""
 GENERIC_SAFETY = 2.0
 """Multiplier on the largest single layer (inputs + output) for OpenVINO's live tensors."""
 RUNTIME_BYTES = 160 * 2**20
@@ -294,4 +298,5 @@ class OpenVINOBackend:
         return RUNTIME_BYTES + params * 4 + params * (2 if precision == "bf16" else 4)
 
     def max_window(self, facts: ModelFacts) -> int | None:
-        return OPENVINO_MAX_WINDOW
+        per_pixel = self.bytes_per_pixel(facts, "fp32", batch_items=1, tta=False)
+        return min(OPENVINO_MAX_WINDOW, math.isqrt(int(OPENVINO_WINDOW_BYTES / per_pixel)))
