@@ -12,18 +12,15 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
-from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
-from ..core.imageio import WRITABLE_SUFFIXES, image_files, read_image, write_image
+from ..core.errors import InvalidParameterError
+from ..core.jobs.upscale_job import fit_format
+from . import job_options
 
 log = logging.getLogger(__name__)
 
-_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
-_NO_ALPHA = (".jpg", ".jpeg", ".bmp")
+__all__ = ["register", "cmd_upscale", "fit_format", "ProgressBar"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,49 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--allow-download", action="store_true", help="download a missing official model (checked by SHA-256)"
     )
+    job_options.add_job_arguments(p)
     p.set_defaults(func=cmd_upscale)
-
-
-def _collect_inputs(inputs: Iterable[str]) -> tuple[list[Path], bool]:
-    """Input files, and whether the run is a batch (a folder or several inputs)."""
-    files: list[Path] = []
-    batch = False
-    names = list(inputs)
-    for name in names:
-        path = Path(name)
-        if path.is_dir():
-            batch = True
-            found = image_files(path)
-            if not found:
-                log.warning("no images (%s) in %s", ", ".join(WRITABLE_SUFFIXES), path)
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"input {path} does not exist")
-    return files, batch or len(names) > 1
-
-
-def _output_path(source: Path, output: Path, batch: bool, ext: str | None) -> Path:
-    if not batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
-        return output
-    suffix = f".{ext.lstrip('.').lower()}" if ext else source.suffix.lower()
-    return output / f"{source.stem}{suffix}"
-
-
-def fit_format(image: np.ndarray, suffix: str, name: str) -> np.ndarray:
-    """Adapt a result to a format the user chose that cannot hold all of it (with a warning)."""
-    if suffix in _EIGHT_BIT_ONLY and image.dtype != np.uint8:
-        log.warning(
-            "%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, name
-        )
-        image = np.rint(image.astype(np.float32) * (255.0 / np.iinfo(image.dtype).max)).astype(np.uint8)
-    if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
-        log.warning(
-            "%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, name
-        )
-        image = np.ascontiguousarray(image[:, :, :3])
-    return image
 
 
 class ProgressBar:
@@ -163,27 +119,28 @@ def _tile_argument(value: str) -> int | str:
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from ..core.engine import run_upscale
-    from ..core.fileio import same_file
+    from ..core.jobs import LocalExecutor, plan_upscale_job, run_job
+    from ..core.jobs.storage import name_of
     from ..core.load import load_model
     from ..core.zoo import DEFAULT_MODEL
 
     tile = _tile_argument(args.tile)
-    files, batch = _collect_inputs(args.inputs)
-    output = Path(args.output)
-    if batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
-        raise InvalidParameterError(f"several inputs need an output folder, not the file name {output}")
-    targets = [(source, _output_path(source, output, batch, args.ext)) for source in files]
-    for source, target in targets:
-        if same_file(source, target) or source.resolve() == target.resolve():
-            raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
-    model = load_model(
-        args.model or DEFAULT_MODEL,
-        device=None,
-        denoise_strength=args.denoise,
-        allow_download=args.allow_download,
-    )
-    options = dict(
+    executor = job_options.executor_for(args)
+    on_cluster = executor is not None
+    where = job_options.absolute if on_cluster else (lambda x: x)
+    source = args.model or DEFAULT_MODEL
+    if on_cluster and Path(source).is_file():
+        source = job_options.absolute(source)
+    load_options = dict(denoise_strength=args.denoise, allow_download=args.allow_download)
+    job, batch = plan_upscale_job(
+        [where(i) for i in args.inputs],
+        where(args.output),
+        model_source=source,
+        ext=args.ext,
+        overwrite=args.force,
+        resume=args.resume,
+        max_retries=args.retries,
+        load_options=load_options,
         outscale=args.outscale,
         width=args.width,
         height=args.height,
@@ -195,54 +152,41 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
     )
-    failures: list[tuple[Path, str]] = []
-    done = 0
-    for source, target in targets:
-        try:
-            _upscale_one(run_upscale, model, source, target, options, args.force)
-            done += 1
-        except (RealESRGANKitError, OSError) as exc:
-            if not batch:
-                raise
-            failures.append((source, str(exc)))
-            print(f"realesrgan-kit: skipped {source}: {exc}", file=sys.stderr)
+    model = load_model(source, device=None, **load_options)  # here too: fails early, sizes workers
+    job.worker = job.worker.with_model(model)
+    if executor is None:
+        executor = LocalExecutor(tile_progress=lambda unit: ProgressBar(name_of(unit.sources[0])))
+
+    def report(outcome, counts) -> None:
+        if outcome.status == "done":
+            print(outcome.message, file=sys.stdout)
+        elif outcome.status == "failed" and batch and not on_cluster:
+            print(f"realesrgan-kit: skipped {outcome.unit.key}: {_message(outcome)}", file=sys.stderr)
+        if on_cluster:
+            job_options.cluster_progress(outcome, counts)
+
+    summary = run_job(job, executor, progress=report)
+    failures = summary.failed
+    if failures and not batch:
+        if failures[0].exception is not None:
+            raise failures[0].exception
+        print(f"realesrgan-kit: error: {failures[0].error}", file=sys.stderr)
+        return 1
     if batch:
+        skipped = len(summary.skipped)
         print(
-            f"{done} upscaled, {len(failures)} failed"
-            + (f" ({', '.join(str(s) for s, _ in failures)})" if failures else ""),
+            f"{len(summary.done)} upscaled, {len(failures)} failed"
+            + (f", {skipped} skipped (finished earlier)" if skipped else "")
+            + (f" ({', '.join(o.unit.key for o in failures)})" if failures else ""),
             file=sys.stderr,
         )
+    if on_cluster:
+        job_options.print_nodes(summary)
     return 1 if failures else 0
 
 
-def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict, overwrite: bool) -> None:
-    suffix = target.suffix.lower()
-    if suffix not in WRITABLE_SUFFIXES:
-        raise InvalidParameterError(
-            f"unknown output format {target.suffix!r}; use one of {', '.join(WRITABLE_SUFFIXES)}"
-        )
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"{target} exists; pass --force to replace it")
-    image = read_image(source)  # RGB(A) or gray, 8 or 16 bits, as stored
-    bar = ProgressBar(source.name)
-    try:
-        result = run(model, image, progress=bar, **options)
-    finally:
-        bar.close()
-    write_image(target, fit_format(result.image, suffix, target.name), overwrite=overwrite)
-    report = result.report
-    log.info(
-        "%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s on %s, %.1fs",
-        source,
-        target,
-        report.input_size[1],
-        report.input_size[0],
-        report.output_size[1],
-        report.output_size[0],
-        report.tiles,
-        report.tile,
-        report.precision,
-        report.device,
-        report.seconds,
-    )
-    print(f"{target}", file=sys.stdout)
+def _message(outcome) -> str:
+    """The error as the single-process command printed it (the message, without the type)."""
+    if outcome.exception is not None:
+        return str(outcome.exception)
+    return outcome.error or ""

@@ -19,7 +19,8 @@ Hierarchy::
     ├── InvalidParameterError       (also a ValueError) a bad option value
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
-    └── OutputExistsError           (also a FileExistsError) refusing to overwrite
+    ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
+    └── MissingDependencyError      (also an ImportError) an optional extra is not installed
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "UpscaleOutOfMemoryError",
     "OperationCancelledError",
     "OutputExistsError",
+    "MissingDependencyError",
 ]
 
 
@@ -96,3 +98,7 @@ class OperationCancelledError(RealESRGANKitError):
 
 class OutputExistsError(RealESRGANKitError, FileExistsError):
     """The output path exists and overwriting was not requested."""
+
+
+class MissingDependencyError(RealESRGANKitError, ImportError):
+    """An optional extra (e.g. ``realesrgan-kit[ray]``) is needed but not installed."""
