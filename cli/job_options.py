@@ -22,13 +22,18 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ADDRESS",
         help="run on Ray: alone, a local Ray with this machine's CPUs (and GPUs); with an address "
-        "(HOST:PORT, ray://HOST:PORT or auto), join that cluster. Needs: pip install \"realesrgan-kit[ray]\"",
+        '(HOST:PORT, ray://HOST:PORT or auto), join that cluster. Needs: pip install "realesrgan-kit[ray]"',
     )
     group.add_argument(
-        "--workers", type=int, default=None, help="with --ray: number of workers (default: what the cluster fits)"
+        "--workers",
+        type=int,
+        default=None,
+        help="with --ray: number of workers (default: what the cluster fits)",
     )
     group.add_argument(
-        "--resume", action="store_true", help="skip inputs whose outputs all exist (finished by an earlier run)"
+        "--resume",
+        action="store_true",
+        help="skip inputs whose outputs all exist (finished by an earlier run)",
     )
     group.add_argument(
         "--retries",

@@ -119,7 +119,7 @@ def _tile_argument(value: str) -> int | str:
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from ..core.jobs import LocalExecutor, plan_upscale_job, run_job
+    from ..core.jobs import LocalExecutor, UpscaleWorker, plan_upscale_job, run_job
     from ..core.jobs.storage import name_of
     from ..core.load import load_model
     from ..core.zoo import DEFAULT_MODEL
@@ -153,6 +153,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     model = load_model(source, device=None, **load_options)  # here too: fails early, sizes workers
+    assert isinstance(job.worker, UpscaleWorker)
     job.worker = job.worker.with_model(model)
     if executor is None:
         executor = LocalExecutor(tile_progress=lambda unit: ProgressBar(name_of(unit.sources[0])))

@@ -20,7 +20,8 @@ Hierarchy::
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
     ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
-    └── MissingDependencyError      (also an ImportError) an optional extra is not installed
+    ├── MissingDependencyError      (also an ImportError) an optional extra is not installed
+    └── ClusterError                Ray could not start, be joined, or start any worker
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "OperationCancelledError",
     "OutputExistsError",
     "MissingDependencyError",
+    "ClusterError",
 ]
 
 
@@ -102,3 +104,7 @@ class OutputExistsError(RealESRGANKitError, FileExistsError):
 
 class MissingDependencyError(RealESRGANKitError, ImportError):
     """An optional extra (e.g. ``realesrgan-kit[ray]``) is needed but not installed."""
+
+
+class ClusterError(RealESRGANKitError):
+    """Ray could not be started or joined, or its workers could not start."""

@@ -20,8 +20,8 @@ from realesrgan_kit.core.jobs import (
     plan_degrade_job,
     plan_upscale_job,
     run_job,
+    storage,
 )
-from realesrgan_kit.core.jobs import storage
 from realesrgan_kit.core.load import build_descriptor, save_safetensors
 from support.job_doubles import FlakySpec
 from support.tiny_models import tiny_srvgg
@@ -39,7 +39,12 @@ def folder(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     rng = np.random.default_rng(3)
-    for name, shape in [("a.png", (12, 16, 3)), ("b.png", (10, 9, 4)), ("c.jpg", (8, 14, 3)), ("d.png", (9, 9))]:
+    for name, shape in [
+        ("a.png", (12, 16, 3)),
+        ("b.png", (10, 9, 4)),
+        ("c.jpg", (8, 14, 3)),
+        ("d.png", (9, 9)),
+    ]:
         assert cv2.imwrite(str(src / name), rng.integers(0, 256, shape, dtype=np.uint8))
     return src
 
@@ -138,9 +143,7 @@ def test_a_retried_shard_keeps_the_samples_it_finished(folder, tmp_path):
 
             def run(unit, progress=None, attempt=1):
                 if attempt == 1:
-                    inner(
-                        Unit(unit.key, unit.kind, unit.sources[:2], (), payload=unit.payload[:2]), None, 1
-                    )
+                    inner(Unit(unit.key, unit.kind, unit.sources[:2], (), payload=unit.payload[:2]), None, 1)
                     for p in (tmp_path / "pairs" / "records").iterdir():
                         stamps[p.name] = p.stat().st_mtime_ns
                     raise MemoryError("the worker ran out of memory")

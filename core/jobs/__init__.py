@@ -13,7 +13,7 @@ optional (``pip install "realesrgan-kit[ray]"``) and imported only when a RayExe
 
 from .degrade_job import DatasetShardError, DegradeOptions, DegradeWorker, plan_degrade_job
 from .local import LocalExecutor
-from .ray_executor import INSTALL_HINT, RayExecutor, WorkerStartError, import_ray
+from .ray_executor import INSTALL_HINT, ClusterError, RayExecutor, import_ray
 from .run import Executor, run_job
 from .units import (
     DEFAULT_MAX_RETRIES,
@@ -46,7 +46,7 @@ __all__ = [
     "Executor",
     "LocalExecutor",
     "RayExecutor",
-    "WorkerStartError",
+    "ClusterError",
     "import_ray",
     "INSTALL_HINT",
     "plan_upscale_job",

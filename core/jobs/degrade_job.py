@@ -87,9 +87,10 @@ def degrade_targets(files: list[str], output: str | None, from_folder: bool) -> 
         raise InvalidParameterError(
             f"-o {output} looks like a file, but there are {len(files)} inputs; give a folder"
         )
-    targets = {f: storage.join(output, f"{storage.stem_of(f)}.png") for f in files}
+    targets: dict[str, str | None] = {f: storage.join(output, f"{storage.stem_of(f)}.png") for f in files}
     seen: dict[str, str] = {}
     for src, dst in targets.items():
+        assert dst is not None
         if dst in seen:
             raise InvalidParameterError(
                 f"{seen[dst]} and {src} would both be written to {dst}; degrade them in separate runs"
@@ -130,7 +131,9 @@ class _DegradeRunner:
     inputs: tuple[str, ...]
     resume: bool = False
 
-    def __call__(self, unit: Unit, progress: Callable[[int, int], None] | None = None, attempt: int = 1) -> str:
+    def __call__(
+        self, unit: Unit, progress: Callable[[int, int], None] | None = None, attempt: int = 1
+    ) -> str:
         samples: tuple[tuple[str, str | None], ...] = unit.payload
         # A retried shard keeps the samples it finished; a unit that runs again (a retry, or a
         # resumed job) replaces what an interrupted try of the same sample wrote.

@@ -43,7 +43,13 @@ class LocalExecutor:
             except Exception as exc:
                 retry = is_retryable(exc) and attempts <= job.max_retries
                 if is_retryable(exc):  # unexpected: keep the traceback in the log
-                    log.warning("%s failed on try %d%s", unit.key, attempts, ", retrying" if retry else "", exc_info=True)
+                    log.warning(
+                        "%s failed on try %d%s",
+                        unit.key,
+                        attempts,
+                        ", retrying" if retry else "",
+                        exc_info=True,
+                    )
                 if retry:
                     continue
                 return UnitOutcome(

@@ -22,21 +22,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
-from ..errors import MissingDependencyError, RealESRGANKitError
+from ..errors import ClusterError, MissingDependencyError
 from . import storage
 from .units import Job, Unit, UnitOutcome, WorkerResources, WorkerSpec, is_retryable
 
-__all__ = ["RayExecutor", "import_ray", "INSTALL_HINT"]
+__all__ = ["RayExecutor", "ClusterError", "import_ray", "INSTALL_HINT"]
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = 'pip install "realesrgan-kit[ray]"'
-
-
-class WorkerStartError(RealESRGANKitError):
-    """Ray workers could not be started (they died before running anything)."""
 
 
 def import_ray() -> Any:
@@ -62,11 +58,11 @@ class UnitActor:
     """One worker process: the started spec, and where it runs."""
 
     def __init__(self, spec: WorkerSpec, threads: int) -> None:
+        import torch
+
         import ray
 
         # This process is the worker's own: its thread count is the CPUs it reserved.
-        import torch
-
         torch.set_num_threads(max(1, threads))
         self.node = ray.get_runtime_context().get_node_id()
         self.pid = str(os.getpid())
@@ -137,15 +133,31 @@ class RayExecutor:
             return False
         options: dict[str, Any] = {"logging_level": logging.WARNING, **self.init_options}
         if self.address:
-            ray.init(address=self.address, **options)
-        else:
-            ray.init(
-                num_cpus=self.num_cpus,
-                num_gpus=self.num_gpus,
-                object_store_memory=self.object_store_memory,
-                include_dashboard=False,
-                **options,
-            )
+            try:
+                ray.init(address=self.address, **options)
+            except Exception as exc:  # Ray raises ConnectionError, ValueError, RuntimeError...
+                ray.shutdown()
+                raise ClusterError(
+                    f"could not join the Ray cluster at {self.address!r}: {exc}; check the address "
+                    "(HOST:PORT of the head, ray://HOST:10001, or auto) and that this Ray version matches it"
+                ) from exc
+            return True
+        options.update(
+            address="local",  # a new local Ray, never a cluster someone else started here
+            num_cpus=self.num_cpus,
+            num_gpus=self.num_gpus,
+            object_store_memory=self.object_store_memory,
+            include_dashboard=False,
+        )
+        for last_try in (False, True):
+            try:
+                ray.init(**options)
+                break
+            except Exception as exc:  # Ray waits a fixed time for its raylet; a busy machine can miss it
+                ray.shutdown()
+                if last_try:
+                    raise ClusterError(f"could not start a local Ray: {exc}") from exc
+                log.warning("starting a local Ray failed (%s); trying once more", exc)
         return True
 
     def run(self, job: Job, units: Iterable[Unit], report: Callable[[UnitOutcome], None]) -> None:
@@ -167,7 +179,7 @@ class _Pool:
         self.report = report
         spec = job.worker
         for_cluster = getattr(spec, "for_cluster", None)
-        self.spec = for_cluster() if callable(for_cluster) else spec
+        self.spec = cast(WorkerSpec, for_cluster() if callable(for_cluster) else spec)
         self.resources = self._resources(self.spec.resources())
         self.size = executor.workers or self._capacity()
         self.start_timeout = executor.start_timeout
@@ -178,7 +190,7 @@ class _Pool:
         if wanted.gpus is None:
             return replace(wanted, gpus=1.0 if gpus_in_cluster else 0.0)
         if wanted.gpus and not gpus_in_cluster:
-            raise WorkerStartError(
+            raise ClusterError(
                 "the job asks for a GPU per worker, but the Ray cluster has none; "
                 "run on the CPU (--device cpu) or join a cluster with GPUs"
             )
@@ -235,7 +247,7 @@ class _Pool:
                 done, _ = ray.wait(list(in_flight), num_returns=1, timeout=30.0)
                 if not done:
                     if not ever_ready and time.monotonic() - begun > self.start_timeout:
-                        raise WorkerStartError(
+                        raise ClusterError(
                             f"no Ray worker started within {self.start_timeout:.0f} s; the cluster "
                             f"may lack the resources one asks for ({self.resources})"
                         )
@@ -248,7 +260,7 @@ class _Pool:
                     if unit is None:
                         start_deaths += 1
                         if start_deaths > 2 * size + 2:
-                            raise WorkerStartError(f"Ray workers keep dying before they start: {exc}") from exc
+                            raise ClusterError(f"Ray workers keep dying before they start: {exc}") from exc
                         replace_actor(slot)
                         continue
                     self._worker_died(unit, tries, exc, queue)
@@ -275,7 +287,9 @@ class _Pool:
             queue.appendleft((unit, tries))
         else:
             self.report(
-                UnitOutcome(unit, "failed", tries, error=f"WorkerDied: its worker died {tries} times ({first_line})")
+                UnitOutcome(
+                    unit, "failed", tries, error=f"WorkerDied: its worker died {tries} times ({first_line})"
+                )
             )
 
     def _finished(self, unit: Unit, tries: int, result: dict[str, Any], queue: deque) -> None:

@@ -58,6 +58,8 @@ def run_job(
             pending.append(unit)
     if pending:
         executor.run(job, pending, report)
-    summary = JobSummary([outcomes[u.key] for u in job.units if u.key in outcomes], time.monotonic() - started)
+    summary = JobSummary(
+        [outcomes[u.key] for u in job.units if u.key in outcomes], time.monotonic() - started
+    )
     log.info("job on %s: %s", executor.name, summary.line())
     return summary

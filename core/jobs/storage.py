@@ -49,7 +49,7 @@ def _filesystem(uri: str) -> tuple[Any, str]:
         from ..errors import MissingDependencyError
 
         raise MissingDependencyError(
-            f"{uri} is a URI, which needs pyarrow; install it with: pip install \"realesrgan-kit[ray]\""
+            f'{uri} is a URI, which needs pyarrow; install it with: pip install "realesrgan-kit[ray]"'
         ) from exc
     try:
         return fs.FileSystem.from_uri(uri)
@@ -102,9 +102,7 @@ def is_dir(location: str) -> bool:
 def list_files(folder: str, suffixes: tuple[str, ...]) -> list[str]:
     """Files directly inside ``folder`` whose extension is one of ``suffixes``, sorted by name."""
     if not is_uri(folder):
-        return sorted(
-            str(p) for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in suffixes
-        )
+        return sorted(str(p) for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in suffixes)
     from pyarrow import fs
 
     filesystem, path = _filesystem(folder)

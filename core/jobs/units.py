@@ -62,10 +62,11 @@ class Unit:
 @dataclass(frozen=True)
 class WorkerResources:
     """What one worker holds while it runs units: CPU threads, GPUs and bytes of memory
-    (the engine's estimate for its largest window, or None when unknown)."""
+    (the engine's estimate for its largest window, or None when unknown). ``gpus=None``: one
+    GPU per worker where the cluster has GPUs, else none."""
 
     cpus: float = 1.0
-    gpus: float = 0.0
+    gpus: float | None = 0.0
     memory: int | None = None
 
 

@@ -152,7 +152,9 @@ class _UpscaleRunner:
     options: dict[str, Any]
     overwrite: bool
 
-    def __call__(self, unit: Unit, progress: Callable[[int, int], None] | None = None, attempt: int = 1) -> str:
+    def __call__(
+        self, unit: Unit, progress: Callable[[int, int], None] | None = None, attempt: int = 1
+    ) -> str:
         source, target = unit.sources[0], unit.outputs[0]
         suffix = storage.suffix_of(target)
         if suffix not in WRITABLE_SUFFIXES:
@@ -223,7 +225,9 @@ def plan_upscale_job(
     :func:`run_upscale`'s (outscale, width, height, tile, tile_pad, precision, alpha, tta,
     device, threads). Units are keyed by their input."""
     if model is None and model_source is None:
-        raise InvalidParameterError("plan_upscale_job needs model= (loaded) and/or model_source= (name or path)")
+        raise InvalidParameterError(
+            "plan_upscale_job needs model= (loaded) and/or model_source= (name or path)"
+        )
     files, batch = collect_image_inputs(inputs)
     targets = upscale_targets(files, str(output), batch, ext)
     units = [Unit(source, "image", (source,), (target,)) for source, target in targets]

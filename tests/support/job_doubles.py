@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,41 @@ class CrashOnceSpec:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 (target.parent / f".{target.name}.0123456789ab.tmp{target.suffix}").write_bytes(b"partial")
                 os.kill(os.getpid(), signal.SIGKILL)
+            return runner(unit, progress, attempt)
+
+        return run
+
+
+@dataclass(frozen=True)
+class BarrierSpec:
+    """Runs ``inner``; no unit starts before ``workers`` workers have started (each appends a
+    line to ``starts``), so every worker gets units however fast the first one is."""
+
+    inner: Any
+    starts: str
+    workers: int = 2
+    timeout: float = 180.0
+
+    def resources(self) -> WorkerResources:
+        return self.inner.resources()
+
+    def for_cluster(self) -> BarrierSpec:
+        inner = getattr(self.inner, "for_cluster", None)
+        return BarrierSpec(
+            inner() if callable(inner) else self.inner, self.starts, self.workers, self.timeout
+        )
+
+    def start(self):
+        runner = self.inner.start()
+        with open(self.starts, "a", encoding="ascii") as log:
+            log.write(f"{os.getpid()}\n")
+        deadline = time.monotonic() + self.timeout
+
+        def run(unit, progress=None, attempt=1):
+            while len(Path(self.starts).read_text().split()) < self.workers:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"only some of {self.workers} workers started")
+                time.sleep(0.05)  # waiting for the other worker to exist, not for a duration
             return runner(unit, progress, attempt)
 
         return run
