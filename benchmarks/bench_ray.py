@@ -1,6 +1,6 @@
 """Ray benchmark: one table, ratios against the single-process CLI measured in the same run.
 
-    python benchmarks/bench_ray.py            # 64 photo crops of 96×96, 400 no-op units (~4 min quiet)
+    python benchmarks/bench_ray.py            # 256 photo crops of 128×128, 400 no-op units (~5 min quiet)
     python benchmarks/bench_ray.py --quick    # 12 crops of 48×48, 60 no-op units
 
 A folder of small crops of tests/data/gt/baboon.png is upscaled ×4 with the embedded
@@ -120,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--noop-units", type=int, default=None)
     args = parser.parse_args(argv)
-    count = args.images or (12 if args.quick else 64)
-    size = args.size or (48 if args.quick else 96)
+    # full: enough work that Ray's start (a few seconds) is small beside it, as in a real job
+    count = args.images or (12 if args.quick else 256)
+    size = args.size or (48 if args.quick else 128)
     noops = args.noop_units or (60 if args.quick else 400)
 
     package = import_package()

@@ -163,7 +163,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             print(outcome.message, file=sys.stdout)
         elif outcome.status == "failed" and batch and not on_cluster:
             print(f"realesrgan-kit: skipped {outcome.unit.key}: {_message(outcome)}", file=sys.stderr)
-        if on_cluster:
+        if on_cluster and not getattr(args, "quiet", False):
             job_options.cluster_progress(outcome, counts)
 
     summary = run_job(job, executor, progress=report)

@@ -94,14 +94,18 @@ def test_typed_input_errors_are_not_retried(folder, tmp_path, tiny_weights):
 
 def test_progress_counts_throughput_and_eta():
     unit = Unit("k", "image", ("a",), ("b",))
-    counts = JobProgress(total=4)
+    counts = JobProgress(total=5)
     counts.count(UnitOutcome(unit, "skipped"))
     assert counts.eta is None and counts.throughput == 0.0  # skipped units took no work
     counts.started -= 10.0  # as if the job began ten seconds ago
     counts.count(UnitOutcome(unit, "done"))
+    assert counts.throughput == pytest.approx(0.1, rel=0.01)  # one unit in ten seconds
+    assert counts.first_worked is not None
+    counts.first_worked -= 4.0  # the first unit ended four seconds ago (start-up excluded)
+    counts.count(UnitOutcome(unit, "failed"))
     counts.count(UnitOutcome(unit, "done"))
-    assert counts.throughput == pytest.approx(0.2, rel=0.01)
-    assert counts.finished == 3 and "3/4 units" in counts.line()
+    assert counts.throughput == pytest.approx(0.5, rel=0.01)  # two more units in four seconds
+    assert counts.finished == 4 and "4/5 units" in counts.line() and "1 failed" in counts.line()
     assert counts.eta is not None and counts.eta == pytest.approx(1 / counts.throughput, rel=1e-6)
 
 

@@ -211,7 +211,7 @@ class _Pool:
             "scheduling_strategy": "SPREAD",
             "max_restarts": 0,
         }
-        if res.memory:
+        if res.memory and not res.gpus:  # on a GPU the whole device is the worker's reservation
             options["memory"] = int(res.memory)
         return self.actor_class.options(**options).remote(self.spec_ref, max(1, int(res.cpus)))
 
@@ -243,7 +243,8 @@ class _Pool:
             for slot in range(size):
                 actors.append(self._new_actor())
                 in_flight[actors[slot].ready.remote()] = (slot, None, 0)
-            while in_flight:
+            # until every unit has ended (an actor that never got resources holds no unit)
+            while queue or any(unit is not None for _, unit, _ in in_flight.values()):
                 done, _ = ray.wait(list(in_flight), num_returns=1, timeout=30.0)
                 if not done:
                     if not ever_ready and time.monotonic() - begun > self.start_timeout:

@@ -143,6 +143,9 @@ class JobProgress:
     skipped: int = 0
     failed: int = 0
     started: float = field(default_factory=time.monotonic)
+    first_worked: float | None = None
+    """When the first unit this run worked on ended: the rate counts from there, so the time
+    workers take to start (and load the model) does not stretch the ETA."""
 
     @property
     def finished(self) -> int:
@@ -154,8 +157,12 @@ class JobProgress:
 
     @property
     def throughput(self) -> float:
-        """Units per second over the units this run worked on (done or failed)."""
+        """Units per second over the units this run worked on (done or failed), counted from the
+        end of the first one (over the whole run while there is only one)."""
         worked = self.done + self.failed
+        if worked >= 2 and self.first_worked is not None:
+            span = time.monotonic() - self.first_worked
+            return (worked - 1) / span if span > 0 else 0.0
         return worked / self.elapsed if worked and self.elapsed > 0 else 0.0
 
     @property
@@ -165,6 +172,8 @@ class JobProgress:
         return (self.total - self.finished) / rate if rate > 0 else None
 
     def count(self, outcome: UnitOutcome) -> None:
+        if outcome.status != "skipped" and self.first_worked is None:
+            self.first_worked = time.monotonic()
         if outcome.status == "done":
             self.done += 1
         elif outcome.status == "skipped":
