@@ -202,3 +202,37 @@ def test_importing_the_job_model_does_not_import_ray_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_assemblies_run_on_the_driver_after_their_parts_and_rejected_inputs_are_reported(tmp_path):
+    from realesrgan_kit.core.jobs import Assembly
+    from support.job_doubles import WriteKeySpec
+
+    parts = [Unit(f"clip#{n}", "video_chunk", ("clip",), (str(tmp_path / f"part{n}"),)) for n in range(3)]
+
+    def join() -> str:
+        text = "".join((tmp_path / f"part{n}").read_text() for n in range(3))
+        (tmp_path / "whole").write_text(text)
+        return str(tmp_path / "whole")
+
+    whole = Unit("clip", "video", ("clip",), (str(tmp_path / "whole"),))
+    broken = Unit("broken", "video", ("broken",), (str(tmp_path / "never"),))
+    job = Job(
+        parts,
+        WriteKeySpec(),
+        rejected=[(broken, InvalidImageError("not a video"))],
+        assemblies=[Assembly(whole, tuple(u.key for u in parts), join)],
+    )
+    seen = []
+    summary = run_job(job, progress=lambda outcome, counts: seen.append((outcome.unit.key, counts.total)))
+    assert (tmp_path / "whole").read_text() == "clip#0clip#1clip#2"
+    assert seen[0] == ("broken", 5) and seen[-1] == ("clip", 5), "rejections first, the assembly last"
+    assert [o.status for o in summary.outcomes] == ["failed", "done", "done", "done", "done"]
+    assert "not a video" in (summary.failed[0].error or "")
+
+    (tmp_path / "whole").unlink()
+    job.worker = FlakySpec(WriteKeySpec(), fail=("clip#1",), times=9)
+    job.rejected = ()
+    summary = run_job(job)
+    assert summary.failed[-1].unit.key == "clip" and "1 of 3 parts failed" in (summary.failed[-1].error or "")
+    assert not (tmp_path / "whole").exists()

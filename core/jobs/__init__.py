@@ -18,6 +18,7 @@ from .run import Executor, run_job
 from .units import (
     DEFAULT_MAX_RETRIES,
     UNIT_KINDS,
+    Assembly,
     Job,
     JobProgress,
     JobSummary,
@@ -35,6 +36,7 @@ __all__ = [
     "UnitOutcome",
     "UNIT_KINDS",
     "Job",
+    "Assembly",
     "JobProgress",
     "JobSummary",
     "WorkerResources",

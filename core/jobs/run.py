@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from .local import LocalExecutor
-from .units import Job, JobProgress, JobSummary, Unit, UnitOutcome
+from .units import Assembly, Job, JobProgress, JobSummary, Unit, UnitOutcome
 
 __all__ = ["Executor", "run_job"]
 
@@ -37,7 +37,7 @@ def run_job(
     """
     executor = executor or LocalExecutor()
     started = time.monotonic()
-    counts = JobProgress(total=len(job.units))
+    counts = JobProgress(total=len(job.units) + len(job.rejected) + len(job.assemblies))
     outcomes: dict[str, UnitOutcome] = {}
 
     def report(outcome: UnitOutcome) -> None:
@@ -50,6 +50,8 @@ def run_job(
         if progress is not None:
             progress(outcome, counts)
 
+    for unit, error in job.rejected:
+        report(UnitOutcome(unit, "failed", 0, error=f"{type(error).__name__}: {error}", exception=error))
     pending = []
     for unit in job.units:
         if job.resume and unit.finished():
@@ -58,8 +60,32 @@ def run_job(
             pending.append(unit)
     if pending:
         executor.run(job, pending, report)
-    summary = JobSummary(
-        [outcomes[u.key] for u in job.units if u.key in outcomes], time.monotonic() - started
-    )
+    for assembly in job.assemblies:
+        report(_assemble(assembly, outcomes))
+    order = [u for u, _ in job.rejected] + list(job.units) + [a.unit for a in job.assemblies]
+    summary = JobSummary([outcomes[u.key] for u in order if u.key in outcomes], time.monotonic() - started)
     log.info("job on %s: %s", executor.name, summary.line())
     return summary
+
+
+def _assemble(assembly: Assembly, outcomes: dict[str, UnitOutcome]) -> UnitOutcome:
+    """Run a driver-side step if all its parts finished; a failed part fails it."""
+    parts = [outcomes.get(key) for key in assembly.parts]
+    missing = [key for key, o in zip(assembly.parts, parts, strict=True) if o is None or o.status == "failed"]
+    if missing:
+        return UnitOutcome(
+            assembly.unit,
+            "failed",
+            0,
+            error=f"{len(missing)} of {len(parts)} parts failed (finished ones are kept for --resume): {missing[0]}",
+        )
+    started = time.perf_counter()
+    try:
+        message = assembly.action()
+    except Exception as exc:  # reported under the step's name, like a unit's failure
+        return UnitOutcome(
+            assembly.unit, "failed", 1, error=f"{type(exc).__name__}: {exc}", node="driver", exception=exc
+        )
+    return UnitOutcome(
+        assembly.unit, "done", 1, message=message, node="driver", seconds=time.perf_counter() - started
+    )

@@ -28,6 +28,7 @@ __all__ = [
     "WorkerSpec",
     "UnitRunner",
     "Job",
+    "Assembly",
     "JobProgress",
     "JobSummary",
     "is_retryable",
@@ -36,8 +37,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-UNIT_KINDS = ("image", "video_chunk", "dataset_shard")
-UnitKind = Literal["image", "video_chunk", "dataset_shard"]
+UNIT_KINDS = ("image", "video", "video_chunk", "dataset_shard")
+UnitKind = Literal["image", "video", "video_chunk", "dataset_shard"]
 DEFAULT_MAX_RETRIES = 2
 """Retries after the first try for transient failures (so at most three tries per unit)."""
 
@@ -46,7 +47,10 @@ DEFAULT_MAX_RETRIES = 2
 class Unit:
     """One piece of work. ``key`` names it in progress and failures (the input file, or the
     clip and chunk); ``sources`` are read, ``outputs`` written (paths or URIs);
-    ``payload`` carries what the kind needs beyond that (a chunk's frame range, say)."""
+    ``payload`` carries what the kind needs beyond that (a chunk's frame range, say).
+    Kinds: ``image``; ``video`` (a whole clip through the streaming pipeline, on one worker);
+    ``video_chunk`` (one chunk of a clip, assembled on the driver when all are done);
+    ``dataset_shard`` (files of a dataset)."""
 
     key: str
     kind: UnitKind
@@ -114,18 +118,37 @@ class UnitOutcome:
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class Assembly:
+    """A step the driver runs once every unit in ``parts`` has finished (done or skipped):
+    e.g. writing a clip from its chunks. ``unit`` stands for its result in the summary;
+    ``action()`` does the work and returns what it wrote."""
+
+    unit: Unit
+    parts: tuple[str, ...]
+    action: Callable[[], str]
+
+
 @dataclass
 class Job:
     """Units plus the worker that runs them. ``resume``: skip units whose outputs all exist.
-    ``max_retries``: extra tries for a transient failure."""
+    ``max_retries``: extra tries for a transient failure. ``rejected``: inputs refused while
+    planning (reported as failed, the others still run); ``assemblies``: driver-side steps
+    after their units."""
 
     units: Sequence[Unit]
     worker: WorkerSpec
     resume: bool = False
     max_retries: int = DEFAULT_MAX_RETRIES
+    rejected: Sequence[tuple[Unit, BaseException]] = ()
+    assemblies: Sequence[Assembly] = ()
 
     def __post_init__(self) -> None:
-        keys = Counter(u.key for u in self.units)
+        keys = Counter(
+            [u.key for u in self.units]
+            + [u.key for u, _ in self.rejected]
+            + [a.unit.key for a in self.assemblies]
+        )
         twice = [k for k, n in keys.items() if n > 1]
         if twice:
             raise ValueError(f"unit keys must be unique within a job; repeated: {twice[:3]}")

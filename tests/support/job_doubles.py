@@ -107,3 +107,18 @@ class BarrierSpec:
             return runner(unit, progress, attempt)
 
         return run
+
+
+@dataclass(frozen=True)
+class WriteKeySpec:
+    """A worker with no model: each unit writes its key into its first output."""
+
+    def resources(self) -> WorkerResources:
+        return WorkerResources(cpus=1.0, gpus=0.0)
+
+    def start(self):
+        def run(unit, progress=None, attempt=1):
+            Path(unit.outputs[0]).write_text(unit.key)
+            return unit.outputs[0]
+
+        return run
