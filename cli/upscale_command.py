@@ -1,9 +1,11 @@
-"""``realesrgan-kit upscale``: files or folders in, upscaled files out.
+"""``realesrgan-kit upscale``: files or folders in, upscaled files out (images and videos).
 
 Reads and writes through ``core.imageio`` (OpenCV ``IMREAD_UNCHANGED``, so 16-bit, alpha and
 gray survive; atomic writes in the format of the output extension); never overwrites an input. With several inputs or a
 folder, a file that fails is reported and skipped, a summary is printed and the exit code is
-non-zero.
+non-zero. Videos are recognised by content and streamed through ``core.video``
+(see ``video_options``); a folder may mix images and videos. The files are the units of a job
+(``core.jobs``): run here one after another, or on Ray with ``--ray`` (videos then in chunks).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from ..core.errors import InvalidParameterError
 from ..core.jobs.upscale_job import fit_format
 from . import job_options
+from .video_options import VideoProgressBar, add_video_arguments
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +29,12 @@ __all__ = ["register", "cmd_upscale", "fit_format", "ProgressBar"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "upscale",
-        help="upscale images or folders of images",
-        description="Upscale images with a Real-ESRGAN model (default: the embedded RealESRGAN_x4plus, offline).",
-        epilog="example: realesrgan-kit upscale photo.png -o photo_x4.png",
+        help="upscale images, videos or folders of them",
+        description="Upscale images and videos with a Real-ESRGAN model (default: the embedded RealESRGAN_x4plus, offline).",
+        epilog="examples: realesrgan-kit upscale photo.png -o photo_x4.png; "
+        "realesrgan-kit upscale clip.mp4 -o clip_x2.mp4 --outscale 2 --model realesr-animevideov3",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders of them")
     p.add_argument(
         "-o",
         "--output",
@@ -71,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ext",
         default=None,
-        help="output format for folder outputs (png, jpg, webp, tif); default: the input's",
+        help="output format for folder outputs (png, jpg, webp, tif; mp4, mkv, ... for videos); default: the input's",
     )
     p.add_argument(
         "--force", action="store_true", help="replace existing outputs (inputs are never replaced)"
@@ -79,6 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--allow-download", action="store_true", help="download a missing official model (checked by SHA-256)"
     )
+    add_video_arguments(p)
     job_options.add_job_arguments(p)
     p.set_defaults(func=cmd_upscale)
 
@@ -120,7 +125,7 @@ def _tile_argument(value: str) -> int | str:
 
 def cmd_upscale(args: argparse.Namespace) -> int:
     from ..core.jobs import LocalExecutor, UpscaleWorker, plan_upscale_job, run_job
-    from ..core.jobs.storage import name_of
+    from ..core.jobs.upscale_job import split_videos
     from ..core.load import load_model
     from ..core.zoo import DEFAULT_MODEL
 
@@ -141,6 +146,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         resume=args.resume,
         max_retries=args.retries,
         load_options=load_options,
+        video_options=dict(
+            codec=args.codec,
+            crf=args.crf,
+            preset=args.preset,
+            pix_fmt=args.pix_fmt,
+            frames=args.frames,
+            chunk_seconds=args.chunk_seconds,
+        ),
         outscale=args.outscale,
         width=args.width,
         height=args.height,
@@ -156,9 +169,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     assert isinstance(job.worker, UpscaleWorker)
     job.worker = job.worker.with_model(model)
     if executor is None:
-        executor = LocalExecutor(tile_progress=lambda unit: ProgressBar(name_of(unit.sources[0])))
+        executor = LocalExecutor(tile_progress=_bar)
+    else:
+        job = split_videos(job, model)  # chunks of a clip run on any worker; the driver assembles
 
     def report(outcome, counts) -> None:
+        if outcome.unit.kind == "video_chunk":  # a part of a file; its clip is reported whole
+            if on_cluster and not getattr(args, "quiet", False):
+                job_options.cluster_progress(outcome, counts)
+            return
         if outcome.status == "done":
             print(outcome.message, file=sys.stdout)
         elif outcome.status == "failed" and batch and not on_cluster:
@@ -167,16 +186,17 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             job_options.cluster_progress(outcome, counts)
 
     summary = run_job(job, executor, progress=report)
-    failures = summary.failed
+    files = [o for o in summary.outcomes if o.unit.kind != "video_chunk"]
+    failures = [o for o in files if o.status == "failed"]
     if failures and not batch:
         if failures[0].exception is not None:
             raise failures[0].exception
         print(f"realesrgan-kit: error: {failures[0].error}", file=sys.stderr)
         return 1
     if batch:
-        skipped = len(summary.skipped)
+        skipped = sum(o.status == "skipped" for o in files)
         print(
-            f"{len(summary.done)} upscaled, {len(failures)} failed"
+            f"{sum(o.status == 'done' for o in files)} upscaled, {len(failures)} failed"
             + (f", {skipped} skipped (finished earlier)" if skipped else "")
             + (f" ({', '.join(o.unit.key for o in failures)})" if failures else ""),
             file=sys.stderr,
@@ -184,6 +204,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if on_cluster:
         job_options.print_nodes(summary)
     return 1 if failures else 0
+
+
+def _bar(unit):
+    """The terminal bar of a unit run here: tiles of an image, frames of a video."""
+    from ..core.jobs.storage import name_of
+
+    name = name_of(unit.sources[0])
+    return VideoProgressBar(name) if unit.kind == "video" else ProgressBar(name)
 
 
 def _message(outcome) -> str:

@@ -21,7 +21,13 @@ Hierarchy::
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
     ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
     ├── MissingDependencyError      (also an ImportError) an optional extra is not installed
-    └── ClusterError                Ray could not start, be joined, or start any worker
+    ├── ClusterError                Ray could not start, be joined, or start any worker
+    └── VideoError                  a video could not be read, written or resumed
+        ├── InvalidVideoError       (also a ValueError) not a video, no video stream
+        ├── CorruptVideoError       truncated or damaged data (names the frame/timestamp)
+        ├── UnsupportedCodecError   no decoder or encoder for the codec in this PyAV build
+        ├── UnsupportedPixelFormatError  a pixel format we cannot convert or encode
+        └── ResumeMismatchError     finished chunks were made from another source or options
 """
 
 from __future__ import annotations
@@ -43,6 +49,12 @@ __all__ = [
     "OutputExistsError",
     "MissingDependencyError",
     "ClusterError",
+    "VideoError",
+    "InvalidVideoError",
+    "CorruptVideoError",
+    "UnsupportedCodecError",
+    "UnsupportedPixelFormatError",
+    "ResumeMismatchError",
 ]
 
 
@@ -108,3 +120,27 @@ class MissingDependencyError(RealESRGANKitError, ImportError):
 
 class ClusterError(RealESRGANKitError):
     """Ray could not be started or joined, or its workers could not start."""
+
+
+class VideoError(RealESRGANKitError):
+    """A video could not be read, written or resumed."""
+
+
+class InvalidVideoError(VideoError, ValueError):
+    """The file is not a video at all, or has no video stream."""
+
+
+class CorruptVideoError(VideoError):
+    """The video is truncated or its data is damaged; the message names the frame or timestamp."""
+
+
+class UnsupportedCodecError(VideoError):
+    """This PyAV build has no decoder (input) or encoder (output) for the codec."""
+
+
+class UnsupportedPixelFormatError(VideoError):
+    """A pixel format that cannot be converted to RGB, or that the chosen encoder cannot take."""
+
+
+class ResumeMismatchError(VideoError):
+    """The finished chunks next to the target were made from another source or other options."""

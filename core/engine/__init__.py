@@ -19,10 +19,13 @@ from .api import (
 )
 from .channels import ALPHA_MODES
 from .precision import PRECISIONS, cpu_has_fast_bf16, resolve_precision
+from .stream import FrameUpscaler, prepare_frame_upscaler
 
 __all__ = [
     "upscale",
     "run_upscale",
+    "prepare_frame_upscaler",
+    "FrameUpscaler",
     "UpscaleReport",
     "UpscaleResult",
     "choose_tile",
