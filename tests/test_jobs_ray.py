@@ -159,6 +159,43 @@ def test_degrade_pairs_on_ray_match_the_local_run_and_replay(ray_session, folder
     )
 
 
+def test_chunks_of_one_clip_run_on_two_workers_and_assemble_to_the_single_process_file(
+    ray_session, tiny_weights, tmp_path
+):
+    from realesrgan_kit.core.jobs.upscale_job import split_videos
+    from realesrgan_kit.core.load import load_model
+    from support.clips import decoded, make_clip, packets
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=24, gop=4)  # with a tone track
+    video_args = ["--model", tiny_weights, "--preset", "ultrafast", "--chunk-seconds", "0.25"]
+    single = tmp_path / "single.mp4"
+    assert main(["upscale", str(clip), "-o", str(single), *video_args]) == 0
+
+    out = tmp_path / "ray.mp4"
+    model = load_model(tiny_weights)
+    job, _ = plan_upscale_job(
+        [str(clip)],
+        str(out),
+        model=model,
+        model_source=tiny_weights,
+        video_options={"preset": "ultrafast", "chunk_seconds": 0.25},
+    )
+    job = split_videos(job, model)
+    chunks = [u for u in job.units if u.kind == "video_chunk"]
+    assert len(chunks) >= 3 and len(job.assemblies) == 1
+    job.worker = BarrierSpec(job.worker, starts=str(tmp_path / "starts"), workers=2)
+    summary = run_job(job, RayExecutor(workers=2))
+    assert summary.ok, [o.error for o in summary.failed]
+    chunk_workers = {o.worker for o in summary.outcomes if o.unit.kind == "video_chunk"}
+    assert len(chunk_workers) == 2, "the chunks ran on both workers"
+    assert summary.outcomes[-1].unit.kind == "video" and summary.outcomes[-1].node == "driver"
+    assert out.read_bytes() == single.read_bytes()
+    frames, reference = decoded(out), decoded(single)
+    assert [t for t, _ in frames] == [t for t, _ in reference] and len(frames) == 24
+    assert packets(out, "audio") == packets(clip, "audio"), "audio copied once, packet for packet"
+    assert not Path(str(out) + ".parts").exists()
+
+
 def _alive_nodes() -> int:
     return sum(1 for node in ray.nodes() if node["Alive"])
 

@@ -1,9 +1,12 @@
-"""Upscale jobs: one unit per image file, a worker that loads the model once.
+"""Upscale jobs: one unit per image or video, a worker that loads the model once.
 
 ``plan_upscale_job`` turns inputs (files, folders, paths or URIs) and an output (a file for one
 input, else a folder) into a :class:`Job`; the same job runs on the local executor (the CLI's
-folder loop) or on Ray. A unit reads its image, runs the engine and writes its output
-atomically; the checks and messages are those of the single-file command.
+folder loop) or on Ray. An image unit reads its image, runs the engine and writes its output
+atomically; the checks and messages are those of the single-file command. A video is one unit
+(the streaming pipeline, as ``upscale_video`` runs it) unless :func:`split_videos` turns it
+into chunk units that any worker runs, plus an assembly the driver runs once they are all
+done: the same packets, frames and timestamps as the single-process output.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidParameterError, OutputExistsError
+from ..errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
 from ..imageio import WRITABLE_SUFFIXES
 from . import storage
-from .units import DEFAULT_MAX_RETRIES, Job, Unit, WorkerResources
+from .units import DEFAULT_MAX_RETRIES, Assembly, Job, Unit, WorkerResources
 
 __all__ = [
-    "collect_image_inputs",
+    "collect_media_inputs",
     "upscale_targets",
+    "split_videos",
+    "VIDEO_INPUT_SUFFIXES",
     "fit_format",
     "plan_upscale_job",
     "UpscaleWorker",
@@ -34,25 +39,67 @@ log = logging.getLogger(__name__)
 
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
 _NO_ALPHA = (".jpg", ".jpeg", ".bmp")
+# Suffixes that announce a video; a named file with one that is no readable video gets the
+# video reader's error rather than the image reader's.
+VIDEO_INPUT_SUFFIXES = (
+    ".mp4",
+    ".m4v",
+    ".mkv",
+    ".mov",
+    ".webm",
+    ".avi",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".nut",
+    ".flv",
+    ".wmv",
+    ".mpg",
+    ".mpeg",
+    ".3gp",
+)
+_VIDEO_OPTIONS = ("codec", "crf", "preset", "pix_fmt", "frames", "chunk_seconds")
+_VIDEO_ENGINE_OPTIONS = ("outscale", "width", "height", "tile", "tile_pad", "precision", "tta", "device")
 REQUEST_TILE = 512
 """With ``tile="auto"`` on Ray, a worker reserves the memory of a window of this core size and
 its auto tiles stay within that reservation (small images still run as one window)."""
 
 
-def collect_image_inputs(inputs: Iterable[str | Path]) -> tuple[list[str], bool]:
-    """Input files (paths or URIs), and whether the run is a batch (a folder or several inputs)."""
-    files: list[str] = []
+def _is_video(location: str) -> bool:
+    if storage.is_uri(location):
+        return False  # videos are read by FFmpeg from a path (a shared filesystem on a cluster)
+    from ..video import is_video_file
+
+    return is_video_file(location)
+
+
+def collect_media_inputs(inputs: Iterable[str | Path]) -> tuple[list[tuple[str, bool]], bool]:
+    """Input files (paths or URIs) with whether each is a video (by content), and whether the
+    run is a batch (a folder or several inputs). Folders: their images (by extension) and
+    videos (by content), not recursive."""
+    files: list[tuple[str, bool]] = []
     batch = False
     names = [str(n) for n in inputs]
     for name in names:
         if storage.is_dir(name):
             batch = True
-            found = storage.list_files(name, WRITABLE_SUFFIXES)
+            if storage.is_uri(name):
+                found = [(f, False) for f in storage.list_files(name, WRITABLE_SUFFIXES)]
+            else:
+                found = []
+                for path in sorted(p for p in Path(name).iterdir() if p.is_file()):
+                    if _is_video(str(path)):
+                        found.append((str(path), True))
+                    elif path.suffix.lower() in WRITABLE_SUFFIXES:
+                        found.append((str(path), False))
             if not found:
-                log.warning("no images (%s) in %s", ", ".join(WRITABLE_SUFFIXES), name)
+                log.warning("no images (%s) or videos in %s", ", ".join(WRITABLE_SUFFIXES), name)
             files.extend(found)
         elif storage.exists(name):
-            files.append(name)
+            video = _is_video(name) or (
+                not storage.is_uri(name) and storage.suffix_of(name) in VIDEO_INPUT_SUFFIXES
+            )
+            files.append((name, video))
         else:
             raise FileNotFoundError(f"input {name} does not exist")
     return files, batch or len(names) > 1
@@ -61,7 +108,25 @@ def collect_image_inputs(inputs: Iterable[str | Path]) -> tuple[list[str], bool]
 def _output_location(source: str, output: str, batch: bool, ext: str | None) -> str:
     if not batch and storage.suffix_of(output) in WRITABLE_SUFFIXES and not storage.is_dir(output):
         return output
-    suffix = f".{ext.lstrip('.').lower()}" if ext else storage.suffix_of(source)
+    wanted = f".{ext.lstrip('.').lower()}" if ext else None
+    suffix = (
+        wanted if wanted in WRITABLE_SUFFIXES else storage.suffix_of(source)
+    )  # a video --ext is for videos
+    return storage.join(output, f"{storage.stem_of(source)}{suffix}")
+
+
+def _video_output_location(source: str, output: str, batch: bool, ext: str | None) -> str:
+    from ..video import VIDEO_SUFFIXES
+
+    if not batch and not storage.is_dir(output):
+        return output
+    wanted = f".{ext.lstrip('.').lower()}" if ext else None
+    if wanted in VIDEO_SUFFIXES:
+        suffix = wanted
+    elif storage.suffix_of(source) in VIDEO_SUFFIXES:
+        suffix = storage.suffix_of(source)
+    else:
+        suffix = ".mp4"
     return storage.join(output, f"{storage.stem_of(source)}{suffix}")
 
 
@@ -73,12 +138,27 @@ def _same_location(a: str, b: str) -> bool:
     return same_file(a, b) or Path(a).resolve() == Path(b).resolve()
 
 
-def upscale_targets(files: list[str], output: str, batch: bool, ext: str | None) -> list[tuple[str, str]]:
-    """(source, target) for every input; refuses a file output for a batch and an input as target."""
-    if batch and storage.suffix_of(output) in WRITABLE_SUFFIXES and not storage.is_dir(output):
+def upscale_targets(
+    files: list[tuple[str, bool]], output: str, batch: bool, ext: str | None
+) -> list[tuple[str, str, bool]]:
+    """(source, target, is video) for every input; refuses a file output for a batch and an
+    input as target."""
+    suffixes = WRITABLE_SUFFIXES
+    if any(video for _, video in files):
+        from ..video import VIDEO_SUFFIXES
+
+        suffixes = WRITABLE_SUFFIXES + VIDEO_SUFFIXES
+    if batch and storage.suffix_of(output) in suffixes and not storage.is_dir(output):
         raise InvalidParameterError(f"several inputs need an output folder, not the file name {output}")
-    targets = [(source, _output_location(source, output, batch, ext)) for source in files]
-    for source, target in targets:
+    targets = [
+        (
+            source,
+            (_video_output_location if video else _output_location)(source, output, batch, ext),
+            video,
+        )
+        for source, video in files
+    ]
+    for source, target, _ in targets:
         if _same_location(source, target):
             raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
     return targets
@@ -116,6 +196,10 @@ class UpscaleWorker:
     memory: int | None = None
     budget_tiles: bool = False
     """Run auto tiles inside ``memory`` (set for clusters, where ``memory`` is reserved)."""
+    video_options: Mapping[str, Any] = field(default_factory=dict)
+    """codec, crf, preset, pix_fmt, frames, chunk_seconds: for video inputs."""
+    resume: bool = False
+    """A video unit continues from the chunks an interrupted run left."""
 
     def resources(self) -> WorkerResources:
         return WorkerResources(cpus=self.cpus, gpus=self.gpus, memory=self.memory)
@@ -142,7 +226,9 @@ class UpscaleWorker:
         options = dict(self.run_options)
         if self.budget_tiles and self.memory and options.get("tile", "auto") == "auto":
             options.setdefault("memory_budget", self.memory)
-        return _UpscaleRunner(run_upscale, model, options, self.overwrite)
+        return _UpscaleRunner(
+            run_upscale, model, options, self.overwrite, dict(self.video_options), self.resume
+        )
 
 
 @dataclass
@@ -151,10 +237,18 @@ class _UpscaleRunner:
     model: Any
     options: dict[str, Any]
     overwrite: bool
+    video_options: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False
 
-    def __call__(
-        self, unit: Unit, progress: Callable[[int, int], None] | None = None, attempt: int = 1
-    ) -> str:
+    def __call__(self, unit: Unit, progress: Callable[..., None] | None = None, attempt: int = 1) -> str:
+        if unit.kind == "video":
+            return self._video(unit, progress)
+        if unit.kind == "video_chunk":
+            from ..video import upscale_chunk
+
+            video_job, chunk = unit.payload
+            (made,) = upscale_chunk(self.model, video_job, chunk)
+            return str(made)
         source, target = unit.sources[0], unit.outputs[0]
         suffix = storage.suffix_of(target)
         if suffix not in WRITABLE_SUFFIXES:
@@ -182,6 +276,50 @@ class _UpscaleRunner:
             report.precision,
             report.device,
             report.seconds,
+        )
+        return target
+
+    def _video(self, unit: Unit, progress: Callable[..., None] | None) -> str:
+        from ..video import DEFAULT_CHUNK_SECONDS, upscale_video
+
+        source, target = unit.sources[0], unit.outputs[0]
+        engine = {k: self.options[k] for k in _VIDEO_ENGINE_OPTIONS if k in self.options}
+        video = {k: v for k, v in self.video_options.items() if v is not None}
+        video.setdefault("chunk_seconds", DEFAULT_CHUNK_SECONDS)
+        report = upscale_video(
+            self.model,
+            source,
+            target,
+            **engine,
+            **video,
+            memory_budget=self.options.get("memory_budget"),
+            threads=self.options.get("threads"),
+            resume=self.resume,
+            force=self.overwrite,
+            progress=progress,
+        )
+        if report.requested_size is not None:
+            log.warning(
+                "%s is %d×%d (rounded from %d×%d for %s)",
+                storage.name_of(target),
+                *report.output_size,
+                *report.requested_size,
+                report.pix_fmt,
+            )
+        log.info(
+            "%s → %s: %d frames %d×%d → %d×%d, %s %s, %d chunks (%d reused), %.1f s, %.2f fps; copied: %s",
+            source,
+            target,
+            report.frames,
+            *report.input_size,
+            *report.output_size,
+            report.codec,
+            report.pix_fmt,
+            report.chunks,
+            report.chunks_reused,
+            report.seconds,
+            report.fps,
+            ", ".join(report.copied_streams) or "no other streams",
         )
         return target
 
@@ -215,6 +353,7 @@ def plan_upscale_job(
     resume: bool = False,
     max_retries: int = DEFAULT_MAX_RETRIES,
     load_options: Mapping[str, Any] | None = None,
+    video_options: Mapping[str, Any] | None = None,
     **run_options: Any,
 ) -> tuple[Job, bool]:
     """A job upscaling ``inputs`` (files, folders; paths or URIs) into ``output``; returns it
@@ -223,14 +362,18 @@ def plan_upscale_job(
     ``model``: a loaded model (it also gives the memory estimate); ``model_source``: its zoo
     name or path, so that cluster workers load it themselves. ``run_options`` are
     :func:`run_upscale`'s (outscale, width, height, tile, tile_pad, precision, alpha, tta,
-    device, threads). Units are keyed by their input."""
+    device, threads); ``video_options`` those of ``upscale_video`` for video inputs (codec,
+    crf, preset, pix_fmt, frames, chunk_seconds). Units are keyed by their input; a video is
+    one unit until :func:`split_videos`."""
     if model is None and model_source is None:
         raise InvalidParameterError(
             "plan_upscale_job needs model= (loaded) and/or model_source= (name or path)"
         )
-    files, batch = collect_image_inputs(inputs)
+    files, batch = collect_media_inputs(inputs)
     targets = upscale_targets(files, str(output), batch, ext)
-    units = [Unit(source, "image", (source,), (target,)) for source, target in targets]
+    units = [
+        Unit(source, "video" if video else "image", (source,), (target,)) for source, target, video in targets
+    ]
     device = str(run_options.get("device") or "")
     worker = UpscaleWorker(
         model_source=model_source,
@@ -239,7 +382,71 @@ def plan_upscale_job(
         load_options=dict(load_options or {}),
         cpus=float(run_options.get("threads") or 1),
         gpus=1.0 if device.startswith("cuda") else (0.0 if device else None),
+        video_options=dict(video_options or {}),
+        resume=resume,
     )
     if model is not None:
         worker = worker.with_model(model)
     return Job(units, worker, resume=resume, max_retries=max_retries), batch
+
+
+def split_videos(job: Job, model: Any) -> Job:
+    """The same job with every video unit split into chunk units (any worker may run them) and
+    an assembly of the clip on the driver once they are all done. ``model`` (loaded) fixes the
+    output size and the key that stamps the chunks; chunk files live in ``<target>.parts/``,
+    which every worker must reach (a shared filesystem). A video that cannot be planned (not a
+    video, an existing target without overwrite, chunks of another job) is rejected, not fatal."""
+    from ..video import DEFAULT_CHUNK_SECONDS, assemble_chunks, open_parts, pending_chunks, prepare_video_job
+    from ..video.chunks import chunk_path
+
+    worker = job.worker
+    if not isinstance(worker, UpscaleWorker):
+        raise InvalidParameterError("split_videos needs an upscale job (plan_upscale_job)")
+    engine = {k: worker.run_options[k] for k in _VIDEO_ENGINE_OPTIONS if k in worker.run_options}
+    if worker.memory and engine.get("tile", "auto") == "auto":
+        engine["memory_budget"] = worker.memory  # as the cluster's workers run auto tiles
+    video = {k: v for k, v in worker.video_options.items() if v is not None}
+    video.setdefault("chunk_seconds", DEFAULT_CHUNK_SECONDS)
+    units: list[Unit] = []
+    rejected = list(job.rejected)
+    assemblies = list(job.assemblies)
+    for unit in job.units:
+        if unit.kind != "video" or (job.resume and unit.finished()):
+            units.append(unit)  # a finished clip stays one unit, skipped by the resume rule
+            continue
+        source, target = unit.sources[0], unit.outputs[0]
+        try:
+            if storage.exists(target) and not worker.overwrite:
+                raise OutputExistsError(f"{target} exists; pass --force (force=True) to replace it")
+            video_job = prepare_video_job(model, source, target, **engine, **video)
+            open_parts(video_job, resume=job.resume, force=worker.overwrite)
+            pending_chunks(video_job)  # removes chunk files of other jobs; ours are kept
+        except (RealESRGANKitError, OSError) as exc:
+            rejected.append((unit, exc))
+            continue
+        count = len(video_job.chunks)
+        chunks = [
+            Unit(
+                f"{source} [chunk {chunk.index + 1}/{count}]",
+                "video_chunk",
+                (source,),
+                (str(chunk_path(video_job.parts, chunk.index)),),
+                payload=(video_job, chunk),
+            )
+            for chunk in video_job.chunks
+        ]
+        units.extend(chunks)
+
+        def assemble(video_job: Any = video_job) -> str:
+            return str(assemble_chunks(video_job, force=worker.overwrite))
+
+        assemblies.append(Assembly(unit, tuple(c.key for c in chunks), assemble))
+    # with resume, the chunk files a killed run finished are skipped like any finished unit
+    return Job(
+        units,
+        worker,
+        resume=job.resume,
+        max_retries=job.max_retries,
+        rejected=rejected,
+        assemblies=assemblies,
+    )
