@@ -10,11 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..core.degrade import PRESETS, STEPS, settings_from
+from ..core.degrade import STEPS, settings_from
 from ..core.degrade.pairs import check_hr_crop, pair_scale
 from ..core.degrade.sampling import check_scale
 from ..core.errors import InvalidParameterError
 from ..core.imageio import read_image
+from ..core.options import DEGRADE_PRESETS
 from . import job_options
 
 __all__ = ["register", "cmd_degrade", "read_image"]
@@ -58,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=list(PRESETS),
+        choices=DEGRADE_PRESETS,
         default="realesrgan",
         help="sampling ranges (default: realesrgan, the training ranges)",
     )

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.errors import InvalidParameterError
 from ..core.jobs.upscale_job import fit_format
+from ..core.options import ALPHA_MODES, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
 from . import job_options
 from .video_options import VideoProgressBar, add_video_arguments
 
@@ -50,15 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     size.add_argument("--width", type=int, default=None, help="final width (height follows unless given)")
     size.add_argument("--height", type=int, default=None, help="final height (width follows unless given)")
     p.add_argument(
-        "-t", "--tile", default="auto", help="tile size in input pixels, 'auto' (default) or 0 (whole image)"
+        "-t", "--tile", default=TILE_AUTO, metavar="auto|whole|N", help=f"{TILE_HELP} (default: auto)"
     )
     p.add_argument(
         "--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)"
     )
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.add_argument(
         "--alpha",
-        choices=("model", "resize", "drop"),
+        choices=ALPHA_MODES,
         default="model",
         help="alpha channel: through the network, resized, or dropped",
     )
@@ -114,22 +114,13 @@ class ProgressBar:
             self.stream.flush()
 
 
-def _tile_argument(value: str) -> int | str:
-    if value == "auto":
-        return "auto"
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidParameterError(f"--tile must be 'auto' or a number of pixels, got {value!r}") from None
-
-
 def cmd_upscale(args: argparse.Namespace) -> int:
     from ..core.jobs import LocalExecutor, UpscaleWorker, plan_upscale_job, run_job
     from ..core.jobs.upscale_job import split_videos
     from ..core.load import load_model
     from ..core.zoo import DEFAULT_MODEL
 
-    tile = _tile_argument(args.tile)
+    tile = parse_tile(args.tile, name="--tile")
     executor = job_options.executor_for(args)
     on_cluster = executor is not None
     where = job_options.absolute if on_cluster else (lambda x: x)

@@ -18,27 +18,10 @@ import numpy as np
 import torch
 
 from ..errors import InvalidImageError, InvalidParameterError
-from .api import (
-    DEFAULT_BLEND,
-    DEFAULT_BORDER,
-    UpscaleReport,
-    _check_int,
-    _choose,
-    _dtype_for,
-    _Job,
-    _macs_per_pixel,
-    _resolve_tile,
-    _run_image,
-    default_tile_pad,
-)
-from .channels import plan_channels
+from ..options import Tile, UpscaleOptions
+from .api import UpscaleJob, UpscaleReport, _check_int, _macs_per_pixel, _run_image, check_options, plan_job
 from .images import read_images, write_image
-from .memory import check_budget, default_budget
-from .modelinfo import model_facts
-from .network import prepare_network
-from .precision import DTYPES
-from .resize import output_size
-from .runner import Progress, make_plan
+from .runner import Progress
 
 __all__ = ["FrameUpscaler", "prepare_frame_upscaler"]
 
@@ -52,7 +35,7 @@ class FrameUpscaler:
     summarises the images run so far. Not thread-safe: use one per thread.
     """
 
-    job: _Job
+    job: UpscaleJob
     input_shape: tuple[int, ...]
     input_dtype: np.dtype
     tta: bool
@@ -117,7 +100,7 @@ def prepare_frame_upscaler(
     outscale: float | None = None,
     out_width: int | None = None,
     out_height: int | None = None,
-    tile: int | str | None = "auto",
+    tile: Tile | None = "auto",
     tile_pad: int | None = None,
     precision: str = "auto",
     alpha: str = "model",
@@ -139,32 +122,20 @@ def prepare_frame_upscaler(
         raise InvalidParameterError(f"channels must be 1, 3 or 4; got {channels!r}")
     np_dtype = np.dtype(dtype)
     shape: tuple[int, ...] = (height, width, channels)
-    facts = model_facts(model)
-    dev, used, _torch_dtype = _dtype_for(facts, precision, device)
-    tile_choice = _resolve_tile(tile, facts)
-    pad = default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
-    blend_px = DEFAULT_BLEND if blend is None else _check_int(blend, "blend", minimum=0)
-    border_px = DEFAULT_BORDER if border is None else _check_int(border, "border", minimum=0)
-    budget = check_budget(memory_budget)
-    record, _frames = read_images(np.zeros(shape, dtype=np_dtype))
-    plan_ch = plan_channels(
-        record.colour_channels, record.has_alpha, alpha, facts.input_channels, facts.output_channels
+    options = UpscaleOptions(
+        outscale=outscale,
+        width=out_width,
+        height=out_height,
+        tile=tile,
+        tile_pad=tile_pad,
+        precision=precision,
+        alpha=alpha,
+        tta=tta,
+        device=device,
+        memory_budget=memory_budget,
+        blend=blend,
+        border=border,
     )
-    default_scale = facts.default_outscale or facts.scale
-    out_size = output_size(
-        height, width, default_scale, outscale=outscale, target_width=out_width, target_height=out_height
-    )
-    if tile_choice == "auto":
-        final_c = plan_ch.final_channels
-        net_bytes = height * facts.scale * width * facts.scale * final_c * 4
-        reserved = net_bytes + out_size[0] * out_size[1] * final_c * 6
-        room = budget if budget is not None else max(1, default_budget(dev) - reserved)
-        tile_value: int | None = _choose(
-            facts, height, width, DTYPES[used], room, pad, border_px, plan_ch.batch, tta
-        )
-    else:
-        tile_value = tile_choice  # type: ignore[assignment]
-    plan = make_plan(height, width, tile_value, pad, border_px, facts.multiple_of, blend_px)
-    network = prepare_network(facts, used, dev, tta=tta)
-    job = _Job(facts, network, plan_ch, record, out_size, tile_value, pad, border_px, blend_px, plan)
+    # the engine's own plan for one image of this shape: the same decisions run_upscale makes
+    job = plan_job(check_options(model, options), np.zeros(shape, dtype=np_dtype))
     return FrameUpscaler(job=job, input_shape=shape, input_dtype=np_dtype, tta=tta, cancel=cancel)

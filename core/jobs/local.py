@@ -13,7 +13,8 @@ __all__ = ["LocalExecutor"]
 
 log = logging.getLogger(__name__)
 
-TileProgressFactory = Callable[[Unit], "Callable[[int, int], None] | None"]
+TileProgressFactory = Callable[[Unit], "Callable[..., None] | None"]
+"""A unit → its progress callback (an image gets (done, total) tiles, a video its frames)."""
 
 
 class LocalExecutor:

@@ -330,7 +330,7 @@ def request_memory(model: Any, run_options: Mapping[str, Any]) -> int | None:
     from ..engine import estimate_tile_memory
 
     tile = run_options.get("tile", "auto")
-    if tile in (None, 0):
+    if tile in (None, 0, "whole"):
         return None
     return estimate_tile_memory(
         model,
