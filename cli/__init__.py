@@ -55,5 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("realesrgan-kit: interrupted; nothing partial was written", file=sys.stderr)
+        print(
+            "realesrgan-kit: interrupted; nothing partial was written "
+            "(a video keeps its finished chunks: run the same command with --resume)",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED

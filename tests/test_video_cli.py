@@ -73,3 +73,25 @@ def test_errors_exit_non_zero_with_the_reason(tmp_path, clip, tiny_weights, caps
     )
     assert "crf must be a whole number 0..63" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.mp4", "fake.mp4"]
+
+
+def test_progress_bar_shows_frames_per_second_and_time_left():
+    import io
+
+    from realesrgan_kit.cli.video_options import VideoProgressBar
+    from realesrgan_kit.core.video import VideoProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    bar = VideoProgressBar("clip.mp4", stream=screen)
+    bar(VideoProgress(frames_done=30, frames_total=120, fps=2.5, eta_seconds=3725))
+    bar(VideoProgress(frames_done=120, frames_total=120, fps=2.5, eta_seconds=0))
+    bar.close()
+    text = screen.getvalue()
+    assert "30/120 frames  2.50 fps ETA 1:02:05" in text and "120/120" in text and text.endswith("\n")
+    quiet = io.StringIO()  # not a terminal: nothing
+    VideoProgressBar("clip.mp4", stream=quiet)(VideoProgress(1, 2, 1.0, 1.0))
+    assert quiet.getvalue() == ""

@@ -60,6 +60,12 @@ def test_is_video_file_sniffs_content_not_suffix(tmp_path, clip):
     cv2.imwrite(str(tmp_path / "s.png"), frame_image(0, 8, 8))
     still.write_bytes((tmp_path / "s.png").read_bytes())
     assert not is_video_file(still), "a PNG named .mp4 is an image"
+    from PIL import Image
+
+    stills = [Image.fromarray(frame_image(i, 8, 8)) for i in range(3)]
+    stills[0].save(tmp_path / "one.gif")
+    stills[0].save(tmp_path / "anim.gif", save_all=True, append_images=stills[1:], duration=100)
+    assert not is_video_file(tmp_path / "one.gif") and is_video_file(tmp_path / "anim.gif")
     text = tmp_path / "notes.mkv"
     text.write_text("not a video")
     assert not is_video_file(text)
@@ -287,3 +293,37 @@ def test_a_raw_stream_without_timestamps_gets_the_stream_rate(tmp_path, model):
     out_path = tmp_path / "raw_big.mp4"
     upscale_video(model, src, out_path, encoder_options=FAST)
     assert frame_times(out_path) == [Fraction(i, 25) for i in range(6)]
+
+
+def test_a_seek_that_lands_too_late_falls_back_to_decoding_from_the_start(clip):
+    from realesrgan_kit.core.video.frames import decode_frames, scan_packets
+
+    scan = scan_packets(clip)
+
+    class PoorIndex:
+        """A container whose index sends the first seek one keyframe too far."""
+
+        def __init__(self, container):
+            self.container, self.seeks = container, []
+
+        def seek(self, pts, **kwargs):
+            self.seeks.append(pts)
+            if len(self.seeks) == 1:
+                pts = scan.keyframes[scan.keyframes.index(pts) + 1]
+            return self.container.seek(pts, **kwargs)
+
+        def decode(self, stream):
+            return self.container.decode(stream)
+
+    with av.open(str(clip)) as container:
+        poor = PoorIndex(container)
+        frames = decode_frames(
+            poor,
+            container.streams.video[0],
+            clip,
+            seek_pts=scan.pts[4],
+            start_pts=scan.pts[5],
+            stop_pts=scan.pts[7],
+        )
+        assert [f.pts for f in frames] == [scan.pts[5], scan.pts[6]]
+    assert poor.seeks == [scan.pts[4], 0]

@@ -20,7 +20,7 @@ from ..errors import InvalidParameterError, ResumeMismatchError, VideoError
 from ..fileio import atomic_output
 from .chunks import Chunk, chunk_path, read_chunk, read_chunk_header
 from .encode import EncoderSettings, configure_context
-from .probe import VideoInfo, open_video
+from .probe import VideoInfo, is_attached_picture, open_video
 
 __all__ = ["AssemblyResult", "assemble_parts"]
 
@@ -112,7 +112,6 @@ def assemble_parts(
     timestamp is shifted to start at the range's first frame.
     """
     import av
-    from av.stream import Disposition
 
     for chunk in chunks:
         path = chunk_path(parts, chunk.index)
@@ -147,11 +146,10 @@ def assemble_parts(
             source_video = source.streams[info.stream_index]
             _copy_stream_metadata(source_video, vstream)
             others = []
-            flag = int(Disposition.attached_pic)
             for stream in source.streams:
                 if stream.index == info.stream_index:
                     continue
-                if stream.type in ("audio", "subtitle") and not (stream.disposition & flag):
+                if stream.type in ("audio", "subtitle") and not is_attached_picture(stream):
                     if not _copyable(out, stream):
                         raise InvalidParameterError(
                             f"the {dst.suffix or 'output'} container cannot hold {_describe(stream)} of {src}; "

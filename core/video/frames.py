@@ -9,9 +9,11 @@ range), and the encoder writes those assumptions back as explicit tags.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -119,7 +121,7 @@ class PacketScan:
     path: Path
     stream_index: int
     time_base: Fraction
-    pts: tuple[int, ...]
+    pts: Sequence[int]  # an int64 array: 8 bytes a frame, so a feature film's list stays small
     keyframes: tuple[int, ...]
     frame_count: int
 
@@ -146,7 +148,7 @@ def _scan_cached(key: tuple[str, int, int]) -> PacketScan:
     from av.error import FFmpegError
 
     path = Path(key[0])
-    pts: list[int] = []
+    pts = array("q")
     keys: list[int] = []
     count = 0
     missing = False
@@ -180,11 +182,11 @@ def _scan_cached(key: tuple[str, int, int]) -> PacketScan:
             )
         _check_complete(path, stream, container, pts, count, tb)
     if missing:
-        return PacketScan(path, stream.index, tb, (), (), count)
-    ordered = tuple(sorted(pts))
-    if len(set(ordered)) != len(ordered):
+        return PacketScan(path, stream.index, tb, array("q"), (), count)
+    ordered = array("q", sorted(pts))
+    if any(a == b for a, b in itertools.pairwise(ordered)):
         log.warning("%s: repeated video timestamps; frames are located by decoding from the start", path)
-        return PacketScan(path, stream.index, tb, (), (), count)
+        return PacketScan(path, stream.index, tb, array("q"), (), count)
     return PacketScan(path, stream.index, tb, ordered, tuple(sorted(set(keys))), count)
 
 
@@ -203,7 +205,7 @@ def _declared_video_seconds(stream: Any) -> float | None:
 
 
 def _check_complete(
-    path: Path, stream: Any, container: Any, pts: list[int], count: int, tb: Fraction
+    path: Path, stream: Any, container: Any, pts: Sequence[int], count: int, tb: Fraction
 ) -> None:
     """Raise when the video data ends well before the duration its headers declare."""
     if not pts or not stream.average_rate:
@@ -243,12 +245,26 @@ def decode_frames(
     """
     from av.error import FFmpegError
 
-    if seek_pts is not None:
-        container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
     last_pts: int | None = None
     tb = Fraction(stream.time_base)
     try:
-        for frame in container.decode(stream):
+        if seek_pts is not None:
+            container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
+            frames = container.decode(stream)
+            first = next(frames, None)
+            first_pts = None if first is None else first.pts
+            if start_pts is not None and (first is None or (first_pts is not None and first_pts > start_pts)):
+                # the seek landed after the frames we need (a poor index): decode from the start
+                log.warning(
+                    "%s: seeking missed frame time %s; decoding from the start instead", path, start_pts
+                )
+                container.seek(0, stream=stream, backward=True, any_frame=False)
+                frames = container.decode(stream)
+            elif first is not None:
+                frames = itertools.chain([first], frames)
+        else:
+            frames = container.decode(stream)
+        for frame in frames:
             pts = frame.pts
             if pts is None:
                 pts = frame.dts if frame.dts is not None else None

@@ -4,8 +4,8 @@
 job key that finished chunks are stamped with; ``upscale_chunk`` makes one chunk file;
 ``assemble_chunks`` writes the target from them. ``upscale_video`` does all three in one
 process with the streaming pipeline. Finished chunks live in ``<target>.parts/`` beside the
-target, with a manifest naming the job key: a resume reuses them, a resume with another
-source or other options is refused, and they are removed once the target is written.
+target (see ``parts``): a resume reuses them, a resume with another source or other options
+is refused, and they are removed once the target is written.
 """
 
 from __future__ import annotations
@@ -21,19 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidParameterError, OutputExistsError, ResumeMismatchError
-from ..fileio import atomic_output, same_file
+from ..errors import InvalidParameterError, OutputExistsError
+from ..fileio import same_file
+from ..options import TILE_AUTO, Tile
 from .assemble import AssemblyResult, assemble_parts
 from .chunks import (
     DEFAULT_CHUNK_SECONDS,
     Chunk,
-    chunk_path,
     parse_frame_range,
     plan_chunks,
-    read_chunk_header,
 )
 from .encode import VIDEO_SUFFIXES, EncoderSettings, choose_encoder_settings
 from .frames import ColourModel, colour_model_for, scan_packets
+from .parts import open_parts, parts_dir_for, pending_chunks
 from .pipeline import VideoProgress, run_chunks
 from .probe import VideoInfo, probe_video
 
@@ -44,13 +44,10 @@ __all__ = [
     "upscale_chunk",
     "assemble_chunks",
     "upscale_video",
-    "parts_dir_for",
-    "pending_chunks",
 ]
 
 log = logging.getLogger(__name__)
 
-_MANIFEST = "manifest.json"
 _ENGINE_KEYS = ("tile", "tile_pad", "precision", "tta", "alpha", "blend", "border", "memory_budget", "device")
 
 
@@ -115,12 +112,6 @@ class VideoReport:
     engine: dict[str, Any] = field(default_factory=dict)
 
 
-def parts_dir_for(dst: str | os.PathLike[str]) -> Path:
-    """Where the finished chunks of a job writing ``dst`` are kept: ``<dst>.parts/``."""
-    d = Path(dst)
-    return d.with_name(d.name + ".parts")
-
-
 def model_fingerprint(model: Any) -> str:
     """SHA-256 over the architecture, scale and every weight of a loaded model."""
     from ..engine.modelinfo import model_facts
@@ -157,7 +148,7 @@ def prepare_video_job(
     outscale: float | None = None,
     width: int | None = None,
     height: int | None = None,
-    tile: int | str | None = "auto",
+    tile: Tile = TILE_AUTO,
     tile_pad: int | None = None,
     precision: str = "auto",
     tta: bool = False,
@@ -262,72 +253,6 @@ def prepare_video_job(
     )
 
 
-def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{k}.")
-        elif a != b:
-            out.append(f"{prefix}{k}: {a!r} → {b!r}")
-    return out
-
-
-def open_parts(job: VideoJob, *, resume: bool, force: bool) -> None:
-    """Create ``job.parts`` with its manifest, or check an existing one for a resume."""
-    manifest = job.parts / _MANIFEST
-    if manifest.is_file():
-        old = json.loads(manifest.read_text(encoding="utf-8"))
-        if force and not resume:
-            shutil.rmtree(job.parts)
-        elif not resume:
-            raise OutputExistsError(
-                f"{job.parts} holds chunks of an earlier, unfinished run for {job.dst}; pass --resume "
-                "(resume=True) to continue it, or --force (force=True) to start over"
-            )
-        elif old.get("key") != job.key:
-            changes = _differences(old.get("identity", {}), job.identity)
-            raise ResumeMismatchError(
-                f"cannot resume {job.dst}: the chunks in {job.parts} were made "
-                + ("with other settings: " + "; ".join(changes[:6]) if changes else "by another job")
-                + ". Run with the same options as before, or without --resume and with --force to start over."
-            )
-    elif job.parts.exists() and any(
-        p for p in job.parts.iterdir() if not p.name.startswith((".chunk-", ".manifest.json."))
-    ):
-        # not ours (no manifest): never delete a folder we did not make
-        raise OutputExistsError(
-            f"{job.parts} exists and is not a chunk folder of this program; move it away or choose another output name"
-        )
-    job.parts.mkdir(parents=True, exist_ok=True)
-    for pattern in (".chunk-*", ".manifest.json.*"):  # temporary files of a killed run
-        for stale in job.parts.glob(pattern):
-            stale.unlink(missing_ok=True)
-    if not manifest.is_file():
-        with atomic_output(manifest, overwrite=True) as tmp:
-            tmp.write_text(
-                json.dumps({"key": job.key, "identity": job.identity, "dst": str(job.dst)}, indent=1),
-                encoding="utf-8",
-            )
-
-
-def pending_chunks(job: VideoJob) -> list[Chunk]:
-    """The chunks of ``job`` without a finished chunk file for this job's key."""
-    todo = []
-    for chunk in job.chunks:
-        path = chunk_path(job.parts, chunk.index)
-        if path.is_file():
-            try:
-                header, _ = read_chunk_header(path)
-                if header.key == job.key:
-                    continue
-            except (OSError, ValueError) as exc:
-                log.warning("%s is unreadable (%s); making it again", path, exc)
-            path.unlink(missing_ok=True)
-        todo.append(chunk)
-    return todo
-
-
 def _frame_upscaler(model: Any, job: VideoJob, cancel: Callable[[], bool] | None) -> Callable[[Any], Any]:
     from ..engine import prepare_frame_upscaler
 
@@ -419,7 +344,7 @@ def upscale_video(
     outscale: float | None = None,
     width: int | None = None,
     height: int | None = None,
-    tile: int | str | None = "auto",
+    tile: Tile = TILE_AUTO,
     tile_pad: int | None = None,
     precision: str = "auto",
     tta: bool = False,

@@ -14,7 +14,15 @@ from typing import Any
 
 from ..errors import CorruptVideoError, InvalidVideoError, UnsupportedCodecError
 
-__all__ = ["VideoInfo", "StreamInfo", "probe_video", "is_video_file", "open_video", "video_stream_of"]
+__all__ = [
+    "VideoInfo",
+    "StreamInfo",
+    "probe_video",
+    "is_video_file",
+    "open_video",
+    "video_stream_of",
+    "is_attached_picture",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +106,19 @@ def open_video(path: str | os.PathLike[str]) -> Any:
 
 
 def video_stream_of(container: Any, path: str | os.PathLike[str]) -> Any:
-    """The main video stream (not cover art); InvalidVideoError when there is none."""
+    """The main video stream (not cover art); InvalidVideoError when there is none,
+    UnsupportedCodecError when no video stream has a decoder in this build."""
     if _is_image_demuxer(container.format.name):
         raise InvalidVideoError(
             f"{path} is a still image ({container.format.name}), not a video; upscale it as an image"
         )
-    candidates = [
-        s
-        for s in container.streams.video
-        if not (s.disposition & _attached_pic_flag()) and s.codec_context is not None
-    ]
+    pictures = [s for s in container.streams.video if not is_attached_picture(s)]
+    candidates = [s for s in pictures if s.codec_context is not None]
+    if pictures and not candidates:
+        raise UnsupportedCodecError(
+            f"{path}: this PyAV/FFmpeg build has no decoder for its video codec; convert the file to "
+            "H.264, HEVC, VP9, AV1 or ProRes with another tool first"
+        )
     if not candidates:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
         raise InvalidVideoError(
@@ -117,16 +128,22 @@ def video_stream_of(container: Any, path: str | os.PathLike[str]) -> Any:
     return max(candidates, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0))
 
 
-def _attached_pic_flag() -> int:
+def _flag_value(flag: Any) -> int:
+    return int(getattr(flag, "value", flag))
+
+
+def is_attached_picture(stream: Any) -> bool:
+    """True for cover art (a still picture stored as a video stream)."""
     from av.stream import Disposition
 
-    return int(Disposition.attached_pic)
+    return bool(_flag_value(stream.disposition) & _flag_value(Disposition.attached_pic))
 
 
 def is_video_file(path: str | os.PathLike[str]) -> bool:
     """True when the content of ``path`` is a video with a video stream (suffix ignored).
 
-    Still images (PNG, JPEG, ... which FFmpeg also opens) and audio-only files are not videos.
+    Still images (PNG, JPEG, ... which FFmpeg also opens), single-frame GIFs and audio-only
+    files are not videos.
     """
     p = Path(path)
     if not p.is_file():
@@ -135,8 +152,13 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
         import av
 
         with av.open(str(p), mode="r", metadata_errors="replace") as container:
-            video_stream_of(container, p)
+            stream = video_stream_of(container, p)
+            if container.format.name == "gif":  # an image format that may be animated
+                packets = (packet for packet in container.demux(stream) if packet.size)
+                return next(packets, None) is not None and next(packets, None) is not None
             return True
+    except UnsupportedCodecError:
+        return True  # a video; upscaling it will say that its codec cannot be decoded here
     except (InvalidVideoError, OSError, ValueError):
         return False
     except Exception as exc:  # any FFmpeg error means "not a video we can read"
@@ -146,7 +168,6 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
 
 
 def _stream_infos(container: Any) -> tuple[StreamInfo, ...]:
-    flag = _attached_pic_flag()
     out = []
     for s in container.streams:
         codec = (
@@ -158,7 +179,7 @@ def _stream_infos(container: Any) -> tuple[StreamInfo, ...]:
                 kind=s.type,
                 codec=str(codec),
                 language=s.metadata.get("language"),
-                attached_picture=bool(s.disposition & flag),
+                attached_picture=is_attached_picture(s),
             )
         )
     return tuple(out)
@@ -220,6 +241,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             duration = container.duration / 1_000_000
         chapters = container.chapters() if hasattr(container, "chapters") else []
         pix_fmt = ctx.pix_fmt or first.format.name
+        # newer PyAV frames carry these tags; the decoder context has them in every release
+        primaries = getattr(first, "color_primaries", None) or ctx.color_primaries
+        trc = getattr(first, "color_trc", None) or ctx.color_trc
         return VideoInfo(
             path=p,
             container=container.format.name,
@@ -236,14 +260,14 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             frames=int(stream.frames) or None,
             rotation=rotation,
             display_matrix=matrix,
-            color_primaries=_colour_name(first.color_primaries, "primaries"),
-            color_trc=_colour_name(first.color_trc, "trc"),
+            color_primaries=_colour_name(primaries, "primaries"),
+            color_trc=_colour_name(trc, "trc"),
             colorspace=_colour_name(first.colorspace, "space"),
             color_range=_colour_name(first.color_range, "range"),
             sample_aspect_ratio=Fraction(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else None,
             colour_codes=(
-                int(first.color_primaries or 2),
-                int(first.color_trc or 2),
+                int(primaries or 2),
+                int(trc or 2),
                 int(first.colorspace if first.colorspace is not None else 2),
                 int(first.color_range or 0),
             ),
