@@ -94,21 +94,32 @@ class NoopSpec:
         return lambda unit, progress=None, attempt=1: unit.key
 
 
-def timed_job(job, executor) -> tuple[float, list[float], set[str]]:
+def timed_job(job, executor) -> tuple[float, list[tuple[float, str]]]:
+    """Wall seconds, and (time, worker) of every finished unit."""
     run_job = importlib.import_module("realesrgan_kit.core.jobs").run_job
-    stamps: list[float] = []
+    stamps: list[tuple[float, str]] = []
     started = time.perf_counter()
-    summary = run_job(job, executor, progress=lambda outcome, counts: stamps.append(time.perf_counter()))
+    summary = run_job(
+        job,
+        executor,
+        progress=lambda outcome, counts: stamps.append((time.perf_counter(), outcome.worker or "")),
+    )
     if not summary.ok:
         raise SystemExit(f"benchmark job failed: {[o.error for o in summary.failed][:3]}")
-    return time.perf_counter() - started, stamps, {o.worker or "" for o in summary.done}
+    return time.perf_counter() - started, stamps
 
 
-def steady_rate(stamps: list[float], workers: int) -> float:
-    """Units per second after the first ``workers`` completions (start-up excluded)."""
-    if len(stamps) <= workers:
+def steady_rate(stamps: list[tuple[float, str]]) -> float:
+    """Units per second once every worker has finished its first unit (start-up and model
+    load of the slowest-starting worker excluded)."""
+    firsts: dict[str, float] = {}
+    for when, worker in stamps:
+        firsts.setdefault(worker, when)
+    begin = max(firsts.values())
+    after = [when for when, _ in stamps if when > begin]
+    if not after:
         return float("nan")
-    return (len(stamps) - workers) / (stamps[-1] - stamps[workers - 1])
+    return len(after) / (after[-1] - begin)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             for workers in (1, 2):
                 out = work / f"ray{workers}"
                 job, _ = plan_upscale_job([str(src)], str(out), model_source=MODEL, threads=1)
-                wall, stamps, used = timed_job(job, RayExecutor(workers=workers))
-                rates[workers] = steady_rate(stamps, len(used))
+                wall, stamps = timed_job(job, RayExecutor(workers=workers))
+                rates[workers] = steady_rate(stamps)
                 same = "yes" if folder_bytes(out) == reference else "NO"
                 rows.append(
                     (
@@ -196,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
             units = [Unit(f"noop{n}", "image", (), (str(work / f"never{n}"),)) for n in range(noops)]
-            _wall, stamps, _used = timed_job(Job(units, NoopSpec()), RayExecutor(workers=1))
-            overhead_ms = 1000 * (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+            _wall, stamps = timed_job(Job(units, NoopSpec()), RayExecutor(workers=1))
+            overhead_ms = 1000 * (stamps[-1][0] - stamps[0][0]) / (len(stamps) - 1)
         finally:
             ray.shutdown()
     finally:
