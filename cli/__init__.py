@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.errors import RealESRGANKitError
-from . import degrade_command, model_commands, upscale_command
+from . import degrade_command, finetune_command, model_commands, upscale_command
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = (model_commands, upscale_command, degrade_command)
+COMMAND_MODULES = (model_commands, upscale_command, degrade_command, finetune_command)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -16,7 +16,9 @@ Hierarchy::
     │   └── DownloadError
     │       └── ChecksumMismatchError
     ├── InvalidImageError           (also a ValueError) bad pixels, shape, dtype, channels
+    │   └── InvalidDatasetError     a training folder that is empty, unreadable, too small or misaligned
     ├── InvalidParameterError       (also a ValueError) a bad option value
+    │   └── RunFolderMismatchError  --resume on a run folder from another setup (or none)
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
     ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
@@ -44,6 +46,8 @@ __all__ = [
     "ChecksumMismatchError",
     "InvalidImageError",
     "InvalidParameterError",
+    "InvalidDatasetError",
+    "RunFolderMismatchError",
     "UpscaleOutOfMemoryError",
     "OperationCancelledError",
     "OutputExistsError",
@@ -100,6 +104,16 @@ class InvalidImageError(RealESRGANKitError, ValueError):
 
 class InvalidParameterError(RealESRGANKitError, ValueError):
     """An option value outside its allowed range or of the wrong kind."""
+
+
+class InvalidDatasetError(InvalidImageError):
+    """Training data that cannot be used: an empty or unreadable folder, images smaller than
+    the patch, HR/LR pairs whose sizes do not match the scale."""
+
+
+class RunFolderMismatchError(InvalidParameterError):
+    """A run folder to resume that holds no run, or a run of another setup (model, data,
+    stage, losses, seed ...), which would not continue the same training."""
 
 
 class UpscaleOutOfMemoryError(RealESRGANKitError, MemoryError):
