@@ -20,8 +20,14 @@ Hierarchy::
     ├── InvalidParameterError       (also a ValueError) a bad option value
     │   └── RunFolderMismatchError  --resume on a run folder from another setup (or none)
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
+    ├── BackendError                a compute backend (torch, openvino) could not run the model
+    │   ├── BackendNotInstalledError    its optional package is missing
+    │   ├── BackendCompileError         it cannot convert or compile this model
+    │   └── BackendRuntimeError         it failed while running a window
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
     ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
+    ├── MissingDependencyError      (also an ImportError) an optional extra is not installed
+    ├── ClusterError                Ray could not start, be joined, or start any worker
     └── VideoError                  a video could not be read, written or resumed
         ├── InvalidVideoError       (also a ValueError) not a video, no video stream
         ├── CorruptVideoError       truncated or damaged data (names the frame/timestamp)
@@ -47,8 +53,14 @@ __all__ = [
     "InvalidDatasetError",
     "RunFolderMismatchError",
     "UpscaleOutOfMemoryError",
+    "BackendError",
+    "BackendNotInstalledError",
+    "BackendCompileError",
+    "BackendRuntimeError",
     "OperationCancelledError",
     "OutputExistsError",
+    "MissingDependencyError",
+    "ClusterError",
     "VideoError",
     "InvalidVideoError",
     "CorruptVideoError",
@@ -116,12 +128,40 @@ class UpscaleOutOfMemoryError(RealESRGANKitError, MemoryError):
     """Out of memory even after retrying with the smallest allowed tile."""
 
 
+class BackendError(RealESRGANKitError):
+    """A compute backend could not run the model; ``backend`` names it."""
+
+    def __init__(self, message: str, *, backend: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+
+
+class BackendNotInstalledError(BackendError):
+    """The backend's optional package is not installed (the message says which extra to install)."""
+
+
+class BackendCompileError(BackendError):
+    """The backend cannot convert or compile this model (an architecture it does not handle)."""
+
+
+class BackendRuntimeError(BackendError):
+    """The backend failed while running a window."""
+
+
 class OperationCancelledError(RealESRGANKitError):
     """A cancel hook asked the operation to stop; no partial result is returned."""
 
 
 class OutputExistsError(RealESRGANKitError, FileExistsError):
     """The output path exists and overwriting was not requested."""
+
+
+class MissingDependencyError(RealESRGANKitError, ImportError):
+    """An optional extra (e.g. ``realesrgan-kit[ray]``) is needed but not installed."""
+
+
+class ClusterError(RealESRGANKitError):
+    """Ray could not be started or joined, or its workers could not start."""
 
 
 class VideoError(RealESRGANKitError):

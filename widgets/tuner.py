@@ -20,7 +20,7 @@ import numpy as np
 import traitlets
 
 from ..core.errors import InvalidParameterError
-from ..core.options import PRECISIONS, TILE_AUTO, TILE_WHOLE, Tile
+from ..core.options import BACKENDS, PRECISIONS, TILE_AUTO, TILE_WHOLE, Tile
 from ..core.zoo import DEFAULT_MODEL, get_entry
 from .common import (
     TILE_SIZES,
@@ -39,7 +39,15 @@ from .picker import ImagePicker
 from .sweep import TileSweepPanel
 from .worker import JobContext, JobOutcome, Worker
 
-__all__ = ["UpscaleTuner", "UpscaleSettings", "TILE_CHOICES", "TILE_SIZES", "TILE_PAD_CHOICES", "PRECISIONS"]
+__all__ = [
+    "UpscaleTuner",
+    "UpscaleSettings",
+    "TILE_CHOICES",
+    "TILE_SIZES",
+    "TILE_PAD_CHOICES",
+    "PRECISIONS",
+    "BACKENDS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,7 @@ class UpscaleSettings:
     outscale: float
     precision: str
     tta: bool
+    backend: str = "auto"
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {
@@ -73,6 +82,7 @@ class UpscaleSettings:
             "outscale": self.outscale,
             "precision": self.precision,
             "tta": self.tta,
+            "backend": self.backend,
         }
 
 
@@ -153,6 +163,18 @@ class UpscaleTuner(PanelMixin, w.VBox):
             style={**style, "button_width": "52px"},
             layout=wide,
         )
+        self.backend = w.ToggleButtons(
+            options=BACKENDS,
+            value="auto",
+            description="backend",
+            tooltips=[
+                "the fastest that keeps quality here (measured once, stored)",
+                "PyTorch",
+                "OpenVINO on the CPU (pip install 'realesrgan-kit[openvino]')",
+            ],
+            style={**style, "button_width": "72px"},
+            layout=wide,
+        )
         self.tta = w.Checkbox(value=False, description="TTA (8 flips/rotations, 8× slower)", indent=False)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(
@@ -205,6 +227,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
                 self.tile_pad,
                 self.outscale,
                 self.precision,
+                self.backend,
                 self.tta,
                 w.HBox([self.run_button, self.cancel_button]),
                 w.HBox([self.progress, self.progress_label]),
@@ -281,6 +304,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
             outscale=float(self.outscale.value),
             precision=str(self.precision.value),
             tta=bool(self.tta.value),
+            backend=self.backend.value,
         )
 
     def run(self) -> concurrent.futures.Future[JobOutcome[Any]]:
