@@ -304,7 +304,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
             outscale=float(self.outscale.value),
             precision=str(self.precision.value),
             tta=bool(self.tta.value),
-            backend=self.backend.value,
+            backend=str(self.backend.value),  # a ToggleButtons over BACKENDS always has one
         )
 
     def run(self) -> concurrent.futures.Future[JobOutcome[Any]]:
