@@ -49,7 +49,9 @@ def test_every_orientation_comes_out_upright_like_pillow(orientation):
 def test_rotated_phone_jpeg_is_upright_and_its_exif_says_so(tmp_path):
     stored = pattern(40, 64)  # stored landscape, orientation 6: a portrait photo
     source = tmp_path / "phone.jpg"
-    source.write_bytes(save(stored, "JPEG", quality=95, exif=camera_exif(6, 64, 40), icc_profile=icc_profile()))
+    source.write_bytes(
+        save(stored, "JPEG", quality=95, exif=camera_exif(6, 64, 40), icc_profile=icc_profile())
+    )
     loaded = read_image_file(source)
     assert loaded.pixels.shape == (64, 40, 3) and loaded.format == "jpeg"
     upright = np.asarray(ImageOps.exif_transpose(Image.open(source)))  # Pillow's reading, another decoder
@@ -117,7 +119,9 @@ def test_webp_keeps_icc_exif_and_xmp_with_alpha(tmp_path):
 
 def test_sixteen_bit_alpha_png_keeps_depth_with_metadata(tmp_path):
     deep = pattern(7, 5, 4, np.uint16)
-    path = write_image_file(tmp_path / "d.png", deep, ImageMetadata(icc_profile=icc_profile(), text={"k": "v"}))
+    path = write_image_file(
+        tmp_path / "d.png", deep, ImageMetadata(icc_profile=icc_profile(), text={"k": "v"})
+    )
     back = read_image_file(path)
     np.testing.assert_array_equal(back.pixels, deep)
     assert back.metadata.text == {"k": "v"}
@@ -125,7 +129,9 @@ def test_sixteen_bit_alpha_png_keeps_depth_with_metadata(tmp_path):
 
 def test_float_tiff_round_trips_exactly_with_hdr_values(tmp_path):
     hdr = pattern(9, 7, 3, np.float32) * 4.0  # values above 1: the float path keeps them in the file
-    path = write_image_file(tmp_path / "f.tif", hdr, ImageMetadata(icc_profile=icc_profile(), dpi=(72.0, 72.0)))
+    path = write_image_file(
+        tmp_path / "f.tif", hdr, ImageMetadata(icc_profile=icc_profile(), dpi=(72.0, 72.0))
+    )
     back = read_image_file(path)
     assert back.pixels.dtype == np.float32
     np.testing.assert_array_equal(back.pixels, hdr)
@@ -168,7 +174,13 @@ def test_limit_applies_to_every_format_and_can_be_raised(fmt):
 
 def test_damaged_files_give_typed_errors():
     good = save(pattern(8, 8), "PNG")
-    for data in (good[:20], good[:40], b"\xff\xd8\xff\xe0\x00", b"RIFF\x00\x00\x00\x00WEBPVP8X", b"II*\x00\xff\xff"):
+    for data in (
+        good[:20],
+        good[:40],
+        b"\xff\xd8\xff\xe0\x00",
+        b"RIFF\x00\x00\x00\x00WEBPVP8X",
+        b"II*\x00\xff\xff",
+    ):
         with pytest.raises(InvalidImageError):
             decode_image_file(data)
 

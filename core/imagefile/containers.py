@@ -227,12 +227,16 @@ def write_jpeg_metadata(jpeg: bytes, metadata: ImageMetadata) -> bytes:
         if len(_EXIF_PREFIX) + len(metadata.exif) <= _JPEG_SEGMENT_MAX:
             extra.append(_segment(0xE1, _EXIF_PREFIX + metadata.exif))
         else:
-            log.warning("the EXIF block (%d bytes) does not fit in a JPEG segment; not written", len(metadata.exif))
+            log.warning(
+                "the EXIF block (%d bytes) does not fit in a JPEG segment; not written", len(metadata.exif)
+            )
     if metadata.xmp:
         if len(_XMP_PREFIX) + len(metadata.xmp) <= _JPEG_SEGMENT_MAX:
             extra.append(_segment(0xE1, _XMP_PREFIX + metadata.xmp))
         else:
-            log.warning("the XMP packet (%d bytes) does not fit in a JPEG segment; not written", len(metadata.xmp))
+            log.warning(
+                "the XMP packet (%d bytes) does not fit in a JPEG segment; not written", len(metadata.xmp)
+            )
     if metadata.icc_profile:
         step = _JPEG_SEGMENT_MAX - len(_ICC_PREFIX) - 2
         parts = [metadata.icc_profile[i : i + step] for i in range(0, len(metadata.icc_profile), step)]
@@ -276,7 +280,9 @@ def write_webp_metadata(webp: bytes, metadata: ImageMetadata, width: int, height
     if not (metadata.icc_profile or metadata.exif or metadata.xmp):
         return webp
     image_chunks = [
-        _riff_chunk(kind, body) for kind, body in _riff_chunks(webp, "WebP") if kind in (b"VP8 ", b"VP8L", b"ALPH")
+        _riff_chunk(kind, body)
+        for kind, body in _riff_chunks(webp, "WebP")
+        if kind in (b"VP8 ", b"VP8L", b"ALPH")
     ]
     flags = (
         (0x20 if metadata.icc_profile else 0)

@@ -46,7 +46,9 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str) -> 
         )
 
 
-def read_image_file(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageFile:
+def read_image_file(
+    path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> ImageFile:
     """Read an image file: upright pixels (RGB(A)/gray; uint8, uint16 or float32) and its metadata."""
     file = Path(path).expanduser()
     if not file.is_file():
@@ -133,11 +135,10 @@ def _decode_opencv(data: bytes, name: str) -> np.ndarray:
         raise InvalidImageError(
             f"{name} ({len(data)} bytes) could not be decoded as an image; the file is damaged or truncated"
         )
-    if decoded.ndim == 3 and decoded.shape[2] == 1:
-        decoded = decoded[:, :, 0]
-    if decoded.ndim == 3 and decoded.shape[2] in (3, 4):
-        code = cv2.COLOR_BGRA2RGBA if decoded.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        decoded = cv2.cvtColor(decoded, code)
+    if decoded.ndim == 3 and decoded.shape[2] == 3:  # OpenCV's BGR(A) → RGB(A)
+        decoded = decoded[:, :, ::-1]
+    elif decoded.ndim == 3 and decoded.shape[2] == 4:
+        decoded = decoded[:, :, [2, 1, 0, 3]]
     return decoded
 
 
@@ -145,7 +146,9 @@ def _decode_exr(data: bytes, name: str, path: Path | None) -> np.ndarray:
     try:
         import OpenEXR
     except ImportError:
-        raise InvalidImageError(f"{name} is OpenEXR; reading it needs the OpenEXR package: {_EXR_EXTRA}") from None
+        raise InvalidImageError(
+            f"{name} is OpenEXR; reading it needs the OpenEXR package: {_EXR_EXTRA}"
+        ) from None
     if path is not None:
         return _exr_pixels(OpenEXR, str(path), name)
     with tempfile.TemporaryDirectory(prefix="realesrgan-kit-exr-") as folder:
@@ -179,7 +182,9 @@ def _decode_with_pillow(data: bytes, header: ImageHeader, name: str) -> tuple[np
         try:
             import pillow_heif
         except ImportError:
-            raise InvalidImageError(f"{name} is HEIC/HEIF; reading it needs pillow-heif: {_HEIF_EXTRA}") from None
+            raise InvalidImageError(
+                f"{name} is HEIC/HEIF; reading it needs pillow-heif: {_HEIF_EXTRA}"
+            ) from None
         try:
             heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
             info = dict(heif.info)
@@ -194,7 +199,13 @@ def _decode_with_pillow(data: bytes, header: ImageHeader, name: str) -> tuple[np
                 image.load()
                 info = dict(image.info)
                 pixels, _mode = pil_to_array(image)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        except (
+            UnidentifiedImageError,
+            OSError,
+            ValueError,
+            SyntaxError,
+            Image.DecompressionBombError,
+        ) as exc:
             raise InvalidImageError(f"{name} could not be decoded as AVIF by Pillow: {exc}") from exc
     exif = info.get("exif") or None
     if exif is not None and exif.startswith(b"Exif\x00\x00"):

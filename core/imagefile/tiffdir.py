@@ -16,7 +16,24 @@ from ..errors import InvalidImageError
 __all__ = ["IfdEntry", "Ifd", "read_ifd", "patch_int"]
 
 # Bytes per value of each TIFF field type (unknown types are skipped, as the spec asks).
-_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
+_TYPE_SIZES = {
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 4,
+    5: 8,
+    6: 1,
+    7: 1,
+    8: 2,
+    9: 4,
+    10: 8,
+    11: 4,
+    12: 8,
+    13: 4,
+    16: 8,
+    17: 8,
+    18: 8,
+}
 _MAX_ENTRIES = 4096
 SHORT, LONG = 3, 4
 
@@ -66,9 +83,7 @@ def _bad(name: str, what: str) -> InvalidImageError:
     return InvalidImageError(f"{name}: {what}; the TIFF/EXIF structure is damaged")
 
 
-def read_ifd(
-    data: bytes | bytearray | memoryview, offset: int | None = None, *, name: str = "image"
-) -> Ifd:
+def read_ifd(data: bytes | bytearray | memoryview, offset: int | None = None, *, name: str = "image") -> Ifd:
     """The IFD at ``offset`` (default: the first one, from the header) of a TIFF structure."""
     view = memoryview(data).cast("B")
     if len(view) < 8:

@@ -183,7 +183,9 @@ def _fitted(metadata: ImageMetadata, fmt: str, width: int, height: int) -> Image
     return metadata
 
 
-def encode_image_file(image: np.ndarray, format: str = ".png", metadata: ImageMetadata | None = None) -> bytes:
+def encode_image_file(
+    image: np.ndarray, format: str = ".png", metadata: ImageMetadata | None = None
+) -> bytes:
     """Encode an RGB(A)/gray array (uint8, uint16, or float) with ``metadata`` (None: none).
 
     Float pixels stay float32 in TIFF and EXR; elsewhere floats in 0..1 become 16-bit where the
