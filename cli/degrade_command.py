@@ -21,7 +21,7 @@ from ..core.degrade.sampling import check_scale
 from ..core.errors import InvalidImageError, InvalidParameterError, RealESRGANKitError
 from ..core.fileio import atomic_output, same_file
 from ..core.imageio import WRITABLE_SUFFIXES as IMAGE_SUFFIXES
-from ..core.imageio import image_files, read_image
+from ..core.imageio import DEFAULT_MAX_PIXELS, image_files, read_image
 from ..core.imageio import write_image as write_image_file
 
 
@@ -90,6 +90,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--force", action="store_true", help="replace existing outputs (inputs are never overwritten)"
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse inputs with more pixels than this, checked before decoding (default {DEFAULT_MAX_PIXELS:,})",
     )
     p.set_defaults(func=cmd_degrade)
 
@@ -165,7 +172,7 @@ def write_json(path: Path, data: dict[str, Any], inputs: list[Path], force: bool
 def _process(
     src: Path, dst: Path | None, args: argparse.Namespace, context: dict[str, Any], inputs: list[Path]
 ) -> str:
-    image = read_image(src)
+    image = read_image(src, max_pixels=getattr(args, "max_pixels", DEFAULT_MAX_PIXELS))  # upright (EXIF)
     file_seed = derive_seed(args.seed, src.name)
     result = degrade(
         image,

@@ -1,7 +1,9 @@
 """``realesrgan-kit upscale``: files or folders in, upscaled files out.
 
-Reads and writes through ``core.imageio`` (OpenCV ``IMREAD_UNCHANGED``, so 16-bit, alpha and
-gray survive; atomic writes in the format of the output extension); never overwrites an input. With several inputs or a
+Reads and writes through ``core.imagefile``: 16-bit, float32, alpha and gray survive, EXIF
+orientation is applied, and ICC/EXIF/XMP/DPI/PNG text are written back where the output format
+holds them (``--strip-metadata`` drops them); the pixel count is checked from the header before
+decoding (``--max-pixels``); writes are atomic; an input is never overwritten. With several inputs or a
 folder, a file that fails is reported and skipped, a summary is printed and the exit code is
 non-zero.
 """
@@ -18,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
-from ..core.imageio import WRITABLE_SUFFIXES, image_files, read_image, write_image
+from ..core.imagefile import DEFAULT_MAX_PIXELS, WRITABLE_SUFFIXES, read_image_file, write_image_file
+from ..core.imageio import image_files
 
 log = logging.getLogger(__name__)
 
-_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
+_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp", ".avif")
 _NO_ALPHA = (".jpg", ".jpeg", ".bmp")
 
 
@@ -74,7 +77,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ext",
         default=None,
-        help="output format for folder outputs (png, jpg, webp, tif); default: the input's",
+        help="output format for folder outputs (png, jpg, webp, tif, exr, avif); default: the input's",
+    )
+    p.add_argument(
+        "--strip-metadata",
+        action="store_true",
+        help="write no metadata (default: keep ICC profile, EXIF, XMP, DPI and PNG text such as ComfyUI's workflow)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse inputs with more pixels than this, checked before decoding (default {DEFAULT_MAX_PIXELS:,})",
     )
     p.add_argument(
         "--force", action="store_true", help="replace existing outputs (inputs are never replaced)"
@@ -108,7 +123,8 @@ def _collect_inputs(inputs: Iterable[str]) -> tuple[list[Path], bool]:
 def _output_path(source: Path, output: Path, batch: bool, ext: str | None) -> Path:
     if not batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
         return output
-    suffix = f".{ext.lstrip('.').lower()}" if ext else source.suffix.lower()
+    own = source.suffix.lower() if source.suffix.lower() in WRITABLE_SUFFIXES else ".png"  # e.g. HEIC in
+    suffix = f".{ext.lstrip('.').lower()}" if ext else own
     return output / f"{source.stem}{suffix}"
 
 
@@ -118,7 +134,8 @@ def fit_format(image: np.ndarray, suffix: str, name: str) -> np.ndarray:
         log.warning(
             "%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, name
         )
-        image = np.rint(image.astype(np.float32) * (255.0 / np.iinfo(image.dtype).max)).astype(np.uint8)
+        peak = 1.0 if np.issubdtype(image.dtype, np.floating) else float(np.iinfo(image.dtype).max)
+        image = np.rint(np.clip(image.astype(np.float32) * (255.0 / peak), 0, 255)).astype(np.uint8)
     if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
         log.warning(
             "%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, name
@@ -199,7 +216,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     done = 0
     for source, target in targets:
         try:
-            _upscale_one(run_upscale, model, source, target, options, args.force)
+            _upscale_one(run_upscale, model, source, target, options, args)
             done += 1
         except (RealESRGANKitError, OSError) as exc:
             if not batch:
@@ -215,7 +232,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict, overwrite: bool) -> None:
+def _upscale_one(
+    run: Callable, model, source: Path, target: Path, options: dict, args: argparse.Namespace
+) -> None:
+    overwrite = args.force
     suffix = target.suffix.lower()
     if suffix not in WRITABLE_SUFFIXES:
         raise InvalidParameterError(
@@ -223,13 +243,15 @@ def _upscale_one(run: Callable, model, source: Path, target: Path, options: dict
         )
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} exists; pass --force to replace it")
-    image = read_image(source)  # RGB(A) or gray, 8 or 16 bits, as stored
+    loaded = read_image_file(source, max_pixels=args.max_pixels)  # upright; 8/16-bit or float32
+    image = loaded.pixels
     bar = ProgressBar(source.name)
     try:
         result = run(model, image, progress=bar, **options)
     finally:
         bar.close()
-    write_image(target, fit_format(result.image, suffix, target.name), overwrite=overwrite)
+    metadata = None if args.strip_metadata else loaded.metadata
+    write_image_file(target, fit_format(result.image, suffix, target.name), metadata, overwrite=overwrite)
     report = result.report
     log.info(
         "%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s on %s, %.1fs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import struct
@@ -16,8 +17,9 @@ COMFY_PROMPT = json.dumps({"3": {"class_type": "KSampler", "inputs": {"seed": 42
 COMFY_WORKFLOW = json.dumps({"last_node_id": 9, "nodes": [{"id": 3, "type": "KSampler"}], "version": 0.4})
 
 
+@functools.cache
 def icc_profile() -> bytes:
-    """A real (small) ICC profile that is not sRGB, so keeping it is observable."""
+    """A real (small) ICC profile that is not sRGB, so keeping it is observable (made once: it is dated)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
 
 
