@@ -1,9 +1,8 @@
 """The public engine API: upscale an image with a loaded model.
 
 Stateless and thread-safe: every call builds its own converted copy of the weights and keeps
-nothing on the model or on module globals (``threads`` is the exception: PyTorch's thread
-count is process-wide; it is restored afterwards, but concurrent calls that set different
-``threads`` race).
+nothing on the model or on module globals. ``threads`` sets PyTorch's process-wide thread
+count for the call; calls that set it are serialised and the count is restored (``threads.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from .network import PreparedNetwork, prepare_network
 from .precision import DTYPES, resolve_device, resolve_precision
 from .resize import output_size, resize_hwc
 from .runner import Progress, is_out_of_memory, make_plan, padded_size, run_tiles
+from .threads import torch_threads
 from .tiling import TilePlan
 
 __all__ = [
@@ -369,29 +369,22 @@ def run_upscale(
     network = prepare_network(facts, used, dev, tta=tta)
     job = _Job(facts, network, channels, record, out_size, tile_value, pad, border_px, blend_px, plan)
     tracker = Progress(total=plan.count * record.batch, callback=progress, cancel=cancel)
-    previous_threads = torch.get_num_threads()
     computed = 0
-    with PeakMemory(dev) as peak, torch.inference_mode():
-        try:
-            if threads is not None:
-                torch.set_num_threads(threads)
-            if progress is not None:
-                progress(0, tracker.total)
-            batch_out = None
-            results: list[Any] = []
-            for index, frame in enumerate(frames):
-                if record.kind == "torch" and batch_out is None:
-                    batch_out = torch.empty((record.batch, out_h, out_w, final_c), dtype=torch.float32)
-                target = batch_out[index] if batch_out is not None else None
-                out = _run_image(job, frame, target, tracker, record.batch - index)
-                computed += job.plan.computed_pixels()
-                if batch_out is None:
-                    results.append(write_image(out, record))
-                del out
-            tracker.check_cancel()
-        finally:
-            if threads is not None:
-                torch.set_num_threads(previous_threads)
+    with torch_threads(threads), PeakMemory(dev) as peak, torch.inference_mode():
+        if progress is not None:
+            progress(0, tracker.total)
+        batch_out = None
+        results: list[Any] = []
+        for index, frame in enumerate(frames):
+            if record.kind == "torch" and batch_out is None:
+                batch_out = torch.empty((record.batch, out_h, out_w, final_c), dtype=torch.float32)
+            target = batch_out[index] if batch_out is not None else None
+            out = _run_image(job, frame, target, tracker, record.batch - index)
+            computed += job.plan.computed_pixels()
+            if batch_out is None:
+                results.append(write_image(out, record))
+            del out
+        tracker.check_cancel()
     result = assemble_output(record, batch_out) if batch_out is not None else results[0]
     macs = _macs_per_pixel(facts) * computed * channels.batch * (8 if tta else 1)
     report = UpscaleReport(
@@ -425,7 +418,8 @@ def upscale(model: Any, image: Any, **options: Any) -> Any:
     image; ``tile_pad``: context per tile (default from the model's receptive field).
     ``precision``: auto | fp32 | bf16 | fp16. ``alpha``: model | resize | drop. ``tta``: average
     the 8 flips/rotations. ``device``: cpu | cuda | mps (default: the model's accelerator, else
-    the best available). ``threads``: PyTorch CPU threads for this call. ``progress(done,
+    the best available). ``threads``: PyTorch CPU threads for this call (process-wide in PyTorch,
+    so calls that set it run one at a time; see ``threads.py``). ``progress(done,
     total)``: after every tile. ``cancel()``: polled between tiles; True raises
     ``OperationCancelledError`` and nothing is returned.
     """
