@@ -1,0 +1,38 @@
+"""A short, bounded fuzz session for CI: the saved corpus plus seeded mutations per parser.
+
+Every input must end in a return or one of our typed errors, within 5 s. The long,
+coverage-guided run is ``python -m tests.fuzz.run --seconds N`` (atheris).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fuzz.corpus import saved_corpus
+from fuzz.run import run_mutate
+from fuzz.targets import TARGETS, run_one
+
+# Mutations per target, sized so the whole session stays well under 60 s on two loaded cores.
+ITERATIONS = {"ncnn": 300, "pth": 300, "safetensors": 300, "image": 1500, "exif": 3000}
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_saved_corpus_gives_only_typed_errors(target):
+    corpus = saved_corpus(target)
+    if target in ("pth", "image", "safetensors"):
+        assert corpus, f"the regression inputs for {target} are missing from tests/data/fuzz/{target}"
+    run_one(target, b"")  # imports (torch, OpenCV) happen here, not inside a timed input
+    for name, data in corpus:
+        started = time.perf_counter()
+        run_one(target, data)  # raises anything that is not a RealESRGANKitError
+        assert time.perf_counter() - started < 5, f"{target}/{name} took over 5 s"
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_bounded_mutation_session_finds_nothing(target):
+    result = run_mutate(target, seconds=40, seed=1234, iterations=ITERATIONS[target])
+    assert result["findings"] == [], result["findings"]
+    assert result["slowest_s"] < 5
+    assert result["executions"] >= min(ITERATIONS[target], 50), "the session ran (time budget not exhausted early)"
