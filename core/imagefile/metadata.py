@@ -86,22 +86,24 @@ def exif_orientation(exif: bytes | None) -> int:
 
 
 def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn stored pixels upright (EXIF orientation 1..8; rows × columns, any channels)."""
+    """Turn stored pixels upright (EXIF orientation 1..8; rows × columns, 1 to 4 channels)."""
+    if orientation not in range(2, 9):
+        return pixels
+    import cv2  # its flips and rotations are several times faster than strided numpy copies
+
     if orientation == 2:
-        pixels = pixels[:, ::-1]
-    elif orientation == 3:
-        pixels = pixels[::-1, ::-1]
-    elif orientation == 4:
-        pixels = pixels[::-1]
-    elif orientation == 5:
-        pixels = pixels.swapaxes(0, 1)
-    elif orientation == 6:
-        pixels = pixels[::-1].swapaxes(0, 1)
-    elif orientation == 7:
-        pixels = pixels[::-1, ::-1].swapaxes(0, 1)
-    elif orientation == 8:
-        pixels = pixels[:, ::-1].swapaxes(0, 1)
-    return np.ascontiguousarray(pixels)
+        return cv2.flip(pixels, 1)
+    if orientation == 3:
+        return cv2.rotate(pixels, cv2.ROTATE_180)
+    if orientation == 4:
+        return cv2.flip(pixels, 0)
+    if orientation == 5:
+        return cv2.transpose(pixels)
+    if orientation == 6:
+        return cv2.rotate(pixels, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:
+        return cv2.rotate(cv2.transpose(pixels), cv2.ROTATE_180)
+    return cv2.rotate(pixels, cv2.ROTATE_90_COUNTERCLOCKWISE)
 
 
 def patch_exif(

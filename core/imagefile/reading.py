@@ -135,10 +135,12 @@ def _decode_opencv(data: bytes, name: str) -> np.ndarray:
         raise InvalidImageError(
             f"{name} ({len(data)} bytes) could not be decoded as an image; the file is damaged or truncated"
         )
-    if decoded.ndim == 3 and decoded.shape[2] == 3:  # OpenCV's BGR(A) → RGB(A)
-        decoded = decoded[:, :, ::-1]
-    elif decoded.ndim == 3 and decoded.shape[2] == 4:
-        decoded = decoded[:, :, [2, 1, 0, 3]]
+    if decoded.ndim == 3 and decoded.shape[2] in (3, 4):  # OpenCV's BGR(A) → RGB(A)
+        if decoded.dtype in (np.uint8, np.uint16, np.float32):
+            code = cv2.COLOR_BGRA2RGBA if decoded.shape[2] == 4 else cv2.COLOR_BGR2RGB
+            decoded = cv2.cvtColor(decoded, code)
+        else:  # depths cvtColor refuses (fuzzed TIFFs decode to int8, int32, float64...)
+            decoded = decoded[:, :, [2, 1, 0, 3] if decoded.shape[2] == 4 else [2, 1, 0]]
     return decoded
 
 
