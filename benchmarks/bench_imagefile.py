@@ -14,6 +14,7 @@ with the CPU class read from /proc/cpuinfo.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import sys
@@ -46,7 +47,9 @@ def _photo(size: int) -> np.ndarray:
     import cv2
 
     rng = np.random.default_rng(0)
-    coarse = cv2.resize(rng.random((16, 16, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    coarse = cv2.resize(
+        rng.random((16, 16, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC
+    )
     fine = rng.normal(0, 0.05, (size, size, 3)).astype(np.float32)
     return np.clip(np.round((coarse + fine) * 255), 0, 255).astype(np.uint8)
 
@@ -58,7 +61,9 @@ def _files(size: int) -> dict[str, bytes]:
     pixels = _photo(size)
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     info = PngInfo()
-    info.add_text("prompt", json.dumps({str(i): {"class_type": "Node", "inputs": {"x": i}} for i in range(40)}))
+    info.add_text(
+        "prompt", json.dumps({str(i): {"class_type": "Node", "inputs": {"x": i}} for i in range(40)})
+    )
     info.add_text("workflow", json.dumps({"nodes": [{"id": i, "type": "Node"} for i in range(200)]}))
     exif = Image.Exif()
     exif[0x0112] = 6
@@ -89,24 +94,25 @@ def _best(fn, repeats: int) -> float:
 
 def _metadata_only(imagefile, data: bytes):
     header = imagefile.probe_image(data)
-    from realesrgan_kit.core.imagefile import containers
-
+    containers = importlib.import_module("realesrgan_kit.core.imagefile.containers")
     reader = {"png": containers.read_png_metadata, "jpeg": containers.read_jpeg_metadata}[header.format]
     return reader(data)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="512² only, best of 5")
     args = parser.parse_args(argv)
     import_package()
     import cv2
 
-    from realesrgan_kit.core import imagefile
+    imagefile = importlib.import_module("realesrgan_kit.core.imagefile")
 
     sizes, repeats = ([512], 5) if args.quick else ([1024, 4096], 15)
     label = cpu_class()
-    print(f"| CPU | file | size | OpenCV decode (ref) | ours: read | ours: metadata only | read / ref |")
+    print("| CPU | file | size | OpenCV decode (ref) | ours: read | ours: metadata only | read / ref |")
     print("|---|---|---|---:|---:|---:|---:|")
     for size in sizes:
         for name, data in _files(size).items():

@@ -20,8 +20,8 @@ from ..core.degrade.pairs import aligned_crop_boxes, check_hr_crop, pair_scale
 from ..core.degrade.sampling import check_scale
 from ..core.errors import InvalidImageError, InvalidParameterError, RealESRGANKitError
 from ..core.fileio import atomic_output, same_file
-from ..core.imageio import WRITABLE_SUFFIXES as IMAGE_SUFFIXES
 from ..core.imageio import DEFAULT_MAX_PIXELS, image_files, read_image
+from ..core.imageio import WRITABLE_SUFFIXES as IMAGE_SUFFIXES
 from ..core.imageio import write_image as write_image_file
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from fuzz.corpus import saved_corpus
 from fuzz.run import run_mutate
 from fuzz.targets import TARGETS, run_one
@@ -35,4 +34,6 @@ def test_bounded_mutation_session_finds_nothing(target):
     result = run_mutate(target, seconds=40, seed=1234, iterations=ITERATIONS[target])
     assert result["findings"] == [], result["findings"]
     assert result["slowest_s"] < 5
-    assert result["executions"] >= min(ITERATIONS[target], 50), "the session ran (time budget not exhausted early)"
+    assert result["executions"] >= min(ITERATIONS[target], 50), (
+        "the session ran (time budget not exhausted early)"
+    )

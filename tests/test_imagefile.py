@@ -7,17 +7,6 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
-from support.photo_files import (
-    COMFY_PROMPT,
-    COMFY_WORKFLOW,
-    XMP,
-    camera_exif,
-    comfy_png,
-    icc_profile,
-    pattern,
-    png_bomb,
-    save,
-)
 
 from realesrgan_kit.core.errors import ImageTooLargeError, InvalidImageError
 from realesrgan_kit.core.imagefile import (
@@ -28,6 +17,17 @@ from realesrgan_kit.core.imagefile import (
     probe_image,
     read_image_file,
     write_image_file,
+)
+from support.photo_files import (
+    COMFY_PROMPT,
+    COMFY_WORKFLOW,
+    XMP,
+    camera_exif,
+    comfy_png,
+    icc_profile,
+    pattern,
+    png_bomb,
+    save,
 )
 
 
@@ -91,8 +91,7 @@ def test_comfyui_prompt_and_workflow_survive_a_png_round_trip(tmp_path):
     assert loaded.metadata.text == {"prompt": COMFY_PROMPT, "workflow": COMFY_WORKFLOW}
     out = write_image_file(tmp_path / "up.png", pattern(32, 32, 4), loaded.metadata)
     written = Image.open(out)
-    written.load()
-    assert written.text["prompt"] == COMFY_PROMPT and written.text["workflow"] == COMFY_WORKFLOW
+    assert written.info["prompt"] == COMFY_PROMPT and written.info["workflow"] == COMFY_WORKFLOW
 
 
 def test_xmp_dpi_and_exif_kept_in_png_and_jpeg(tmp_path):

@@ -17,26 +17,29 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import torch
 
 __all__ = ["torch_threads", "process_default_threads"]
 
+T = TypeVar("T")
+
 _THREAD_COUNT_LOCK = threading.RLock()  # re-entrant: a progress callback may upscale again
 
 
-def _in_fresh_thread(function, *args):
-    box: list = []
+def _in_fresh_thread(function: Callable[..., T], *args: object) -> T:
+    box: list[T] = []
     helper = threading.Thread(target=lambda: box.append(function(*args)), name="realesrgan-kit-threads")
     helper.start()
     helper.join()
-    return box[0] if box else None
+    return box[0]
 
 
 def process_default_threads() -> int:
     """The thread count a thread that never set its own gets (PyTorch's stored default)."""
-    return int(_in_fresh_thread(torch.get_num_threads))
+    return _in_fresh_thread(torch.get_num_threads)
 
 
 @contextlib.contextmanager

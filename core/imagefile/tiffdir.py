@@ -99,9 +99,9 @@ def read_ifd(data: bytes | bytearray | memoryview, offset: int | None = None, *,
         if big:
             if len(view) < 16:
                 raise _bad(name, "a BigTIFF header needs 16 bytes")
-            (offset,) = struct.unpack_from(order + "Q", view, 8)
+            offset = int(struct.unpack_from(order + "Q", view, 8)[0])
         else:
-            (offset,) = struct.unpack_from(order + "I", view, 4)
+            offset = int(struct.unpack_from(order + "I", view, 4)[0])
     count_size, entry_size, inline = (8, 20, 8) if big else (2, 12, 4)
     if offset < 8 or offset + count_size > len(view):
         raise _bad(name, f"directory offset {offset} is outside the {len(view)}-byte buffer")

@@ -16,7 +16,7 @@ def main() -> None:
 
     ensure_importable()
     target = sys.argv.pop(1)
-    with atheris.instrument_imports(include=["realesrgan_kit"]):
+    with atheris.instrument_imports(include=["realesrgan_kit"]):  # pyright: ignore[reportAttributeAccessIssue]
         import realesrgan_kit.core.imagefile
         import realesrgan_kit.core.load  # noqa: F401
     from tests.fuzz.targets import run_one

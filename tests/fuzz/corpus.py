@@ -59,6 +59,7 @@ def _ncnn_seeds() -> list[bytes]:
 
 def _pth_seeds() -> list[bytes]:
     import torch
+
     from support.tiny_models import tiny_srvgg
 
     seeds = []
@@ -72,6 +73,7 @@ def _pth_seeds() -> list[bytes]:
 
 def _safetensors_seeds() -> list[bytes]:
     from safetensors.torch import save
+
     from support.tiny_models import tiny_srvgg
 
     from .targets import pack_safetensors_metadata
@@ -93,10 +95,10 @@ def _safetensors_seeds() -> list[bytes]:
 
 def _image_seeds() -> list[bytes]:
     import numpy as np
-    from support.photo_files import camera_exif, comfy_png, icc_profile, pattern, save
 
     from realesrgan_kit.core.errors import InvalidParameterError
     from realesrgan_kit.core.imagefile import ImageMetadata, encode_image_file
+    from support.photo_files import camera_exif, comfy_png, icc_profile, pattern, save
 
     small = pattern(6, 5)
     meta = ImageMetadata(

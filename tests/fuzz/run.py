@@ -67,7 +67,7 @@ def run_mutate(target: str, seconds: float, seed: int = 0, iterations: int | Non
         started = time.perf_counter()
         try:
             run_one(target, data)
-        except Exception as exc:  # noqa: BLE001 - every untyped exception is what we are looking for
+        except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             finding = f"{type(exc).__name__} at {Path(where.filename).name}:{where.lineno}: {str(exc)[:120]}"
             if finding not in findings:
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             engine = "mutate"
     failed = False
-    print(f"| target | engine | executions | seconds | findings |\n|---|---|---:|---:|---|", flush=True)
+    print("| target | engine | executions | seconds | findings |\n|---|---|---:|---:|---|", flush=True)
     for target in args.targets.split(","):
         if engine == "atheris":
             result = run_atheris(target, args.seconds, args.artifacts, pythonpath)

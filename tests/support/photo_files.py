@@ -7,6 +7,7 @@ import io
 import json
 import struct
 import zlib
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -23,13 +24,12 @@ def icc_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
 
 
-def pattern(height: int, width: int, channels: int = 3, dtype=np.uint8, seed: int = 0) -> np.ndarray:
+def pattern(height: int, width: int, channels: int = 3, dtype: Any = np.uint8, seed: int = 0) -> np.ndarray:
     """Random pixels (no symmetry, so every rotation and flip is distinguishable)."""
     rng = np.random.default_rng(seed)
-    peak = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 1.0
     shape = (height, width) if channels == 1 else (height, width, channels)
     if np.issubdtype(dtype, np.integer):
-        return rng.integers(0, peak + 1, shape, dtype=np.int64).astype(dtype)
+        return rng.integers(0, int(np.iinfo(dtype).max) + 1, shape, dtype=np.int64).astype(dtype)
     return rng.random(shape, dtype=np.float32)
 
 
