@@ -93,7 +93,9 @@ def _check_torch_zip(path: Path) -> None:
         struct.error,
         NotImplementedError,
     ) as exc:
-        raise CorruptModelError(f"{path.name} is a damaged PyTorch checkpoint (zip): {exc}") from exc
+        raise CorruptModelError(
+            f"{path.name} is a damaged or truncated PyTorch checkpoint (zip): {exc}"
+        ) from exc
     if not entries or len(entries) > _MAX_ZIP_ENTRIES:
         raise CorruptModelError(f"{path.name}: a PyTorch checkpoint zip with {len(entries)} entries")
     if not any(e.filename.endswith("data.pkl") and e.filename.count("/") == 1 for e in entries):
