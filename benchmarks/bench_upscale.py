@@ -119,7 +119,7 @@ def child(args: argparse.Namespace) -> None:
     else:
         options = {
             "ours": {},
-            "fp32": {"precision": "fp32", "tile": 0},
+            "fp32": {"precision": "fp32", "tile": "whole"},
             "tiled96": {"tile": 96},
             "tiled96_fp32": {"tile": 96, "precision": "fp32"},
             "memory": {},

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..core.degrade import PRESETS, STEPS, degrade, derive_seed, settings_from
+from ..core.degrade import STEPS, degrade, derive_seed, settings_from
 from ..core.degrade.pairs import aligned_crop_boxes, check_hr_crop, pair_scale
 from ..core.degrade.sampling import check_scale
 from ..core.errors import InvalidImageError, InvalidParameterError, RealESRGANKitError
@@ -23,6 +23,7 @@ from ..core.fileio import atomic_output, same_file
 from ..core.imageio import DEFAULT_MAX_PIXELS, image_files, read_image
 from ..core.imageio import WRITABLE_SUFFIXES as IMAGE_SUFFIXES
 from ..core.imageio import write_image as write_image_file
+from ..core.options import DEGRADE_PRESETS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=list(PRESETS),
+        choices=DEGRADE_PRESETS,
         default="realesrgan",
         help="sampling ranges (default: realesrgan, the training ranges)",
     )

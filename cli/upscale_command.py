@@ -22,6 +22,7 @@ import numpy as np
 from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
 from ..core.imagefile import DEFAULT_MAX_PIXELS, WRITABLE_SUFFIXES, read_image_file, write_image_file
 from ..core.imageio import image_files
+from ..core.options import ALPHA_MODES, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     size.add_argument("--width", type=int, default=None, help="final width (height follows unless given)")
     size.add_argument("--height", type=int, default=None, help="final height (width follows unless given)")
     p.add_argument(
-        "-t", "--tile", default="auto", help="tile size in input pixels, 'auto' (default) or 0 (whole image)"
+        "-t", "--tile", default=TILE_AUTO, metavar="auto|whole|N", help=f"{TILE_HELP} (default: auto)"
     )
     p.add_argument(
         "--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)"
     )
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.add_argument(
         "--alpha",
-        choices=("model", "resize", "drop"),
+        choices=ALPHA_MODES,
         default="model",
         help="alpha channel: through the network, resized, or dropped",
     )
@@ -170,22 +171,13 @@ class ProgressBar:
             self.stream.flush()
 
 
-def _tile_argument(value: str) -> int | str:
-    if value == "auto":
-        return "auto"
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidParameterError(f"--tile must be 'auto' or a number of pixels, got {value!r}") from None
-
-
 def cmd_upscale(args: argparse.Namespace) -> int:
     from ..core.engine import run_upscale
     from ..core.fileio import same_file
     from ..core.load import load_model
     from ..core.zoo import DEFAULT_MODEL
 
-    tile = _tile_argument(args.tile)
+    tile = parse_tile(args.tile, name="--tile")
     files, batch = _collect_inputs(args.inputs)
     output = Path(args.output)
     if batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():

@@ -8,6 +8,7 @@ users: append new inputs at the end (optional sockets last), never reorder or re
 
 from __future__ import annotations
 
+from ..core.options import TILE_AUTO, TILE_HELP
 from ..core.zoo import DEFAULT_MODEL
 from .compare_node import SIZE_MISMATCH, compare_node
 from .degrade_node import PRESETS, RESIZE_BACK, SEED_MAX, STEPS, degrade_node
@@ -147,13 +148,11 @@ def _upscale_spec() -> NodeSpec:
             ),
             InputSpec(
                 "tile",
-                "INT",
-                default=0,
-                minimum=0,
-                maximum=MAX_RESOLUTION,
-                step=8,
-                tooltip="Tile size in input pixels; 0 = auto (as large as free memory allows, the whole image "
-                "when it fits). Smaller tiles need less memory; each tile sees tile_pad pixels of context that are cropped away, so there are no seams.",
+                "STRING",
+                default=TILE_AUTO,
+                tooltip=f"Tile: {TILE_HELP}. Smaller tiles need less memory; each tile sees tile_pad pixels of "
+                "context that are cropped away, so there are no seams. Workflows saved when this was a number "
+                "load with their value: 0 (the old 'auto') becomes auto.",
             ),
             InputSpec(
                 "tile_pad",

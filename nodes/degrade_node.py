@@ -10,6 +10,7 @@ import cv2
 import torch
 
 from ..core.errors import InvalidParameterError, OperationCancelledError
+from ..core.options import DEGRADE_PRESETS
 from . import host
 from .images import check_image, from_numpy, to_numpy
 from .spec import NodeResult
@@ -18,7 +19,7 @@ __all__ = ["STEPS", "PRESETS", "RESIZE_BACK", "SEED_MAX", "degrade_node"]
 
 # Fixed here rather than read from core.degrade: saved workflows store widget values by
 # position, so the node's list of toggles must not change when the pipeline grows. A test
-# checks these against core.degrade.STEPS / PRESETS.
+# checks these against core.degrade.STEPS.
 STEPS = (
     "sharpen",
     "blur1",
@@ -31,7 +32,7 @@ STEPS = (
     "final_sinc",
     "jpeg_final",
 )
-PRESETS = ("realesrgan", "light", "heavy")
+PRESETS = DEGRADE_PRESETS
 RESIZE_BACK = ("off", "nearest", "bicubic")
 SEED_MAX = 2**64 - 1
 _INTERPOLATION = {"nearest": cv2.INTER_NEAREST, "bicubic": cv2.INTER_CUBIC}

@@ -9,18 +9,49 @@ from typing import Any
 import torch
 
 from ..core.errors import InvalidParameterError, OperationCancelledError
+from ..core.options import (
+    KEPT_ALPHA_MODES,
+    OUTPUT_SIZE_MODES,
+    PRECISIONS,
+    TILE_AUTO,
+    TILE_WHOLE,
+    Tile,
+    parse_tile,
+)
 from . import host
 from .images import attach_mask_as_alpha, check_image, split_alpha
 from .spec import NodeResult
 
-__all__ = ["RESIZE_MODES", "PRECISIONS", "ALPHA_MODES", "upscale_node", "size_arguments", "estimate_memory"]
+__all__ = [
+    "RESIZE_MODES",
+    "PRECISIONS",
+    "ALPHA_MODES",
+    "upscale_node",
+    "node_tile",
+    "size_arguments",
+    "estimate_memory",
+]
 
 log = logging.getLogger(__name__)
 
-RESIZE_MODES = ("model scale", "outscale", "target size")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-ALPHA_MODES = ("model", "resize")
-AUTO = 0  # the value of ``tile`` and ``tile_pad`` that lets the engine decide
+RESIZE_MODES = OUTPUT_SIZE_MODES
+ALPHA_MODES = KEPT_ALPHA_MODES  # the node outputs alpha (as a MASK): it never drops it
+AUTO = 0  # the value of ``tile_pad`` that lets the engine decide
+LEGACY_AUTO_TILE = 0
+"""What ``tile`` held for "auto" when it was a number widget; saved workflows still carry it."""
+AUTO_ESTIMATE_TILE = 512  # the tile core's "Upscale Image (using Model)" plans memory for
+
+
+def node_tile(value: Any) -> Tile:
+    """The node's ``tile`` text in the one tile vocabulary (``"auto"``, ``"whole"``, pixels).
+
+    Workflows saved while ``tile`` was a number widget hold numbers (ComfyUI hands them over as
+    text): 0 meant auto there, so it still does here; other numbers are tile sizes.
+    """
+    text = str(value).strip()
+    if text in (str(LEGACY_AUTO_TILE), ""):
+        return TILE_AUTO
+    return parse_tile(text)
 
 
 def _engine() -> Any:
@@ -54,7 +85,7 @@ def estimate_memory(
     engine: Any,
     model: Any,
     image: torch.Tensor,
-    tile: int,
+    tile: Tile,
     *,
     tile_pad: int = AUTO,
     precision: str = "auto",
@@ -63,9 +94,15 @@ def estimate_memory(
 ) -> int:
     """Bytes to make room for on the device before a run: one tile's forward (the engine's
     ``estimate_tile_memory``, weights copy included) plus the input. With ``tile`` on auto the
-    estimate is for a 512-px tile, as core's "Upscale Image (using Model)" assumes.
+    estimate is for a 512-px tile, as core's "Upscale Image (using Model)" assumes; with
+    ``"whole"`` it is for one window over the longer side.
     """
-    tile_side = tile if tile > 0 else 512
+    if tile == TILE_AUTO:
+        tile_side = AUTO_ESTIMATE_TILE
+    elif tile == TILE_WHOLE:
+        tile_side = max(image.shape[-3], image.shape[-2])
+    else:
+        tile_side = int(tile)
     forward = engine.estimate_tile_memory(
         model,
         tile_side,
@@ -93,7 +130,7 @@ def upscale_node(
     outscale: float = 2.0,
     width: int = 0,
     height: int = 0,
-    tile: int = AUTO,
+    tile: str = TILE_AUTO,
     tile_pad: int = AUTO,
     precision: str = "auto",
     tta: bool = False,
@@ -110,10 +147,9 @@ def upscale_node(
         raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if alpha_mode not in ALPHA_MODES:
         raise InvalidParameterError(f"alpha_mode must be one of {', '.join(ALPHA_MODES)}; got {alpha_mode!r}")
-    if tile < 0 or tile_pad < 0:
-        raise InvalidParameterError(
-            f"tile and tile_pad must be 0 (auto) or positive; got {tile} and {tile_pad}"
-        )
+    tile_choice = node_tile(tile)
+    if tile_pad < 0:
+        raise InvalidParameterError(f"tile_pad must be 0 (auto) or positive; got {tile_pad}")
     sizes = size_arguments(resize_mode, outscale, width, height)
     source, has_alpha = attach_mask_as_alpha(image, mask)
 
@@ -126,7 +162,7 @@ def upscale_node(
                 engine,
                 model,
                 source,
-                tile,
+                tile_choice,
                 tile_pad=tile_pad,
                 precision=precision,
                 device=device,
@@ -139,7 +175,7 @@ def upscale_node(
             model,
             source,
             **sizes,
-            tile="auto" if tile == AUTO else int(tile),
+            tile=tile_choice,
             tile_pad=None if tile_pad == AUTO else int(tile_pad),
             precision=precision,
             alpha=alpha_mode,

@@ -27,8 +27,8 @@ def v1_input(spec: InputSpec) -> tuple[Any, dict[str, Any]]:
             options[key] = value
     if spec.control_after_generate:
         options["control_after_generate"] = True
-    if spec.multiline:
-        options["multiline"] = True
+    if spec.type == "STRING":  # as V3's io.String declares it, so both styles describe the same input
+        options["multiline"] = spec.multiline
     options["tooltip"] = spec.tooltip
     return (spec.choices() if spec.type == "COMBO" else spec.type), options
 

@@ -56,7 +56,7 @@ def test_nan_inside_a_torch_batch_names_the_image(tiny):
     "options,message",
     [
         ({"tile": 1, "model": "x2"}, "tile 1 is smaller than this model's size multiple 2"),
-        ({"tile": -5}, "tile must be 'auto', a number of pixels or 0"),
+        ({"tile": -5}, "tile must be 'auto' .*'whole' .* or a tile size in input pixels; got -5"),
         ({"tile": "large"}, "tile must be 'auto'"),
         ({"tile_pad": -1}, "tile_pad must be a whole number ≥ 0"),
         ({"precision": "int8"}, "precision must be one of auto, fp32, bf16, fp16; got 'int8'"),

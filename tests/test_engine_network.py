@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from realesrgan_kit.core.engine import network
+from realesrgan_kit.core.archs import rrdbnet_forward
 from realesrgan_kit.core.engine.modelinfo import model_facts
 from realesrgan_kit.core.engine.network import prepare_network
 from realesrgan_kit.core.load import build_descriptor
@@ -19,10 +19,10 @@ def test_rrdb_lean_forward_equals_the_module(scale, channels_last, monkeypatch):
     x = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(scale))
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    monkeypatch.setattr(network, "TAIL_STRIPE_BYTES", 1000)  # force many tail stripes
+    monkeypatch.setattr(rrdbnet_forward, "TAIL_STRIPE_BYTES", 1000)  # force many tail stripes
     with torch.inference_mode():
         expected = net(x)
-        got = network._rrdb_forward(net, x)
+        got = rrdbnet_forward.lean_forward(net, x)
     torch.testing.assert_close(got, expected, rtol=0, atol=2e-6)
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from conftest import ncnn_engine
 
-from realesrgan_kit.core.engine import RRDB_TILE_PAD, run_upscale, upscale
+from realesrgan_kit.core.engine import run_upscale, upscale
 from realesrgan_kit.core.engine.precision import cpu_has_fast_bf16
+from realesrgan_kit.core.load.specs.rrdbnet import RRDB_TILE_PAD
 from realesrgan_kit.core.metrics import psnr
 
 pytestmark = pytest.mark.real_weights
@@ -23,7 +24,7 @@ def test_seams_at_96_px_tiles_stay_above_55_db(x4plus, data_dir):
     """96-px tiles vs whole-image inference (fp32, so only the seams differ)."""
     image = _photo(data_dir)
     strip = np.ascontiguousarray(image[220:260, 96:384])  # 40×288: seams across the fur and the nose
-    whole = upscale(x4plus, strip, bgr=True, tile=0, precision="fp32")
+    whole = upscale(x4plus, strip, bgr=True, tile="whole", precision="fp32")
     tiled = run_upscale(x4plus, strip, bgr=True, tile=96, precision="fp32")
     assert tiled.report.tiles >= 2 and tiled.report.tile_pad == RRDB_TILE_PAD
     assert psnr(tiled.image, whole) >= 55.0

@@ -77,7 +77,7 @@ def test_out_of_memory_retries_with_smaller_tiles(image):
         model, image, precision="fp32", tile=64, tile_pad=5, progress=lambda d, t: seen.append((d, t))
     )
     assert result.report.tile < 64 and max(result.report.window) <= 30
-    expected = upscale(spandrel_like(inner, 4), image, precision="fp32", tile=0)
+    expected = upscale(spandrel_like(inner, 4), image, precision="fp32", tile="whole")
     assert np.abs(result.image.astype(int) - expected).max() <= 1
     assert seen[-1][0] == seen[-1][1] and all(b[0] >= a[0] for a, b in itertools.pairwise(seen))
 

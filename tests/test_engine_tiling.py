@@ -77,7 +77,7 @@ def _float_image(rng, h, w, c=3):
 def test_srvgg_tiled_equals_whole_image_when_the_pad_covers_its_receptive_field():
     model = build_descriptor(tiny_srvgg(num_conv=3).state_dict())
     image = _float_image(np.random.default_rng(0), 70, 90)
-    whole = run_upscale(model, image, tile=0, precision="fp32")
+    whole = run_upscale(model, image, tile="whole", precision="fp32")
     tiled = run_upscale(model, image, tile=24, tile_pad=model.receptive_field, precision="fp32")
     assert whole.report.tiles == 1 and tiled.report.tiles > 4
     # equal up to float re-association inside the convolution kernels
@@ -93,7 +93,7 @@ def test_unshuffle_model_tiles_stay_aligned_to_its_multiple():
     image = _float_image(
         np.random.default_rng(1), 45, 61
     )  # odd sizes: reflect-padded to 46×62 and cropped back
-    whole = run_upscale(model, image, tile=0, precision="fp32")
+    whole = run_upscale(model, image, tile="whole", precision="fp32")
     assert whole.image.shape == (90, 122, 3)
     tiled = run_upscale(model, image, tile=16, tile_pad=model.receptive_field + 2, precision="fp32")
     np.testing.assert_allclose(tiled.image, whole.image, rtol=0, atol=1e-5)
@@ -102,7 +102,7 @@ def test_unshuffle_model_tiles_stay_aligned_to_its_multiple():
 def test_blended_seams_fall_back_to_the_whole_image_result_inside_the_receptive_field():
     model = build_descriptor(tiny_srvgg(num_conv=3).state_dict())
     image = _float_image(np.random.default_rng(2), 64, 64)
-    whole = run_upscale(model, image, tile=0, precision="fp32").image
+    whole = run_upscale(model, image, tile="whole", precision="fp32").image
     blended = run_upscale(model, image, tile=16, tile_pad=12, blend=4, precision="fp32")
     assert blended.report.blend == 4
     np.testing.assert_allclose(blended.image, whole, rtol=0, atol=1e-6)

@@ -30,7 +30,7 @@ def _run(env, image, model, **widgets):
         "outscale": 2.0,
         "width": 0,
         "height": 0,
-        "tile": 0,
+        "tile": "auto",
         "tile_pad": 0,
         "precision": "fp32",
         "tta": False,
@@ -172,6 +172,6 @@ def test_memory_estimate_comes_from_the_engine(srvgg_x4):
     got = estimate_memory(engine, srvgg_x4, image, 256, tile_pad=8, precision="fp32", device="cpu", tta=True)
     assert got == expected + image.nelement() * 4
     assert (
-        estimate_memory(engine, srvgg_x4, image, 0)
+        estimate_memory(engine, srvgg_x4, image, "auto")
         == engine.estimate_tile_memory(srvgg_x4, 512) + image.nelement() * 4
     )  # auto: a 512-px tile

@@ -77,7 +77,7 @@ def _run(env, image, model, **widgets):
         "outscale": 2.0,
         "width": 0,
         "height": 0,
-        "tile": 0,
+        "tile": "auto",
         "tile_pad": 0,
         "precision": "auto",
         "tta": False,
@@ -118,6 +118,18 @@ def test_widgets_reach_the_engine(comfy, model):
     _run(comfy, image, model, resize_mode="target size", width=0, height=30)
     call = comfy.engine.calls[-1]
     assert (call["width"], call["height"]) == (None, 30)
+
+
+def test_tile_speaks_the_core_vocabulary_and_old_workflows_keep_their_meaning(comfy, model):
+    image = torch.rand(1, 8, 10, 3)
+    # ComfyUI hands a STRING widget's saved value over as text: old workflows saved 0 (auto) or a size.
+    node_cls = comfy.node
+    for saved, engine_tile in ((0, "auto"), (64, 64), ("whole", "whole"), (" Auto ", "auto"), ("96", 96)):
+        text = comfy.execution.validate_constant(node_cls, "tile", saved)
+        _run(comfy, image, model, tile=text)
+        assert comfy.engine.calls[-1]["tile"] == engine_tile, saved
+    with pytest.raises(InvalidParameterError, match="'whole'"):
+        _run(comfy, image, model, tile="big")
 
 
 def test_target_size_without_a_size_is_explained(comfy, model):

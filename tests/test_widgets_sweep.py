@@ -68,7 +68,7 @@ def test_sweep_times_each_tile_on_one_crop_after_a_warmup(image):
     )
     # 256 ≥ the 160-px crop would be one tile like any other size that large: dropped.
     assert [p.tile for p in result.points] == [64, 96, 128]
-    assert calls[0][:2] == (0, (64, 64))  # warm-up: untimed, whole 64-px piece
+    assert calls[0][:2] == ("whole", (64, 64))  # warm-up: untimed, whole 64-px piece
     assert [c[1] for c in calls[1:]] == [(160, 160)] * 3
     assert all(c[2]["precision"] == "bf16" for c in calls)
     assert result.crop_size == (160, 160) and result.best_tile == 96  # 128 is faster but over budget

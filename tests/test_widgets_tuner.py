@@ -71,7 +71,7 @@ def test_controls_and_defaults(data_dir, isolated_model_dir):
     assert values[: len(ZOO)] == [entry.name for entry in ZOO]
     assert str((isolated_model_dir / "my_model.pth").resolve()) in values
     assert tuner.model.value == DEFAULT_MODEL and tuner.outscale.value == 4.0
-    assert [v for _, v in TILE_CHOICES][:3] == ["auto", 0, 32] and tuner.tile.value == "auto"
+    assert [v for _, v in TILE_CHOICES][:3] == ["auto", "whole", 32] and tuner.tile.value == "auto"
     assert tuner.image.shape == (179, 179, 3) and "179×179 RGB uint8" in tuner.picker.info.value
     assert tuner.compare.before and tuner.compare.after == b""
     assert tuner.settings().engine_kwargs() == {

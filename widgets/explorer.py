@@ -23,6 +23,7 @@ import numpy as np
 import traitlets
 
 from ..core.errors import InvalidParameterError
+from ..core.options import DEGRADE_PRESETS
 from ..core.zoo import DEFAULT_MODEL
 from .common import PanelMixin, engine, error_html, model_choices, status_html
 from .compare import CompareView
@@ -158,9 +159,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.random_seed = w.Button(
             description="random", layout=w.Layout(width="70px"), tooltip="a fresh random seed"
         )
-        self.preset = w.Dropdown(
-            options=list(degrade.PRESETS), value=preset, description="preset", style=style
-        )
+        self.preset = w.Dropdown(options=DEGRADE_PRESETS, value=preset, description="preset", style=style)
         self.scale = w.Dropdown(
             options=[2, 3, 4], value=scale, description="scale", style=style, layout=w.Layout(width="180px")
         )

@@ -17,6 +17,7 @@ import ipywidgets as w
 import numpy as np
 
 from ..core.errors import InvalidParameterError, UpscaleOutOfMemoryError
+from ..core.options import TILE_WHOLE
 from .common import engine, format_bytes, status_html
 from .images import center_crop
 from .worker import JobContext, JobOutcome
@@ -117,7 +118,7 @@ def run_tile_sweep(
     if progress is not None:
         progress(done, total)
     if warmup:
-        run(model, center_crop(sample, candidates[0], candidates[0]), tile=0, **common)
+        run(model, center_crop(sample, candidates[0], candidates[0]), tile=TILE_WHOLE, **common)
         done += 1
         if progress is not None:
             progress(done, total)

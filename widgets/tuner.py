@@ -20,6 +20,7 @@ import numpy as np
 import traitlets
 
 from ..core.errors import InvalidParameterError
+from ..core.options import PRECISIONS, TILE_AUTO, TILE_WHOLE, Tile
 from ..core.zoo import DEFAULT_MODEL, get_entry
 from .common import PanelMixin, engine, format_seconds, model_choices, report_rows, rows_html, status_html
 from .compare import CompareView
@@ -32,16 +33,15 @@ __all__ = ["UpscaleTuner", "UpscaleSettings", "TILE_CHOICES", "TILE_SIZES", "TIL
 log = logging.getLogger(__name__)
 
 TILE_SIZES = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-TILE_CHOICES: tuple[tuple[str, str | int], ...] = (
-    ("auto", "auto"),
-    ("whole image", 0),
+TILE_CHOICES: tuple[tuple[str, Tile], ...] = (
+    ("auto", TILE_AUTO),
+    ("whole image", TILE_WHOLE),
     *((str(t), t) for t in TILE_SIZES),
 )
 TILE_PAD_CHOICES: tuple[tuple[str, str | int], ...] = (
     ("auto", "auto"),
     *((str(p), p) for p in (0, 4, 8, 10, 16, 24, 32, 48, 64)),
 )
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _GIVEN_PREFIX = "given model: "
 
 
@@ -50,7 +50,7 @@ class UpscaleSettings:
     """What the controls say, in the engine's terms."""
 
     model: str
-    tile: str | int
+    tile: Tile
     tile_pad: int | None
     outscale: float
     precision: str
@@ -111,7 +111,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
         )
         self.tile = w.SelectionSlider(
             options=TILE_CHOICES,
-            value="auto",
+            value=TILE_AUTO,
             description="tile",
             continuous_update=False,
             style=style,

@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 
 from ..errors import InvalidImageError, InvalidParameterError
+from ..options import DEGRADE_RESIZE_MODES
 
 __all__ = ["RESIZE_MODES", "resize"]
 
-RESIZE_MODES: tuple[str, ...] = ("area", "bilinear", "bicubic")
+RESIZE_MODES = DEGRADE_RESIZE_MODES
 _CV2_MODES = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
 
 

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidParameterError
+from ..options import DEGRADE_PRESETS
 from .kernels import MIXED_KERNEL_TYPES
 from .resize import RESIZE_MODES
 
@@ -307,12 +308,13 @@ def settings_from(
 
 
 _REALESRGAN = DegradationSettings()
+_REALESRGAN_NAME, _LIGHT_NAME, _HEAVY_NAME = DEGRADE_PRESETS
 
 PRESETS: Mapping[str, DegradationSettings] = MappingProxyType(
     {
-        "realesrgan": _REALESRGAN,
+        _REALESRGAN_NAME: _REALESRGAN,
         # Mild: phone photo shared once. Less blur, mostly shrinking, little noise, good JPEG.
-        "light": _REALESRGAN.replace(
+        _LIGHT_NAME: _REALESRGAN.replace(
             sinc_prob=0.05,
             blur_sigma=(0.2, 1.5),
             resize_prob=(0.1, 0.6, 0.3),
@@ -331,7 +333,7 @@ PRESETS: Mapping[str, DegradationSettings] = MappingProxyType(
             final_sinc_prob=0.5,
         ),
         # Harsh: re-shared, re-compressed web images. Wider blur, more noise, low JPEG quality.
-        "heavy": _REALESRGAN.replace(
+        _HEAVY_NAME: _REALESRGAN.replace(
             sinc_prob=0.2,
             blur_sigma=(0.5, 4.0),
             resize_prob=(0.1, 0.8, 0.1),

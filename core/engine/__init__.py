@@ -5,15 +5,20 @@ Flow: normalise (``images``) → channels and premultiplied alpha (``channels``)
 buffer → divide alpha back → float resize (``resize``) → back to the caller's kind and dtype.
 """
 
+from ..options import UpscaleOptions
 from .api import (
     DEFAULT_BLEND,
     DEFAULT_BORDER,
-    RRDB_TILE_PAD,
+    CheckedOptions,
+    UpscaleJob,
     UpscaleReport,
     UpscaleResult,
+    check_options,
     choose_tile,
     default_tile_pad,
     estimate_tile_memory,
+    plan_job,
+    run_job,
     run_upscale,
     upscale,
 )
@@ -23,6 +28,12 @@ from .precision import PRECISIONS, cpu_has_fast_bf16, resolve_precision
 __all__ = [
     "upscale",
     "run_upscale",
+    "UpscaleOptions",
+    "check_options",
+    "plan_job",
+    "run_job",
+    "CheckedOptions",
+    "UpscaleJob",
     "UpscaleReport",
     "UpscaleResult",
     "choose_tile",
@@ -32,7 +43,6 @@ __all__ = [
     "cpu_has_fast_bf16",
     "PRECISIONS",
     "ALPHA_MODES",
-    "RRDB_TILE_PAD",
     "DEFAULT_BORDER",
     "DEFAULT_BLEND",
 ]

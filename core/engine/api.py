@@ -16,12 +16,13 @@ from typing import Any
 
 import torch
 
-from ..archs.rrdbnet import RRDBNet
 from ..errors import InvalidParameterError, UpscaleOutOfMemoryError
+from ..load.policy import GENERIC_MAX_TILE_PAD, UNKNOWN_RECEPTIVE_FIELD_PAD
+from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, parse_tile
 from .channels import ChannelPlan, plan_channels
 from .images import ImageRecord, assemble_output, read_images, write_image
 from .memory import PeakMemory, check_budget, default_budget, fixed_bytes, tile_bytes_per_pixel
-from .modelinfo import UNKNOWN_RECEPTIVE_FIELD_PAD, ModelFacts, model_facts, probe_activations
+from .modelinfo import ModelFacts, model_facts, probe_activations
 from .network import PreparedNetwork, prepare_network
 from .precision import DTYPES, resolve_device, resolve_precision
 from .resize import output_size, resize_hwc
@@ -32,23 +33,23 @@ from .tiling import TilePlan
 __all__ = [
     "upscale",
     "run_upscale",
+    "check_options",
+    "plan_job",
+    "run_job",
+    "CheckedOptions",
+    "UpscaleJob",
     "UpscaleReport",
     "UpscaleResult",
     "choose_tile",
     "estimate_tile_memory",
     "resolve_precision",
     "default_tile_pad",
-    "RRDB_TILE_PAD",
     "DEFAULT_BORDER",
     "DEFAULT_BLEND",
 ]
 
 log = logging.getLogger(__name__)
 
-RRDB_TILE_PAD = 64
-"""Tile pad for RRDBNet (receptive field ≈ 347 px, too large to cover): chosen by measurement
-so 96-px tiles stay ≥ 55 dB from whole-image inference with the real x4plus weights on the
-baboon photo (fp32, 320² crop: pad 40 → 49.9 dB, 48 → 55.0, 56 → 59.6, 64 → 68.4)."""
 DEFAULT_BORDER = 0
 """Reflected border added around the whole image before inference (input pixels)."""
 DEFAULT_BLEND = 0
@@ -89,19 +90,19 @@ class UpscaleResult:
 
 
 def default_tile_pad(facts: ModelFacts) -> int:
-    """Pad covering the receptive field where that is affordable, else the measured RRDBNet pad."""
+    """The architecture policy's pad, else the receptive field where that is affordable (up to
+    ``GENERIC_MAX_TILE_PAD``), else ``UNKNOWN_RECEPTIVE_FIELD_PAD``; rounded up to the size multiple."""
     m = facts.multiple_of
-    if isinstance(facts.module, RRDBNet) or (facts.architecture or "").lower() in ("rrdbnet", "esrgan"):
-        pad = (
-            RRDB_TILE_PAD * m
-            if facts.receptive_field is None
-            else min(facts.receptive_field, RRDB_TILE_PAD * m)
-        )
-    elif facts.receptive_field is not None:
-        pad = min(facts.receptive_field, 64)
-    else:
-        pad = UNKNOWN_RECEPTIVE_FIELD_PAD
+    pad = facts.policy.tile_pad
+    if pad is None:
+        rf = facts.receptive_field
+        pad = UNKNOWN_RECEPTIVE_FIELD_PAD if rf is None else min(rf, GENERIC_MAX_TILE_PAD)
     return -(-pad // m) * m
+
+
+def _resolve_pad(facts: ModelFacts, tile_pad: Any) -> int:
+    """The caller's tile pad, or the model's default when it gave none."""
+    return default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
 
 
 def _check_int(value: Any, name: str, *, minimum: int) -> int:
@@ -130,7 +131,7 @@ def estimate_tile_memory(
     facts = model_facts(model)
     _check_int(tile, "tile", minimum=1)
     _dev, _used, dtype = _dtype_for(facts, precision, device)
-    pad = default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
+    pad = _resolve_pad(facts, tile_pad)
     m = facts.multiple_of
     window = -(-(tile + 2 * pad) // m) * m
     per_pixel = tile_bytes_per_pixel(facts, dtype, batch_items=batch_items, tta=tta)
@@ -188,32 +189,18 @@ def choose_tile(
     facts = model_facts(model)
     dev, _used, dtype = _dtype_for(facts, precision, device)
     budget = check_budget(memory_budget) or default_budget(dev)
-    pad = default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
+    pad = _resolve_pad(facts, tile_pad)
     return _choose(facts, height, width, dtype, budget, pad, border, batch_items, tta)
 
 
-def _resolve_tile(tile: Any, facts: ModelFacts) -> int | str | None:
-    if tile is None or (isinstance(tile, int) and not isinstance(tile, bool) and tile == 0):
-        return None
-    if isinstance(tile, str):
-        if tile == "auto":
-            return "auto"
-        if tile.isdigit():
-            tile = int(tile)
-        else:
-            raise InvalidParameterError(
-                f"tile must be 'auto', a number of pixels or 0 (whole image); got {tile!r}"
-            )
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 0:
+def _resolve_tile(tile: Any, facts: ModelFacts) -> Tile:
+    value = parse_tile(tile)
+    if isinstance(value, int) and value < facts.multiple_of:
         raise InvalidParameterError(
-            f"tile must be 'auto', a number of pixels or 0 (whole image); got {tile!r}"
-        )
-    if tile < facts.multiple_of:
-        raise InvalidParameterError(
-            f"tile {tile} is smaller than this model's size multiple {facts.multiple_of} (a pixel-unshuffle model); "
+            f"tile {value} is smaller than this model's size multiple {facts.multiple_of} (a pixel-unshuffle model); "
             f"use a tile of at least {facts.multiple_of} pixels, or 'auto'"
         )
-    return tile
+    return value
 
 
 def _macs_per_pixel(facts: ModelFacts) -> float:
@@ -223,24 +210,54 @@ def _macs_per_pixel(facts: ModelFacts) -> float:
     return probe.macs_per_pixel if probe is not None else 0.0
 
 
-@dataclass
-class _Job:
-    """Everything one call decided before running (no state survives the call)."""
+@dataclass(frozen=True)
+class CheckedOptions:
+    """One call's options, checked against the model (no image read yet)."""
 
     facts: ModelFacts
+    options: UpscaleOptions
+    device: torch.device
+    precision: str
+    tile: Tile
+    pad: int
+    blend: int
+    border: int
+    memory_budget: int | None
+    started: float
+
+
+@dataclass
+class UpscaleJob:
+    """Everything one call decided before running (no state survives the call)."""
+
+    checked: CheckedOptions
     network: PreparedNetwork
     channels: ChannelPlan
     record: ImageRecord
+    frames: Any
     out_size: tuple[int, int]
     tile: int | None
-    pad: int
-    border: int
-    blend: int
     plan: TilePlan
+
+    @property
+    def facts(self) -> ModelFacts:
+        return self.checked.facts
+
+    @property
+    def pad(self) -> int:
+        return self.checked.pad
+
+    @property
+    def border(self) -> int:
+        return self.checked.border
+
+    @property
+    def blend(self) -> int:
+        return self.checked.blend
 
 
 def _run_image(
-    job: _Job, frame: torch.Tensor, target: torch.Tensor | None, progress: Progress, images_left: int
+    job: UpscaleJob, frame: torch.Tensor, target: torch.Tensor | None, progress: Progress, images_left: int
 ) -> torch.Tensor:
     """One image → float32 H×W×C at the final size (written into ``target`` when given)."""
     facts, channels = job.facts, job.channels
@@ -277,7 +294,7 @@ def _run_image(
 
 
 def _shrink_after_oom(
-    job: _Job, exc: BaseException, height: int, width: int, progress: Progress, images_left: int
+    job: UpscaleJob, exc: BaseException, height: int, width: int, progress: Progress, images_left: int
 ) -> None:
     if job.network.device.type == "cuda":
         torch.cuda.empty_cache()
@@ -302,80 +319,93 @@ def _shrink_after_oom(
     progress.total = progress.done + job.plan.count * images_left
 
 
-def run_upscale(
-    model: Any,
-    image: Any,
-    *,
-    outscale: float | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    tile: int | str | None = "auto",
-    tile_pad: int | None = None,
-    precision: str = "auto",
-    alpha: str = "model",
-    tta: bool = False,
-    device: Any = None,
-    threads: int | None = None,
-    bgr: bool = False,
-    memory_budget: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
-    blend: int | None = None,
-    border: int | None = None,
-) -> UpscaleResult:
-    """Upscale ``image`` with ``model``; returns the image (same kind as given) and a report.
-
-    See :func:`upscale` for the arguments. ``blend``: seam cross-fade half-width in input
-    pixels (default: crop the pad, the measured best); ``border``: pixels of reflected
-    border added around the image (default ``DEFAULT_BORDER``).
-    """
+def check_options(model: Any, options: UpscaleOptions) -> CheckedOptions:
+    """Read the model's facts and check every option against them (raises on bad input)."""
     started = time.perf_counter()
     facts = model_facts(model)
-    dev, used, _dtype = _dtype_for(facts, precision, device)
-    tile_choice = _resolve_tile(tile, facts)
-    pad = default_tile_pad(facts) if tile_pad is None else _check_int(tile_pad, "tile_pad", minimum=0)
-    blend_px = DEFAULT_BLEND if blend is None else _check_int(blend, "blend", minimum=0)
-    border_px = DEFAULT_BORDER if border is None else _check_int(border, "border", minimum=0)
-    budget = check_budget(memory_budget)
-    if threads is not None:
-        _check_int(threads, "threads", minimum=1)
-    record, frames = read_images(image, bgr=bgr)
+    dev, used, _dtype = _dtype_for(facts, options.precision, options.device)
+    tile = _resolve_tile(options.tile, facts)
+    pad = _resolve_pad(facts, options.tile_pad)
+    blend = DEFAULT_BLEND if options.blend is None else _check_int(options.blend, "blend", minimum=0)
+    border = DEFAULT_BORDER if options.border is None else _check_int(options.border, "border", minimum=0)
+    budget = check_budget(options.memory_budget)
+    if options.threads is not None:
+        _check_int(options.threads, "threads", minimum=1)
+    return CheckedOptions(facts, options, dev, used, tile, pad, blend, border, budget, started)
+
+
+def plan_job(checked: CheckedOptions, image: Any) -> UpscaleJob:
+    """Read the image and decide channels, output size, tiles and the network copy to run."""
+    facts, options = checked.facts, checked.options
+    record, frames = read_images(image, bgr=options.bgr)
     channels = plan_channels(
-        record.colour_channels, record.has_alpha, alpha, facts.input_channels, facts.output_channels
+        record.colour_channels, record.has_alpha, options.alpha, facts.input_channels, facts.output_channels
     )
     default_scale = facts.default_outscale or facts.scale
     out_size = output_size(
         record.height,
         record.width,
         default_scale,
-        outscale=outscale,
-        target_width=width,
-        target_height=height,
+        outscale=options.outscale,
+        target_width=options.width,
+        target_height=options.height,
     )
     out_h, out_w = out_size
     final_c = channels.final_channels
-    if tile_choice == "auto":
+    tile_value: int | None
+    if checked.tile == TILE_AUTO:
         net_bytes = record.height * facts.scale * record.width * facts.scale * final_c * 4
         # float buffer, the resized copy (a whole batch of them for torch) and the quantised result
         reserved = net_bytes + out_h * out_w * final_c * (4 * record.batch + 2)
-        room = budget if budget is not None else max(1, default_budget(dev) - reserved)
-        tile_value: int | None = _choose(
-            facts, record.height, record.width, DTYPES[used], room, pad, border_px, channels.batch, tta
+        budget = checked.memory_budget
+        room = budget if budget is not None else max(1, default_budget(checked.device) - reserved)
+        tile_value = _choose(
+            facts,
+            record.height,
+            record.width,
+            DTYPES[checked.precision],
+            room,
+            checked.pad,
+            checked.border,
+            channels.batch,
+            options.tta,
         )
+    elif checked.tile == TILE_WHOLE:
+        tile_value = None
     else:
-        tile_value = tile_choice  # type: ignore[assignment]
+        tile_value = int(checked.tile)
     m = facts.multiple_of
-    plan = make_plan(record.height, record.width, tile_value, pad, border_px, m, blend_px)
-    network = prepare_network(facts, used, dev, tta=tta)
-    job = _Job(facts, network, channels, record, out_size, tile_value, pad, border_px, blend_px, plan)
-    tracker = Progress(total=plan.count * record.batch, callback=progress, cancel=cancel)
+    plan = make_plan(record.height, record.width, tile_value, checked.pad, checked.border, m, checked.blend)
+    if plan.count > 1 and facts.policy.tiling != "supported":
+        log.warning(
+            "%s says tiling is %s for it; running %d tiles anyway (tile='whole' avoids tiles, memory permitting)",
+            facts.architecture or type(facts.module).__name__,
+            facts.policy.tiling,
+            plan.count,
+        )
+    network = prepare_network(facts, checked.precision, checked.device, tta=options.tta)
+    return UpscaleJob(checked, network, channels, record, frames, out_size, tile_value, plan)
+
+
+def run_job(
+    job: UpscaleJob,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> UpscaleResult:
+    """Run a planned job: every tile of every image, then the result and its report."""
+    checked, record, channels = job.checked, job.record, job.channels
+    facts, options, dev = checked.facts, checked.options, checked.device
+    out_h, out_w = job.out_size
+    final_c = channels.final_channels
+    tracker = Progress(total=job.plan.count * record.batch, callback=progress, cancel=cancel)
     computed = 0
-    with torch_threads(threads), PeakMemory(dev) as peak, torch.inference_mode():
+    with torch_threads(options.threads), PeakMemory(dev) as peak, torch.inference_mode():
         if progress is not None:
             progress(0, tracker.total)
         batch_out = None
         results: list[Any] = []
-        for index, frame in enumerate(frames):
+        for index, frame in enumerate(job.frames):
             if record.kind == "torch" and batch_out is None:
                 batch_out = torch.empty((record.batch, out_h, out_w, final_c), dtype=torch.float32)
             target = batch_out[index] if batch_out is not None else None
@@ -386,41 +416,132 @@ def run_upscale(
             del out
         tracker.check_cancel()
     result = assemble_output(record, batch_out) if batch_out is not None else results[0]
-    macs = _macs_per_pixel(facts) * computed * channels.batch * (8 if tta else 1)
+    macs = _macs_per_pixel(facts) * computed * channels.batch * (8 if options.tta else 1)
     report = UpscaleReport(
         tile=0 if job.plan.count == 1 else int(job.tile or max(job.plan.window)),
-        tile_pad=pad,
+        tile_pad=checked.pad,
         tiles=job.plan.count * record.batch,
-        precision=used,
+        precision=checked.precision,
         device=str(dev),
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - checked.started,
         input_size=(record.height, record.width),
-        output_size=out_size,
+        output_size=job.out_size,
         macs=int(macs),
         peak_memory_bytes=peak.peak(),
-        fp32_fallbacks=network.fp32_fallbacks,
+        fp32_fallbacks=job.network.fp32_fallbacks,
         images=record.batch,
         window=job.plan.window,
         blend=job.plan.blend,
-        border=border_px,
-        tta=tta,
+        border=checked.border,
+        tta=options.tta,
     )
     return UpscaleResult(result, report)
 
 
-def upscale(model: Any, image: Any, **options: Any) -> Any:
+def run_upscale(
+    model: Any,
+    image: Any,
+    *,
+    outscale: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    tile: Tile | None = TILE_AUTO,
+    tile_pad: int | None = None,
+    precision: str = "auto",
+    alpha: str = "model",
+    tta: bool = False,
+    device: Any = None,
+    threads: int | None = None,
+    bgr: bool = False,
+    memory_budget: int | None = None,
+    blend: int | None = None,
+    border: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    options: UpscaleOptions | None = None,
+) -> UpscaleResult:
+    """Upscale ``image`` with ``model``; returns the image (same kind as given) and a report.
+
+    The keyword arguments are the fields of :class:`~realesrgan_kit.core.options.UpscaleOptions`
+    (documented there); pass them one by one or as ``options=`` (not both). ``progress(done,
+    total)`` is called after every tile; ``cancel()`` is polled between tiles and True raises
+    ``OperationCancelledError`` (nothing is returned). Steps: :func:`check_options` →
+    :func:`plan_job` → :func:`run_job`.
+    """
+    given = UpscaleOptions(
+        outscale=outscale,
+        width=width,
+        height=height,
+        tile=tile,
+        tile_pad=tile_pad,
+        precision=precision,
+        alpha=alpha,
+        tta=tta,
+        device=device,
+        threads=threads,
+        bgr=bgr,
+        memory_budget=memory_budget,
+        blend=blend,
+        border=border,
+    )
+    if options is None:
+        options = given
+    elif given != UpscaleOptions():
+        raise InvalidParameterError(
+            "pass the upscale options either as options=UpscaleOptions(...) or as keyword arguments, not both"
+        )
+    job = plan_job(check_options(model, options), image)
+    return run_job(job, progress=progress, cancel=cancel)
+
+
+def upscale(
+    model: Any,
+    image: Any,
+    *,
+    outscale: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    tile: Tile | None = TILE_AUTO,
+    tile_pad: int | None = None,
+    precision: str = "auto",
+    alpha: str = "model",
+    tta: bool = False,
+    device: Any = None,
+    threads: int | None = None,
+    bgr: bool = False,
+    memory_budget: int | None = None,
+    blend: int | None = None,
+    border: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    options: UpscaleOptions | None = None,
+) -> Any:
     """Upscale ``image`` with a loaded ``model`` and return it in the kind it came in.
 
     ``image``: numpy H×W(×C) uint8/uint16/float (C = 1, 3, 4; RGB unless ``bgr=True``), a PIL
     image, or a torch float [B, H, W, C] batch (returned as float32 [B, H', W', C] on the CPU).
-    ``outscale`` or ``width``/``height``: the final size (default: the model's scale).
-    ``tile``: ``"auto"`` (largest that fits ``memory_budget``), pixels, or 0/None for the whole
-    image; ``tile_pad``: context per tile (default from the model's receptive field).
-    ``precision``: auto | fp32 | bf16 | fp16. ``alpha``: model | resize | drop. ``tta``: average
-    the 8 flips/rotations. ``device``: cpu | cuda | mps (default: the model's accelerator, else
-    the best available). ``threads``: PyTorch CPU threads for this call (process-wide in PyTorch,
-    so calls that set it run one at a time; see ``threads.py``). ``progress(done,
-    total)``: after every tile. ``cancel()``: polled between tiles; True raises
-    ``OperationCancelledError`` and nothing is returned.
+    ``model``: a loaded ``ModelDescriptor`` or a spandrel-like descriptor. The options are
+    those of :func:`run_upscale` (documented on ``UpscaleOptions``); this returns only the
+    image, :func:`run_upscale` the image and its report.
     """
-    return run_upscale(model, image, **options).image
+    return run_upscale(
+        model,
+        image,
+        outscale=outscale,
+        width=width,
+        height=height,
+        tile=tile,
+        tile_pad=tile_pad,
+        precision=precision,
+        alpha=alpha,
+        tta=tta,
+        device=device,
+        threads=threads,
+        bgr=bgr,
+        memory_budget=memory_budget,
+        blend=blend,
+        border=border,
+        progress=progress,
+        cancel=cancel,
+        options=options,
+    ).image

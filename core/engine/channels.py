@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InvalidImageError, InvalidParameterError
+from ..options import ALPHA_MODES
 
 __all__ = ["ALPHA_MODES", "ChannelPlan", "plan_channels"]
 
-ALPHA_MODES = ("model", "resize", "drop")
 _EPS = 1.0 / 1024  # alpha below this is treated as fully transparent when dividing back
 
 

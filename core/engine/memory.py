@@ -1,13 +1,14 @@
 """Memory: what one tile's forward costs, what the machine can spare, and what a call used.
 
 The estimate is bytes per input pixel of a window, times the window's pixels, plus a fixed
-part (the converted weights and, for RRDBNet, the tail stripes). Per-pixel costs:
+part (the converted weights and the policy's fixed activations, e.g. RRDBNet's tail stripes).
+Per-pixel costs:
 
-- RRDBNet (our lean forward, tail in stripes): the body's live feature maps,
-  ``RRDB_BODY_MAPS × num_feat`` channels at feature resolution;
-- any other network: the largest (inputs + output) of any layer, measured on a shape-only
-  copy (``modelinfo.probe_activations``), times ``GENERIC_SAFETY`` for tensors kept alive
-  across layers (skip connections);
+- the network's live activations: the architecture policy's
+  ``activation_elements_per_pixel`` where it gives one (RRDBNet: its body maps), else the
+  largest (inputs + output) of any layer, measured on a shape-only copy
+  (``modelinfo.probe_activations``), times ``GENERIC_SAFETY`` for tensors kept alive across
+  layers (skip connections);
 - plus the window's input and output copies (float32 and the compute format).
 
 The constants were fitted to peak RSS measured in fresh processes (``benchmarks/
@@ -23,10 +24,8 @@ from typing import Any
 
 import torch
 
-from ..archs.rrdbnet import RRDBNet
 from ..errors import InvalidParameterError
 from .modelinfo import ModelFacts, probe_activations
-from .network import TAIL_STRIPE_BYTES
 
 __all__ = [
     "tile_bytes_per_pixel",
@@ -34,14 +33,11 @@ __all__ = [
     "default_budget",
     "available_memory",
     "PeakMemory",
-    "RRDB_BODY_MAPS",
     "GENERIC_SAFETY",
 ]
 
 log = logging.getLogger(__name__)
 
-RRDB_BODY_MAPS = 9.0
-"""Live feature maps (in units of num_feat channels) at the body's peak; fitted (see above)."""
 GENERIC_SAFETY = 2.0
 """Multiplier on the largest single layer for networks we only know by probing."""
 CPU_BUDGET_FRACTION = 0.5
@@ -58,15 +54,13 @@ def tile_bytes_per_pixel(
 ) -> float:
     """Bytes per input pixel of a window for one forward (all batch items)."""
     elem = _element_size(dtype)
-    module = facts.module
-    if isinstance(module, RRDBNet):
-        unshuffle = module.unshuffle
-        num_feat = module.conv_first.out_channels
-        network = RRDB_BODY_MAPS * num_feat * elem / (unshuffle * unshuffle)
-    else:
+    per_pixel = facts.policy.activation_elements_per_pixel
+    if per_pixel is None:
         probe = probe_activations(facts)
-        per_pixel = probe.peak_elements_per_pixel if probe is not None else _FALLBACK_PER_PIXEL_ELEMENTS
-        network = GENERIC_SAFETY * per_pixel * elem
+        per_pixel = GENERIC_SAFETY * (
+            probe.peak_elements_per_pixel if probe is not None else _FALLBACK_PER_PIXEL_ELEMENTS
+        )
+    network = per_pixel * elem
     s2 = facts.scale * facts.scale
     # window in float32 + compute format; output in compute format + float32 (+ the TTA sum)
     copies = facts.input_channels * (4 + elem) + facts.output_channels * s2 * (elem + 4 + (4 if tta else 0))
@@ -74,11 +68,11 @@ def tile_bytes_per_pixel(
 
 
 def fixed_bytes(facts: ModelFacts, dtype: torch.dtype, *, same_as_model: bool = False) -> int:
-    """Bytes that do not grow with the window: the converted weights and the tail stripes."""
+    """Bytes that do not grow with the window: the converted weights and the policy's fixed
+    activations (RRDBNet: its tail stripes)."""
     params = sum(p.numel() for p in facts.module.parameters())
     weights = 0 if same_as_model else params * _element_size(dtype)
-    stripes = 3 * TAIL_STRIPE_BYTES if isinstance(facts.module, RRDBNet) else 0
-    return weights + stripes
+    return weights + facts.policy.fixed_activation_bytes
 
 
 def available_memory(device: torch.device) -> int:

@@ -17,13 +17,11 @@ import torch
 from torch import nn
 
 from ..errors import InvalidParameterError
+from ..load.policy import UNKNOWN_RECEPTIVE_FIELD_PAD, EnginePolicy, default_policy
 
 __all__ = ["ModelFacts", "model_facts", "probe_activations", "UNKNOWN_RECEPTIVE_FIELD_PAD"]
 
 log = logging.getLogger(__name__)
-
-UNKNOWN_RECEPTIVE_FIELD_PAD = 32
-"""Tile pad for networks whose receptive field is unknown (ComfyUI core uses 32 overlap)."""
 
 _PROBE = 32  # probe side in input pixels (times the size multiple)
 
@@ -44,6 +42,8 @@ class ModelFacts:
     default_outscale: float | None
     architecture: str | None
     device: torch.device
+    policy: EnginePolicy
+    """How to run this architecture (the spec's, or a default for foreign models)."""
 
 
 def _field(obj: Any, *names: str, default: Any = None) -> Any:
@@ -58,7 +58,7 @@ def model_facts(model: Any) -> ModelFacts:
 
     A spandrel object whose weights are a network we know (ESRGAN/Real-ESRGAN RRDBNet,
     SRVGGNetCompact) is adopted: rebuilt as our module, checked to give the same output on a
-    small random input, and then run with our receptive field, MACs and lean forward.
+    small random input, and then run with our receptive field, MACs and engine policy.
     """
     facts = _read_facts(model)
     if facts.receptive_field is None:
@@ -97,6 +97,7 @@ def _read_facts(model: Any) -> ModelFacts:
         device = torch.device("cpu")
     rf = _field(model, "receptive_field")
     macs = _field(model, "macs_per_pixel")
+    policy = _field(model, "engine_policy")
     arch = _field(model, "architecture")
     arch_name = (
         arch if isinstance(arch, str) or arch is None else str(_field(arch, "id", "name", default=arch))
@@ -116,6 +117,7 @@ def _read_facts(model: Any) -> ModelFacts:
         default_outscale=_field(model, "default_outscale"),
         architecture=arch_name,
         device=device,
+        policy=policy if isinstance(policy, EnginePolicy) else default_policy(model),
     )
 
 
@@ -217,4 +219,5 @@ def _adopt(facts: ModelFacts) -> ModelFacts | None:
         default_outscale=facts.default_outscale,
         architecture=ours.architecture,
         device=facts.device,
+        policy=ours.engine_policy,
     )

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ..errors import InvalidParameterError
+from ..options import PRECISIONS
 
 __all__ = [
     "PRECISIONS",
@@ -26,7 +27,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

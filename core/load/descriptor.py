@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .policy import EnginePolicy
+
 __all__ = ["ModelDescriptor", "SizeRequirements", "SUPER_RESOLUTION", "DISCRIMINATOR"]
 
 SUPER_RESOLUTION = "super-resolution"
@@ -64,6 +66,8 @@ class ModelDescriptor:
     source: str = ""
     format: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    engine_policy: EnginePolicy = field(default_factory=EnginePolicy)
+    """How the engine runs this architecture (tile pad, memory model, layout, fast forward)."""
 
     # spandrel-compatible spellings
     @property

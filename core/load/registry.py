@@ -97,4 +97,5 @@ def build_descriptor(
         source=source,
         format=format,
         metadata=dict(metadata or {}),
+        engine_policy=facts.policy,
     )

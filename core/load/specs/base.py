@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
 from ...errors import CorruptModelError
+from ..policy import EnginePolicy
 from ..statedict import StateDict
 
 __all__ = ["ArchitectureSpec", "ArchitectureFacts", "indices", "require", "shape_of"]
@@ -28,6 +29,8 @@ class ArchitectureFacts:
     macs_per_pixel: int
     supports_fp16: bool
     supports_bf16: bool
+    policy: EnginePolicy = field(default_factory=EnginePolicy)
+    """How the engine runs this network (default: everything measured)."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class ArchitectureSpec:
     - ``hyperparameters(sd, hints)``: every constructor argument, read from tensor shapes;
       ``hints`` (file metadata or the caller's overrides) only fill in what shapes cannot tell.
     - ``build(hp)``: an untrained module with those hyperparameters.
-    - ``facts(hp)``: scale, channels, size needs, cost.
+    - ``facts(hp)``: scale, channels, size needs, cost, and the engine policy.
     """
 
     id: str

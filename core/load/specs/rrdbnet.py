@@ -8,12 +8,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...archs.rrdbnet import RRDBNet, unshuffle_factor
+from ...archs.rrdbnet_forward import TAIL_STRIPE_BYTES, lean_forward_for
 from ...errors import CorruptModelError, UnsupportedModelError
 from ..descriptor import SUPER_RESOLUTION
+from ..policy import EnginePolicy
 from ..statedict import StateDict
 from .base import ArchitectureFacts, ArchitectureSpec, indices, shape_of
 
 ARCH = "RRDBNet"
+
+RRDB_TILE_PAD = 64
+"""Tile pad for RRDBNet (receptive field ≈ 347 px, too large to cover): chosen by measurement
+so 96-px tiles stay ≥ 55 dB from whole-image inference with the real x4plus weights on the
+baboon photo (fp32, 320² crop: pad 40 → 49.9 dB, 48 → 55.0, 56 → 59.6, 64 → 68.4)."""
+RRDB_BODY_MAPS = 9.0
+"""Live feature maps (in units of num_feat channels) at the body's peak in the lean forward,
+fitted to peak RSS measured in fresh processes (``benchmarks/calibrate_memory.py``)."""
 
 
 def _from_old_esrgan(sd: StateDict) -> StateDict:
@@ -132,16 +142,24 @@ def facts(hp: Mapping[str, Any]) -> ArchitectureFacts:
     # One input pixel of radius per 3×3 conv at feature resolution (u input pixels each), plus
     # the convs after each ×2 upsampling, which see ever smaller neighbourhoods.
     radius = u * (2 + 15 * hp["num_block"]) + u * (sum(0.5**s for s in range(1, n + 1)) + 2 * 0.5**n)
+    receptive_field = math.ceil(radius)
     return ArchitectureFacts(
         scale=hp["scale"],
         input_channels=hp["num_in_ch"],
         output_channels=hp["num_out_ch"],
         multiple_of=u,
         minimum_size=u,
-        receptive_field=math.ceil(radius),
+        receptive_field=receptive_field,
         macs_per_pixel=macs_per_pixel(hp),
         supports_fp16=True,
         supports_bf16=True,
+        policy=EnginePolicy(
+            tile_pad=min(receptive_field, RRDB_TILE_PAD * u),
+            # the lean forward's body maps at feature resolution (1/u² of the input pixels)
+            activation_elements_per_pixel=RRDB_BODY_MAPS * hp["num_feat"] / (u * u),
+            fixed_activation_bytes=3 * TAIL_STRIPE_BYTES,  # the tail's stripes
+            fast_forward=lean_forward_for,
+        ),
     )
 
 

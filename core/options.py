@@ -1,0 +1,136 @@
+"""Every setting's vocabulary, defined once: the engine checks against these lists, and the
+nodes, widgets and CLI offer exactly them (no front end re-types a choice).
+
+Plain data and one parser; importing this module costs nothing (no torch, no numpy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import InvalidParameterError
+
+__all__ = [
+    "Tile",
+    "TILE_AUTO",
+    "TILE_WHOLE",
+    "TILE_WORDS",
+    "TILE_HELP",
+    "parse_tile",
+    "PRECISIONS",
+    "ALPHA_MODES",
+    "KEPT_ALPHA_MODES",
+    "OUTPUT_SIZE_MODES",
+    "DEGRADE_PRESETS",
+    "DEGRADE_RESIZE_MODES",
+    "UpscaleOptions",
+]
+
+# ---- tile -------------------------------------------------------------------------------
+TILE_AUTO: Literal["auto"] = "auto"
+"""The largest tile whose window fits the memory budget (the whole image when it fits)."""
+TILE_WHOLE: Literal["whole"] = "whole"
+"""One window over the whole image: no tiles, no seams, the most memory."""
+TILE_WORDS: tuple[str, ...] = (TILE_AUTO, TILE_WHOLE)
+
+Tile = Literal["auto", "whole"] | int
+"""``"auto"``, ``"whole"`` or a tile size in input pixels (≥ 1): the core each window owns."""
+
+TILE_HELP = (
+    "'auto' (as large as free memory allows; the whole image when it fits), 'whole' (one window, "
+    "no tiles) or a tile size in input pixels"
+)
+
+
+def parse_tile(value: object, *, name: str = "tile") -> Tile:
+    """``value`` in the one tile vocabulary: ``"auto"``, ``"whole"`` or a positive int.
+
+    Accepts the words in any case and numbers as ints or digit strings (CLI arguments, node
+    text). ``0`` and ``None`` are deprecated aliases of ``"whole"`` (what they meant to the
+    engine, CLI and tuner before the vocabulary had words); they warn once per call site.
+    Anything else raises :class:`InvalidParameterError`.
+    """
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
+        warnings.warn(
+            f"{name}={value!r} is deprecated: it means the whole image, write {name}='whole'",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return TILE_WHOLE
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == TILE_AUTO:
+            return TILE_AUTO
+        if text == TILE_WHOLE:
+            return TILE_WHOLE
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+        if text.isdigit():
+            return parse_tile(0, name=name)
+    elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise InvalidParameterError(f"{name} must be {TILE_HELP}; got {value!r}")
+
+
+# ---- engine settings ----------------------------------------------------------------------
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+"""Compute formats: ``auto`` picks the fastest the device runs well and the model supports."""
+
+KEPT_ALPHA_MODES: tuple[str, ...] = ("model", "resize")
+"""Alpha handling that keeps the channel: through the network, or a smooth resize."""
+ALPHA_MODES: tuple[str, ...] = (*KEPT_ALPHA_MODES, "drop")
+"""Every alpha handling the engine knows (``drop`` removes the channel)."""
+
+OUTPUT_SIZE_MODES: tuple[str, ...] = ("model scale", "outscale", "target size")
+"""How a front end asks for the output size: the model's scale, a factor, or width/height."""
+
+# ---- degradation settings ----------------------------------------------------------------
+DEGRADE_PRESETS: tuple[str, ...] = ("realesrgan", "light", "heavy")
+"""Names of the degradation presets (their ranges live in ``core.degrade.settings``)."""
+DEGRADE_RESIZE_MODES: tuple[str, ...] = ("area", "bilinear", "bicubic")
+"""Interpolations the degradation pipeline samples from."""
+
+
+# ---- one upscale call's options -----------------------------------------------------------
+@dataclass(frozen=True)
+class UpscaleOptions:
+    """The options of one upscale call, documented once (``upscale`` and ``run_upscale`` take
+    the same names as keyword arguments).
+
+    - ``outscale``, or ``width`` / ``height``: the final size (default: the model's scale;
+      one of width/height keeps the aspect ratio).
+    - ``tile``: see :data:`Tile` (:func:`parse_tile` reads it); ``tile_pad``: context pixels
+      per tile (default: the architecture's policy, from its receptive field).
+    - ``precision``: one of :data:`PRECISIONS`; ``alpha``: one of :data:`ALPHA_MODES`.
+    - ``tta``: average the 8 flips/rotations (8× slower).
+    - ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a ``torch.device``
+      (default: the model's accelerator, else the best available).
+    - ``threads``: PyTorch CPU threads for this call (restored afterwards; calls that set it are
+      serialised, since the setting is process-wide: ``core/engine/threads.py``).
+    - ``bgr``: numpy input and output are BGR(A) (OpenCV order) instead of RGB(A).
+    - ``memory_budget``: bytes the tile computation may use (default: half the free RAM, or
+      80 % of free VRAM).
+    - ``blend``: seam cross-fade half-width in input pixels (default 0: crop the pad, the
+      measured best); ``border``: reflected border added around the image (default 0).
+    """
+
+    outscale: float | None = None
+    width: int | None = None
+    height: int | None = None
+    tile: Tile | None = TILE_AUTO
+    tile_pad: int | None = None
+    precision: str = "auto"
+    alpha: str = "model"
+    tta: bool = False
+    device: Any = None
+    threads: int | None = None
+    bgr: bool = False
+    memory_budget: int | None = None
+    blend: int | None = None
+    border: int | None = None
+
+    def replace(self, **changes: Any) -> UpscaleOptions:
+        return dataclasses.replace(self, **changes)
