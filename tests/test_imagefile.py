@@ -188,3 +188,20 @@ def test_stripped_write_has_no_metadata(tmp_path):
     path = write_image_file(tmp_path / "s.png", pattern(4, 4))
     assert read_image_file(path).metadata.is_empty()
     assert b"iCCP" not in path.read_bytes() and b"tEXt" not in path.read_bytes()
+
+
+@pytest.mark.parametrize("orientation", [2, 6, 7])
+def test_rotated_tiff_is_upright_too(orientation):
+    """OpenCV's TIFF decoder applies the orientation tag itself; it must not be applied twice."""
+    data = save(pattern(6, 9), "TIFF", exif=camera_exif(orientation, 9, 6))
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))))
+    np.testing.assert_array_equal(decode_image_file(data).pixels, upright)
+
+
+def test_rotated_avif_is_upright():
+    smooth = np.repeat(np.repeat(pattern(4, 6), 8, axis=0), 8, axis=1)  # 32×48, compresses well
+    data = save(smooth, "AVIF", quality=95, exif=camera_exif(6, 48, 32))
+    loaded = decode_image_file(data)
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    assert loaded.pixels.shape == upright.shape == (48, 32, 3)
+    assert np.abs(loaded.pixels.astype(int) - upright.astype(int)).mean() < 2
