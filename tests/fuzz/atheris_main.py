@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.fuzz.run import ensure_importable
+from .run import ensure_importable
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     with atheris.instrument_imports(include=["realesrgan_kit"]):  # pyright: ignore[reportAttributeAccessIssue]
         import realesrgan_kit.core.imagefile
         import realesrgan_kit.core.load  # noqa: F401
-    from tests.fuzz.targets import run_one
+    from .targets import run_one
 
     def one_input(data: bytes) -> None:
         run_one(target, data)

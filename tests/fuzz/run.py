@@ -47,15 +47,15 @@ def ensure_importable() -> str:
 
 
 def _seed_inputs(target: str) -> list[bytes]:
-    from tests.fuzz.corpus import generated_seeds, saved_corpus
+    from .corpus import generated_seeds, saved_corpus
 
     return generated_seeds(target) + [data for _, data in saved_corpus(target)]
 
 
 def run_mutate(target: str, seconds: float, seed: int = 0, iterations: int | None = None) -> dict:
     """The plain mutator in this process: returns executions, findings and the slowest input time."""
-    from tests.fuzz.mutate import mutate
-    from tests.fuzz.targets import run_one
+    from .mutate import mutate
+    from .targets import run_one
 
     seeds = _seed_inputs(target)
     rng = random.Random(seed)
@@ -125,7 +125,7 @@ def run_atheris(target: str, seconds: int, artifacts: Path, pythonpath: str) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tests.fuzz.targets import TARGETS
+    from .targets import TARGETS
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
