@@ -37,3 +37,30 @@ def test_bounded_mutation_session_finds_nothing(target):
     assert result["executions"] >= min(ITERATIONS[target], 50), (
         "the session ran (time budget not exhausted early)"
     )
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"output_rescale": "0.5.5"},  # found by fuzzing: float() raised a bare ValueError
+        {"output_rescale": "nan"},
+        {"output_rescale": "-2"},
+        {"hyperparameters": "[1, 2]"},
+        {"hyperparameters": '{"num_in_ch": 0}'},
+        {"hyperparameters": '{"num_in_ch": "three"}'},
+        {"hyperparameters": '{"act_type": 7}'},
+        {"hyperparameters": '{"upscale": [4]}'},
+    ],
+)
+def test_bad_safetensors_metadata_is_a_corrupt_model_error(tmp_path, metadata):
+    from safetensors.torch import save
+
+    from realesrgan_kit.core.errors import CorruptModelError
+    from realesrgan_kit.core.load import load_model
+    from support.tiny_models import tiny_srvgg
+
+    state = {k: v.contiguous() for k, v in tiny_srvgg(num_feat=4, num_conv=2).state_dict().items()}
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(save(state, metadata=metadata))
+    with pytest.raises(CorruptModelError, match="metadata"):
+        load_model(path, use_cache=False)
