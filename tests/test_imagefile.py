@@ -205,3 +205,36 @@ def test_rotated_avif_is_upright():
     upright = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
     assert loaded.pixels.shape == upright.shape == (48, 32, 3)
     assert np.abs(loaded.pixels.astype(int) - upright.astype(int)).mean() < 2
+
+
+def test_jpeg_with_extraneous_bytes_between_segments_still_reads(caplog):
+    """libjpeg skips junk before a marker (with a warning); refusing such files would be a regression."""
+    data = save(pattern(8, 8), "JPEG", icc_profile=icc_profile())
+    end_of_app0 = 4 + int.from_bytes(data[4:6], "big")
+    junk = data[:end_of_app0] + b"\x00\x00\x00" + data[end_of_app0:]
+    loaded = decode_image_file(junk)
+    assert loaded.pixels.shape == (8, 8, 3) and loaded.metadata.icc_profile == icc_profile()
+
+
+def test_damaged_icc_chunk_is_dropped_not_fatal():
+    data = bytearray(save(pattern(8, 8), "PNG", icc_profile=icc_profile()))
+    at = data.index(b"iCCP") + 4 + len(b"ICC Profile") + 2  # inside the zlib stream
+    data[at : at + 8] = b"\xff" * 8
+    loaded = decode_image_file(bytes(data))
+    assert loaded.pixels.shape == (8, 8, 3) and loaded.metadata.icc_profile is None
+
+
+def test_png_chunk_running_past_the_end_is_a_typed_error():
+    data = bytearray(save(pattern(8, 8), "PNG", pnginfo=_text_info()))
+    at = data.index(b"tEXt") - 4
+    data[at : at + 4] = (10**6).to_bytes(4, "big")
+    with pytest.raises(InvalidImageError):
+        decode_image_file(bytes(data))
+
+
+def _text_info():
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("k", "v")
+    return info

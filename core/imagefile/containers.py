@@ -159,8 +159,12 @@ def _jpeg_segments(data: bytes, name: str):
     """(marker, payload) of every segment before the scan data."""
     offset = 2
     while offset + 4 <= len(data):
-        if data[offset] != 0xFF:
-            raise InvalidImageError(f"{name}: expected a JPEG marker at byte {offset}")
+        if data[offset] != 0xFF:  # extraneous bytes before a marker, as libjpeg tolerates
+            found = data.find(b"\xff", offset, offset + 65536)
+            if found < 0:
+                raise InvalidImageError(f"{name}: expected a JPEG marker at byte {offset}")
+            offset = found
+            continue
         marker = data[offset + 1]
         if marker == 0xFF:
             offset += 1

@@ -96,8 +96,11 @@ def _png(data: memoryview, name: str) -> tuple[int, int]:
 def _jpeg(data: memoryview, name: str) -> tuple[int, int]:
     offset = 2
     while offset < len(data):
-        if data[offset] != 0xFF:
-            raise _fail(name, f"expected a JPEG marker at byte {offset}")
+        if data[offset] != 0xFF:  # extraneous bytes before a marker: libjpeg skips them, so do we
+            found = bytes(data[offset : offset + 65536]).find(b"\xff")
+            if found < 0:
+                raise _fail(name, f"expected a JPEG marker at byte {offset}")
+            offset += found
         while offset < len(data) and data[offset] == 0xFF:  # fill bytes
             offset += 1
         if offset >= len(data):

@@ -97,6 +97,15 @@ def decode_image_file(
 
 
 def _container_metadata(data: bytes, header: ImageHeader, name: str) -> ImageMetadata:
+    """The metadata, or none when its structure is damaged (the pixel decoder judges the file)."""
+    try:
+        return _read_container_metadata(data, header, name)
+    except InvalidImageError as exc:
+        log.warning("%s: its metadata could not be read and is not kept (%s)", name, exc)
+        return ImageMetadata()
+
+
+def _read_container_metadata(data: bytes, header: ImageHeader, name: str) -> ImageMetadata:
     if header.format == "png":
         return read_png_metadata(data, name=name)
     if header.format == "jpeg":
