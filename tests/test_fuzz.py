@@ -64,3 +64,18 @@ def test_bad_safetensors_metadata_is_a_corrupt_model_error(tmp_path, metadata):
     path.write_bytes(save(state, metadata=metadata))
     with pytest.raises(CorruptModelError, match="metadata"):
         load_model(path, use_cache=False)
+
+
+def test_png_chunk_claiming_4gb_is_refused_before_opencv_allocates_it(data_dir):
+    """Found by atheris: OpenCV's PNG reader allocated a tEXt chunk's claimed 4 GB length."""
+    import resource
+
+    from realesrgan_kit.core.errors import InvalidImageError
+    from realesrgan_kit.core.imagefile import decode_image_file
+
+    data = (data_dir / "fuzz" / "image" / "regress-png-chunk-length-4gb-allocation-d9b55504").read_bytes()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InvalidImageError, match="runs past the end"):
+        decode_image_file(data)
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kb < 512 * 1024, f"peak memory grew by {grown_kb // 1024} MB"
