@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.errors import RealESRGANKitError
-from . import degrade_command, model_commands, upscale_command
+from . import degrade_command, finetune_command, model_commands, upscale_command
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = (model_commands, upscale_command, degrade_command)
+COMMAND_MODULES = (model_commands, upscale_command, degrade_command, finetune_command)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -55,5 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("realesrgan-kit: interrupted; nothing partial was written", file=sys.stderr)
+        print(
+            "realesrgan-kit: interrupted; nothing partial was written "
+            "(a video keeps its finished chunks: run the same command with --resume)",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED

@@ -1,11 +1,12 @@
-"""``realesrgan-kit upscale``: files or folders in, upscaled files out.
+"""``realesrgan-kit upscale``: files or folders in, upscaled files out (images and videos).
 
 Reads and writes through ``core.imagefile``: 16-bit, float32, alpha and gray survive, EXIF
 orientation is applied, and ICC/EXIF/XMP/DPI/PNG text are written back where the output format
 holds them (``--strip-metadata`` drops them); the pixel count is checked from the header before
 decoding (``--max-pixels``); writes are atomic; an input is never overwritten. With several inputs or a
 folder, a file that fails is reported and skipped, a summary is printed and the exit code is
-non-zero.
+non-zero. Videos are recognised by content and streamed through ``core.video``
+(see ``video_options``); a folder may mix images and videos.
 """
 
 from __future__ import annotations
@@ -20,12 +21,36 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
-from ..core.imagefile import DEFAULT_MAX_PIXELS, WRITABLE_SUFFIXES, read_image_file, write_image_file
-from ..core.imageio import image_files
+from ..core.imagefile import (
+    DEFAULT_MAX_PIXELS,
+    READABLE_SUFFIXES,
+    WRITABLE_SUFFIXES,
+    read_image_file,
+    write_image_file,
+)
 from ..core.options import ALPHA_MODES, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
+from .video_options import add_video_arguments, upscale_one_video, video_output_path
 
 log = logging.getLogger(__name__)
 
+# Suffixes that announce a video; used only to word the error for an unreadable named file.
+VIDEO_INPUT_SUFFIXES = (
+    ".mp4",
+    ".m4v",
+    ".mkv",
+    ".mov",
+    ".webm",
+    ".avi",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".nut",
+    ".flv",
+    ".wmv",
+    ".mpg",
+    ".mpeg",
+    ".3gp",
+)
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp", ".avif")
 _NO_ALPHA = (".jpg", ".jpeg", ".bmp")
 
@@ -33,11 +58,12 @@ _NO_ALPHA = (".jpg", ".jpeg", ".bmp")
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "upscale",
-        help="upscale images or folders of images",
-        description="Upscale images with a Real-ESRGAN model (default: the embedded RealESRGAN_x4plus, offline).",
-        epilog="example: realesrgan-kit upscale photo.png -o photo_x4.png",
+        help="upscale images, videos or folders of them",
+        description="Upscale images and videos with a Real-ESRGAN model (default: the embedded RealESRGAN_x4plus, offline).",
+        epilog="examples: realesrgan-kit upscale photo.png -o photo_x4.png; "
+        "realesrgan-kit upscale clip.mp4 -o clip_x2.mp4 --outscale 2 --model realesr-animevideov3",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders of them")
     p.add_argument(
         "-o",
         "--output",
@@ -78,7 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ext",
         default=None,
-        help="output format for folder outputs (png, jpg, webp, tif, exr, avif); default: the input's",
+        help="output format for folder outputs (png, jpg, webp, tif, exr, avif; mp4, mkv, ... for videos); "
+        "default: the input's",
     )
     p.add_argument(
         "--strip-metadata",
@@ -98,24 +125,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--allow-download", action="store_true", help="download a missing official model (checked by SHA-256)"
     )
+    add_video_arguments(p)
     p.set_defaults(func=cmd_upscale)
 
 
-def _collect_inputs(inputs: Iterable[str]) -> tuple[list[Path], bool]:
-    """Input files, and whether the run is a batch (a folder or several inputs)."""
-    files: list[Path] = []
+def _media_files(folder: Path) -> list[tuple[Path, bool]]:
+    """The images (by extension) and videos (by content) directly inside ``folder``, sorted."""
+    from ..core.video import is_video_file
+
+    found = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if is_video_file(path):
+            found.append((path, True))
+        elif path.suffix.lower() in READABLE_SUFFIXES:
+            found.append((path, False))
+    return found
+
+
+def _collect_inputs(inputs: Iterable[str]) -> tuple[list[tuple[Path, bool]], bool]:
+    """Input files with whether each is a video, and whether the run is a batch (a folder or
+    several inputs)."""
+    from ..core.video import is_video_file
+
+    files: list[tuple[Path, bool]] = []
     batch = False
     names = list(inputs)
     for name in names:
         path = Path(name)
         if path.is_dir():
             batch = True
-            found = image_files(path)
+            found = _media_files(path)
             if not found:
-                log.warning("no images (%s) in %s", ", ".join(WRITABLE_SUFFIXES), path)
+                log.warning("no images (%s) or videos in %s", ", ".join(WRITABLE_SUFFIXES), path)
             files.extend(found)
         elif path.is_file():
-            files.append(path)
+            # a named file with a video suffix that is no readable video gets the video error
+            video = is_video_file(path) or path.suffix.lower() in VIDEO_INPUT_SUFFIXES
+            files.append((path, video))
         else:
             raise FileNotFoundError(f"input {path} does not exist")
     return files, batch or len(names) > 1
@@ -124,8 +170,9 @@ def _collect_inputs(inputs: Iterable[str]) -> tuple[list[Path], bool]:
 def _output_path(source: Path, output: Path, batch: bool, ext: str | None) -> Path:
     if not batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
         return output
+    wanted = f".{ext.lstrip('.').lower()}" if ext else None
     own = source.suffix.lower() if source.suffix.lower() in WRITABLE_SUFFIXES else ".png"  # e.g. HEIC in
-    suffix = f".{ext.lstrip('.').lower()}" if ext else own
+    suffix = wanted if wanted in WRITABLE_SUFFIXES else own  # a video --ext is for videos
     return output / f"{source.stem}{suffix}"
 
 
@@ -175,15 +222,25 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from ..core.engine import run_upscale
     from ..core.fileio import same_file
     from ..core.load import load_model
+    from ..core.video import VIDEO_SUFFIXES
     from ..core.zoo import DEFAULT_MODEL
 
     tile = parse_tile(args.tile, name="--tile")
     files, batch = _collect_inputs(args.inputs)
     output = Path(args.output)
-    if batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
+    if batch and output.suffix.lower() in WRITABLE_SUFFIXES + VIDEO_SUFFIXES and not output.is_dir():
         raise InvalidParameterError(f"several inputs need an output folder, not the file name {output}")
-    targets = [(source, _output_path(source, output, batch, args.ext)) for source in files]
-    for source, target in targets:
+    targets = [
+        (
+            source,
+            video_output_path(source, output, batch, args.ext)
+            if is_video
+            else _output_path(source, output, batch, args.ext),
+            is_video,
+        )
+        for source, is_video in files
+    ]
+    for source, target, _ in targets:
         if same_file(source, target) or source.resolve() == target.resolve():
             raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
     model = load_model(
@@ -206,9 +263,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     )
     failures: list[tuple[Path, str]] = []
     done = 0
-    for source, target in targets:
+    for source, target, is_video in targets:
         try:
-            _upscale_one(run_upscale, model, source, target, options, args)
+            if is_video:
+                upscale_one_video(model, source, target, options, args)
+            else:
+                _upscale_one(run_upscale, model, source, target, options, args)
             done += 1
         except (RealESRGANKitError, OSError) as exc:
             if not batch:

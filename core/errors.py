@@ -16,11 +16,19 @@ Hierarchy::
     │   └── DownloadError
     │       └── ChecksumMismatchError
     ├── InvalidImageError           (also a ValueError) bad pixels, shape, dtype, channels
-    │   └── ImageTooLargeError      more pixels than the limit, told by the header before decoding
+    │   ├── ImageTooLargeError      more pixels than the limit, told by the header before decoding
+    │   └── InvalidDatasetError     a training folder that is empty, unreadable, too small or misaligned
     ├── InvalidParameterError       (also a ValueError) a bad option value
+    │   └── RunFolderMismatchError  --resume on a run folder from another setup (or none)
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
-    └── OutputExistsError           (also a FileExistsError) refusing to overwrite
+    ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
+    └── VideoError                  a video could not be read, written or resumed
+        ├── InvalidVideoError       (also a ValueError) not a video, no video stream
+        ├── CorruptVideoError       truncated or damaged data (names the frame/timestamp)
+        ├── UnsupportedCodecError   no decoder or encoder for the codec in this PyAV build
+        ├── UnsupportedPixelFormatError  a pixel format we cannot convert or encode
+        └── ResumeMismatchError     finished chunks were made from another source or options
 """
 
 from __future__ import annotations
@@ -38,9 +46,17 @@ __all__ = [
     "InvalidImageError",
     "ImageTooLargeError",
     "InvalidParameterError",
+    "InvalidDatasetError",
+    "RunFolderMismatchError",
     "UpscaleOutOfMemoryError",
     "OperationCancelledError",
     "OutputExistsError",
+    "VideoError",
+    "InvalidVideoError",
+    "CorruptVideoError",
+    "UnsupportedCodecError",
+    "UnsupportedPixelFormatError",
+    "ResumeMismatchError",
 ]
 
 
@@ -96,6 +112,16 @@ class InvalidParameterError(RealESRGANKitError, ValueError):
     """An option value outside its allowed range or of the wrong kind."""
 
 
+class InvalidDatasetError(InvalidImageError):
+    """Training data that cannot be used: an empty or unreadable folder, images smaller than
+    the patch, HR/LR pairs whose sizes do not match the scale."""
+
+
+class RunFolderMismatchError(InvalidParameterError):
+    """A run folder to resume that holds no run, or a run of another setup (model, data,
+    stage, losses, seed ...), which would not continue the same training."""
+
+
 class UpscaleOutOfMemoryError(RealESRGANKitError, MemoryError):
     """Out of memory even after retrying with the smallest allowed tile."""
 
@@ -106,3 +132,27 @@ class OperationCancelledError(RealESRGANKitError):
 
 class OutputExistsError(RealESRGANKitError, FileExistsError):
     """The output path exists and overwriting was not requested."""
+
+
+class VideoError(RealESRGANKitError):
+    """A video could not be read, written or resumed."""
+
+
+class InvalidVideoError(VideoError, ValueError):
+    """The file is not a video at all, or has no video stream."""
+
+
+class CorruptVideoError(VideoError):
+    """The video is truncated or its data is damaged; the message names the frame or timestamp."""
+
+
+class UnsupportedCodecError(VideoError):
+    """This PyAV build has no decoder (input) or encoder (output) for the codec."""
+
+
+class UnsupportedPixelFormatError(VideoError):
+    """A pixel format that cannot be converted to RGB, or that the chosen encoder cannot take."""
+
+
+class ResumeMismatchError(VideoError):
+    """The finished chunks next to the target were made from another source or other options."""

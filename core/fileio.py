@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import OutputExistsError
 
-__all__ = ["atomic_output", "same_file"]
+__all__ = ["atomic_output", "same_file", "create_unique"]
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -21,7 +21,7 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _create_unique(folder: Path, prefix: str, suffix: str) -> Path:
+def create_unique(folder: Path, prefix: str, suffix: str) -> Path:
     """Create an empty file with a fresh name; unlike mkstemp's 0600, its mode follows the umask."""
     for _ in range(100):
         candidate = folder / f"{prefix}{secrets.token_hex(6)}.tmp{suffix}"
@@ -47,7 +47,7 @@ def atomic_output(
     if final.exists() and not overwrite:
         raise OutputExistsError(f"{final} exists; pass --force (overwrite=True) to replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_unique(final.parent, f".{final.name}.", suffix if suffix is not None else final.suffix)
+    tmp = create_unique(final.parent, f".{final.name}.", suffix if suffix is not None else final.suffix)
     try:
         yield tmp
         os.replace(tmp, final)

@@ -39,6 +39,7 @@ __all__ = [
     "ResolvedSource",
     "resolve",
     "download",
+    "fetch_verified",
     "sha256_of",
     "WEIGHT_SUFFIXES",
 ]
@@ -341,11 +342,33 @@ def download(
         log.info("%s already present at %s", entry.name, final)
         return final
     log.info("downloading %s from %s", entry.name, address)
-    with atomic_output(final, overwrite=True) as tmp:
+    return fetch_verified(
+        address, final, expected, label=entry.name, size=entry.size, progress=progress, timeout=timeout
+    )
+
+
+def fetch_verified(
+    address: str,
+    final: str | os.PathLike[str],
+    expected_sha256: str,
+    *,
+    label: str,
+    size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Fetch ``address`` to ``final`` atomically, keeping it only when its SHA-256 is ``expected_sha256``.
+
+    The one download path of the package (models, and weights other parts need such as the
+    perceptual loss's VGG19): a file that does not match is discarded, never left behind.
+    """
+    expected = expected_sha256.lower()
+    target = Path(final)
+    with atomic_output(target, overwrite=True) as tmp:
         digest = hashlib.sha256()
         try:
             with urllib.request.urlopen(address, timeout=timeout) as response, open(tmp, "wb") as out:
-                total = int(response.headers.get("Content-Length") or entry.size or 0)
+                total = int(response.headers.get("Content-Length") or size or 0)
                 done = 0
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
@@ -354,10 +377,10 @@ def download(
                     if progress is not None:
                         progress(done, total)
         except OSError as exc:
-            raise DownloadError(f"downloading {entry.name} from {address} failed: {exc}") from exc
+            raise DownloadError(f"downloading {label} from {address} failed: {exc}") from exc
         got = digest.hexdigest()
         if got != expected:
             raise ChecksumMismatchError(
-                f"{entry.name} from {address} has SHA-256 {got}, expected {expected}; the file was discarded"
+                f"{label} from {address} has SHA-256 {got}, expected {expected}; the file was discarded"
             )
-    return final
+    return target

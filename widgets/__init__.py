@@ -3,10 +3,12 @@
 from realesrgan_kit.widgets import UpscaleTuner, DegradationExplorer
 UpscaleTuner("photo.jpg")            # tile size, outscale, precision; before/after view
 DegradationExplorer("photo.png")     # Real-ESRGAN's training degradations, and what a model recovers
+FineTuner("my_hr_images/")           # fine-tune a model on your images: live losses, validation, export
 """
 
 from .compare import CompareView
 from .explorer import DegradationExplorer
+from .finetune import FineTuner
 from .sweep import SweepPoint, SweepResult, TileSweepPanel, fastest_fitting, run_tile_sweep
 from .tuner import UpscaleSettings, UpscaleTuner
 from .worker import InlineExecutor, JobContext, JobOutcome, Worker
@@ -15,6 +17,7 @@ __all__ = [
     "UpscaleTuner",
     "UpscaleSettings",
     "DegradationExplorer",
+    "FineTuner",
     "CompareView",
     "TileSweepPanel",
     "run_tile_sweep",

@@ -24,6 +24,7 @@ from .api import (
 )
 from .channels import ALPHA_MODES
 from .precision import PRECISIONS, cpu_has_fast_bf16, resolve_precision
+from .stream import FrameUpscaler, prepare_frame_upscaler
 
 __all__ = [
     "upscale",
@@ -34,6 +35,8 @@ __all__ = [
     "run_job",
     "CheckedOptions",
     "UpscaleJob",
+    "prepare_frame_upscaler",
+    "FrameUpscaler",
     "UpscaleReport",
     "UpscaleResult",
     "choose_tile",

@@ -1,0 +1,474 @@
+"""Video jobs: plan once, run chunks (here or on other workers), assemble atomically.
+
+``prepare_video_job`` resolves every option (output size, codec, pixel format, chunks) and the
+job key that finished chunks are stamped with; ``upscale_chunk`` makes one chunk file;
+``assemble_chunks`` writes the target from them. ``upscale_video`` does all three in one
+process with the streaming pipeline. Finished chunks live in ``<target>.parts/`` beside the
+target (see ``parts``): a resume reuses them, a resume with another source or other options
+is refused, and they are removed once the target is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidParameterError, OutputExistsError
+from ..fileio import same_file
+from ..options import TILE_AUTO, Tile
+from .assemble import AssemblyResult, assemble_parts
+from .chunks import (
+    DEFAULT_CHUNK_SECONDS,
+    Chunk,
+    parse_frame_range,
+    plan_chunks,
+)
+from .encode import VIDEO_SUFFIXES, EncoderSettings, choose_encoder_settings
+from .frames import ColourModel, colour_model_for, scan_packets
+from .parts import open_parts, parts_dir_for, pending_chunks
+from .pipeline import VideoProgress, run_chunks
+from .probe import VideoInfo, probe_video
+
+__all__ = [
+    "VideoJob",
+    "VideoReport",
+    "prepare_video_job",
+    "upscale_chunk",
+    "assemble_chunks",
+    "upscale_video",
+]
+
+log = logging.getLogger(__name__)
+
+_ENGINE_KEYS = ("tile", "tile_pad", "precision", "tta", "alpha", "blend", "border", "memory_budget", "device")
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """A fully resolved video job; picklable, so chunks can run on other workers."""
+
+    src: Path
+    dst: Path
+    parts: Path
+    info: VideoInfo
+    chunks: tuple[Chunk, ...]
+    frame_range: tuple[int, int]
+    frames_total: int
+    settings: EncoderSettings
+    colour: ColourModel
+    engine_options: dict[str, Any]
+    key: str
+    identity: dict[str, Any]
+    requested_size: tuple[int, int] | None = None
+
+    @property
+    def trimmed(self) -> bool:
+        return self.frame_range != (0, self.frames_total)
+
+    @property
+    def frame_step(self) -> int:
+        """One frame's duration in the source's time base (for frames without timestamps)."""
+        if not self.info.fps:
+            return 1
+        return max(1, round(1 / (self.info.fps * self.info.time_base)))
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the written video."""
+        return self.settings.width, self.settings.height
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    """What ``upscale_video`` did."""
+
+    src: Path
+    dst: Path
+    frames: int
+    frames_upscaled: int
+    chunks: int
+    chunks_reused: int
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    requested_size: tuple[int, int] | None
+    codec: str
+    pix_fmt: str
+    crf: int | None
+    preset: str | None
+    seconds: float
+    fps: float
+    copied_streams: tuple[str, ...] = ()
+    dropped_streams: tuple[str, ...] = ()
+    chapters: int = 0
+    rotation: int = 0
+    engine: dict[str, Any] = field(default_factory=dict)
+
+
+def model_fingerprint(model: Any) -> str:
+    """SHA-256 over the architecture, scale and every weight of a loaded model."""
+    from ..engine.modelinfo import model_facts
+
+    facts = model_facts(model)
+    digest = hashlib.sha256()
+    digest.update(f"{facts.architecture}|{facts.scale}|{facts.default_outscale}".encode())
+    for name, tensor in facts.module.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        if t.numel():
+            digest.update(t.reshape(-1).view(__import__("torch").uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _load(model: Any, denoise_strength: float | None) -> Any:
+    if isinstance(model, (str, os.PathLike)):
+        from ..load import load_model
+
+        return load_model(model, denoise_strength=denoise_strength)
+    if denoise_strength is not None:
+        raise InvalidParameterError(
+            "denoise_strength applies when the model is given by name (it blends the model with its "
+            "weak-denoise twin at load time); pass load_model(name, denoise_strength=...) or the name"
+        )
+    return model
+
+
+def prepare_video_job(
+    model: Any,
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    outscale: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    tile: Tile = TILE_AUTO,
+    tile_pad: int | None = None,
+    precision: str = "auto",
+    tta: bool = False,
+    alpha: str = "drop",
+    device: Any = None,
+    memory_budget: int | None = None,
+    codec: str | None = None,
+    crf: int | None = None,
+    preset: str | None = None,
+    pix_fmt: str | None = None,
+    encoder_options: dict[str, str] | None = None,
+    frames: Any = None,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    chunk_frames: int | None = None,
+) -> VideoJob:
+    """Resolve a job: probe ``src``, choose output size and encoder, plan chunks, make the key.
+
+    ``model`` must be loaded here (see :func:`upscale_video` for names). Nothing is written.
+    """
+    from ..engine.modelinfo import model_facts
+    from ..engine.resize import output_size
+
+    source, target = Path(src), Path(dst)
+    if same_file(source, target) or source.resolve() == target.resolve():
+        raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
+    if target.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InvalidParameterError(
+            f"cannot write a video to {target.name!r}: the suffix picks the container; use one of "
+            f"{', '.join(VIDEO_SUFFIXES)}"
+        )
+    info = probe_video(source)
+    scan = scan_packets(source)
+    total = len(scan.pts) if scan.pts else scan.frame_count
+    frame_range = parse_frame_range(frames, total)
+    chunks = plan_chunks(scan, frames=frame_range, chunk_seconds=chunk_seconds, chunk_frames=chunk_frames)
+    facts = model_facts(model)
+    out_h, out_w = output_size(
+        info.height,
+        info.width,
+        facts.default_outscale or facts.scale,
+        outscale=outscale,
+        target_width=width,
+        target_height=height,
+    )
+    colour = colour_model_for(info.colour_codes[2], info.colour_codes[3], info.pix_fmt, info.height)
+    settings, asked = choose_encoder_settings(
+        target.suffix,
+        width=out_w,
+        height=out_h,
+        time_base=info.time_base,
+        frame_rate=info.fps,
+        source_pix_fmt=info.pix_fmt,
+        source_depth=info.bit_depth,
+        colour=colour,
+        source_colour=info.colour_codes,
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        pix_fmt=pix_fmt,
+        options=encoder_options,
+        sample_aspect_ratio=info.sample_aspect_ratio,
+    )
+    engine_options = {
+        "tile": tile,
+        "tile_pad": tile_pad,
+        "precision": precision,
+        "tta": tta,
+        "alpha": alpha,
+        "device": device,
+        "memory_budget": memory_budget,
+        "out_width": settings.width,
+        "out_height": settings.height,
+    }
+    stat = source.stat()
+    identity = {
+        "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+        "model": model_fingerprint(model),
+        "engine": {
+            k: (str(engine_options[k]) if engine_options[k] is not None else None)
+            for k in _ENGINE_KEYS
+            if k in engine_options
+        },
+        "encoder": settings.as_dict(),
+        "frames": list(frame_range),
+        "chunks": [[c.start_frame, c.stop_frame] for c in chunks],
+    }
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    return VideoJob(
+        src=source,
+        dst=target,
+        parts=parts_dir_for(target),
+        info=info,
+        chunks=tuple(chunks),
+        frame_range=frame_range,
+        frames_total=total,
+        settings=settings,
+        colour=colour,
+        engine_options=engine_options,
+        key=key,
+        identity=identity,
+        requested_size=asked,
+    )
+
+
+def _frame_upscaler(model: Any, job: VideoJob, cancel: Callable[[], bool] | None) -> Callable[[Any], Any]:
+    from ..engine import prepare_frame_upscaler
+
+    state: dict[str, Any] = {}
+
+    def run(image: Any) -> Any:
+        upscaler = state.get("upscaler")
+        if upscaler is None:
+            upscaler = prepare_frame_upscaler(
+                model,
+                image.shape[0],
+                image.shape[1],
+                channels=image.shape[2],
+                dtype=image.dtype,
+                cancel=cancel,
+                **job.engine_options,
+            )
+            state["upscaler"] = upscaler
+        return upscaler(image)
+
+    run.state = state  # type: ignore[attr-defined]
+    return run
+
+
+def upscale_chunk(
+    model: Any,
+    job: VideoJob,
+    chunks: Chunk | Sequence[Chunk],
+    *,
+    progress: Callable[[VideoProgress], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> list[Path]:
+    """Make the chunk file(s) of ``chunks`` in ``job.parts`` (for workers of a distributed run).
+
+    ``job.parts`` must exist (``upscale_video`` or :func:`open_parts` creates it); finished
+    chunk files are written atomically, so workers never see a partial one.
+    """
+    todo = [chunks] if isinstance(chunks, Chunk) else list(chunks)
+    job.parts.mkdir(parents=True, exist_ok=True)
+    made: list[Path] = []
+    run_chunks(
+        job.src,
+        todo,
+        parts=job.parts,
+        key=job.key,
+        settings=job.settings,
+        colour=job.colour,
+        upscale_frame=_frame_upscaler(model, job, cancel),
+        frame_step=job.frame_step,
+        on_chunk=lambda _c, path: made.append(path),
+        progress=progress,
+        cancel=cancel,
+        frames_total=sum(c.frames for c in todo),
+        chunks_total=len(todo),
+    )
+    return made
+
+
+def _assemble(job: VideoJob, *, force: bool, keep_parts: bool) -> AssemblyResult:
+    result = assemble_parts(
+        src=job.src,
+        dst=job.dst,
+        parts=job.parts,
+        chunks=job.chunks,
+        key=job.key,
+        info=job.info,
+        settings=job.settings,
+        trimmed=job.trimmed,
+        overwrite=force,
+    )
+    if not keep_parts:
+        shutil.rmtree(job.parts, ignore_errors=True)
+    return result
+
+
+def assemble_chunks(job: VideoJob, *, force: bool = False, keep_parts: bool = False) -> Path:
+    """Write ``job.dst`` from the finished chunks (all must exist) and the source's other streams.
+
+    The parts folder is removed afterwards unless ``keep_parts``.
+    """
+    return _assemble(job, force=force, keep_parts=keep_parts).path
+
+
+def upscale_video(
+    model: Any,
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    outscale: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    tile: Tile = TILE_AUTO,
+    tile_pad: int | None = None,
+    precision: str = "auto",
+    tta: bool = False,
+    denoise_strength: float | None = None,
+    device: Any = None,
+    memory_budget: int | None = None,
+    codec: str | None = None,
+    crf: int | None = None,
+    preset: str | None = None,
+    pix_fmt: str | None = None,
+    encoder_options: dict[str, str] | None = None,
+    frames: Any = None,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    chunk_frames: int | None = None,
+    resume: bool = False,
+    force: bool = False,
+    keep_parts: bool = False,
+    threads: int | None = None,
+    progress: Callable[[VideoProgress], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> VideoReport:
+    """Upscale the video ``src`` into ``dst`` (a new file; its suffix picks the container).
+
+    ``model``: a loaded model or a model name/path (then ``denoise_strength`` applies).
+    Size: ``outscale`` or ``width``/``height`` (default: the model's scale), rounded down to
+    what ``pix_fmt`` can hold (the report says so). Engine options as :func:`run_upscale`.
+    Encoder: ``codec`` (default: the best the container and PyAV allow, libx264 for mp4/mkv),
+    ``crf``, ``preset``, ``pix_fmt`` (default: the source's, 10-bit kept where the codec can).
+    ``frames``: ``"A:B"`` or ``(A, B)`` to write frames A ≤ i < B only. ``resume``: continue
+    from the chunks an interrupted run left in ``<dst>.parts/``; ``force``: replace ``dst``
+    and discard earlier chunks. ``progress(VideoProgress)`` after every frame; ``cancel()``
+    polled between tiles and frames (finished chunks stay for a resume).
+    """
+    import torch
+
+    started = time.perf_counter()
+    loaded = _load(model, denoise_strength)
+    target = Path(dst)
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} exists; pass --force (force=True) to replace it")
+    job = prepare_video_job(
+        loaded,
+        src,
+        target,
+        outscale=outscale,
+        width=width,
+        height=height,
+        tile=tile,
+        tile_pad=tile_pad,
+        precision=precision,
+        tta=tta,
+        device=device,
+        memory_budget=memory_budget,
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        pix_fmt=pix_fmt,
+        encoder_options=encoder_options,
+        frames=frames,
+        chunk_seconds=chunk_seconds,
+        chunk_frames=chunk_frames,
+    )
+    open_parts(job, resume=resume, force=force)
+    todo = pending_chunks(job)
+    reused = len(job.chunks) - len(todo)
+    frames_in_range = job.frame_range[1] - job.frame_range[0]
+    already = frames_in_range - sum(c.frames for c in todo)
+    if reused:
+        log.info("resuming %s: %d of %d chunks are finished", job.dst, reused, len(job.chunks))
+    upscale_frame = _frame_upscaler(loaded, job, cancel)
+    previous_threads = torch.get_num_threads()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        upscaled = run_chunks(
+            job.src,
+            todo,
+            parts=job.parts,
+            key=job.key,
+            settings=job.settings,
+            colour=job.colour,
+            upscale_frame=upscale_frame,
+            frame_step=job.frame_step,
+            progress=progress,
+            cancel=cancel,
+            frames_done=already,
+            frames_total=frames_in_range,
+            chunks_done=reused,
+            chunks_total=len(job.chunks),
+        )
+    finally:
+        if threads is not None:
+            torch.set_num_threads(previous_threads)
+    result = _assemble(job, force=force, keep_parts=keep_parts)
+    seconds = time.perf_counter() - started
+    upscaler = upscale_frame.state.get("upscaler")  # type: ignore[attr-defined]
+    engine = {}
+    if upscaler is not None:
+        rep = upscaler.report()
+        engine = {
+            "tile": rep.tile,
+            "tiles_per_frame": rep.tiles // max(1, rep.images),
+            "precision": rep.precision,
+            "device": rep.device,
+        }
+    return VideoReport(
+        src=job.src,
+        dst=job.dst,
+        frames=frames_in_range,
+        frames_upscaled=upscaled,
+        chunks=len(job.chunks),
+        chunks_reused=reused,
+        input_size=(job.info.width, job.info.height),
+        output_size=job.output_size,
+        requested_size=job.requested_size,
+        codec=job.settings.codec,
+        pix_fmt=job.settings.pix_fmt,
+        crf=job.settings.crf,
+        preset=job.settings.preset,
+        seconds=seconds,
+        fps=upscaled / seconds if seconds > 0 else 0.0,
+        copied_streams=result.copied_streams,
+        dropped_streams=result.dropped_streams,
+        chapters=result.chapters,
+        rotation=job.info.rotation,
+        engine=engine,
+    )

@@ -1,0 +1,397 @@
+"""The streaming pipeline: decode → upscale → encode with bounded queues.
+
+Decoding (and the YUV → RGB conversion) runs on one worker thread, encoding (RGB → YUV, the
+codec, the chunk file) on another; the model runs on the caller's thread, so a cancel hook and
+Ctrl-C reach it directly. FFmpeg and PyTorch release the GIL while they work, so the three
+stages overlap. The queues hold a few frames each: memory does not grow with the clip.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CorruptVideoError, InvalidVideoError, OperationCancelledError
+from .chunks import Chunk, ChunkWriter
+from .encode import Encoder, EncoderSettings
+from .frames import ColourModel, decode_frames, frame_to_array
+from .probe import open_video, video_stream_of
+
+__all__ = ["VideoProgress", "QUEUE_FRAMES", "run_chunks", "iter_upscaled_frames"]
+
+log = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 4
+"""Frames each queue holds: enough to keep every stage busy, few enough to keep memory flat."""
+_POLL = 0.1  # seconds between checks of the stop flag while a queue is full or empty
+
+
+@dataclass(frozen=True)
+class VideoProgress:
+    """Progress of a video job: frames upscaled so far (finished chunks of an earlier run
+    included), the total when known, the speed of this run and the time left."""
+
+    frames_done: int
+    frames_total: int | None
+    fps: float
+    eta_seconds: float | None
+    chunks_done: int = 0
+    chunks_total: int = 0
+
+
+class _Stop(Exception):
+    """Internal: another stage failed or the job was stopped."""
+
+
+class _Shared:
+    def __init__(self) -> None:
+        self.stop = threading.Event()  # every stage stops now
+        self.stop_decoding = threading.Event()  # the decoder stops; the encoder finishes what it has
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+
+    def fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if self.error is None:
+                self.error = exc
+        self.stop.set()
+
+    def put(self, q: queue.Queue, item: Any, *, decoder: bool = False) -> None:
+        while True:
+            if self.stop.is_set() or (decoder and self.stop_decoding.is_set()):
+                raise _Stop
+            try:
+                q.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def get(self, q: queue.Queue) -> Any:
+        while True:
+            try:
+                return q.get(timeout=_POLL)
+            except queue.Empty:
+                if self.stop.is_set():
+                    raise _Stop from None
+
+
+def _runs(chunks: Sequence[Chunk]) -> list[list[Chunk]]:
+    """Consecutive chunks decode in one pass (no seek between them)."""
+    runs: list[list[Chunk]] = []
+    for chunk in chunks:
+        if runs and runs[-1][-1].stop_frame == chunk.start_frame:
+            runs[-1].append(chunk)
+        else:
+            runs.append([chunk])
+    return runs
+
+
+def _decode_worker(
+    src: Path,
+    chunks: Sequence[Chunk],
+    colour: ColourModel,
+    frame_step: int,
+    out: queue.Queue,
+    shared: _Shared,
+) -> None:
+    try:
+        with open_video(src) as container:
+            stream = video_stream_of(container, src)
+            stream.thread_type = "AUTO"
+            for run in _runs(chunks):
+                starts = [c.start_pts for c in run]
+                current = -1
+                done = 0
+                index = run[0].start_frame
+                last_pts: int | None = None
+                frames = decode_frames(
+                    container,
+                    stream,
+                    src,
+                    seek_pts=run[0].seek_pts,
+                    start_pts=run[0].start_pts,
+                    stop_pts=run[-1].stop_pts,
+                )
+                for frame in frames:
+                    pts = frame.pts
+                    if run[0].start_pts is None:  # no usable timestamps: one chunk, counted by index
+                        position = 0
+                        if pts is None or (last_pts is not None and pts <= last_pts):
+                            # the encoder needs increasing times: continue at the stream's rate
+                            pts = index * frame_step if last_pts is None else last_pts + frame_step
+                    elif pts is None:
+                        position = max(current, 0)
+                        pts = index * frame_step if last_pts is None else last_pts + frame_step
+                    else:
+                        position = bisect.bisect_right(starts, pts) - 1
+                    last_pts = pts
+                    while current < position:
+                        if current >= 0:
+                            _check_count(src, run[current], done)
+                            shared.put(out, decoder=True, item=("end", run[current]))
+                        current += 1
+                        done = 0
+                        index = run[current].start_frame
+                        shared.put(out, decoder=True, item=("start", run[current]))
+                    if done >= run[current].frames:
+                        continue  # a stream without timestamps may hold more frames than planned
+                    image = frame_to_array(frame, colour, path=src, index=index)
+                    shared.put(out, decoder=True, item=("frame", run[current], index, pts, image))
+                    index += 1
+                    done += 1
+                while current < len(run):
+                    if current >= 0:
+                        _check_count(src, run[current], done)
+                        shared.put(out, decoder=True, item=("end", run[current]))
+                    current += 1
+                    done = 0
+                    if current < len(run):
+                        shared.put(out, decoder=True, item=("start", run[current]))
+        shared.put(out, decoder=True, item=("done",))
+    except _Stop:
+        return
+    except BaseException as exc:
+        shared.fail(exc)
+
+
+def _check_count(src: Path, chunk: Chunk, done: int) -> None:
+    if done != chunk.frames:
+        raise CorruptVideoError(
+            f"{src}: frames {chunk.start_frame}..{chunk.stop_frame - 1} should be {chunk.frames} frames but "
+            f"{done} could be decoded (the data after frame {chunk.start_frame + done} is damaged or missing). "
+            f"Re-export the file, or use --frames 0:{chunk.start_frame + done} to process the part before it."
+        )
+
+
+def _encode_worker(
+    parts: Path,
+    key: str,
+    settings: EncoderSettings,
+    colour: ColourModel,
+    inbox: queue.Queue,
+    shared: _Shared,
+    on_chunk: Callable[[Chunk, Path], None],
+) -> None:
+    writer: ChunkWriter | None = None
+    encoder: Encoder | None = None
+    try:
+        while True:
+            item = shared.get(inbox)
+            kind = item[0]
+            if kind == "start":
+                encoder = Encoder(settings, colour)
+                writer = ChunkWriter(
+                    parts, item[1].index, key=key, extradata=encoder.extradata, time_base=settings.time_base
+                )
+            elif kind == "frame":
+                assert encoder is not None and writer is not None
+                _chunk, _index, pts, image = item[1:]
+                for packet in encoder.encode(image, pts):
+                    writer.write(packet)
+                writer.frames += 1
+            elif kind == "end":
+                assert encoder is not None and writer is not None
+                for packet in encoder.encode(None):
+                    writer.write(packet)
+                path = writer.commit()
+                writer, encoder = None, None
+                on_chunk(item[1], path)
+            elif kind in ("done", "abort"):
+                return
+    except _Stop:
+        return
+    except BaseException as exc:
+        shared.fail(exc)
+    finally:
+        if writer is not None:
+            writer.abort()
+
+
+class _Meter:
+    """Frames per second over this run and the time left."""
+
+    def __init__(self, done: int, total: int | None, chunks_done: int, chunks_total: int) -> None:
+        self.started = time.perf_counter()
+        self.base = done
+        self.done = done
+        self.total = total
+        self.chunks_done = chunks_done
+        self.chunks_total = chunks_total
+
+    def snapshot(self) -> VideoProgress:
+        elapsed = time.perf_counter() - self.started
+        fps = (self.done - self.base) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / fps if fps > 0 and self.total is not None else None
+        return VideoProgress(self.done, self.total, fps, eta, self.chunks_done, self.chunks_total)
+
+
+def run_chunks(
+    src: Path,
+    chunks: Sequence[Chunk],
+    *,
+    parts: Path,
+    key: str,
+    settings: EncoderSettings,
+    colour: ColourModel,
+    upscale_frame: Callable[[np.ndarray], np.ndarray],
+    frame_step: int = 1,
+    on_chunk: Callable[[Chunk, Path], None] | None = None,
+    progress: Callable[[VideoProgress], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    frames_done: int = 0,
+    frames_total: int | None = None,
+    chunks_done: int = 0,
+    chunks_total: int = 0,
+) -> int:
+    """Decode, upscale and encode ``chunks`` of ``src`` into chunk files in ``parts``.
+
+    ``frame_step``: one frame's duration in the stream's time base, for frames without a
+    timestamp. Returns the number of frames upscaled. On any error, a cancel or Ctrl-C, the unfinished
+    chunk's temporary file is removed and finished chunk files stay for a resume.
+    """
+    if not chunks:
+        return 0
+    shared = _Shared()
+    decoded: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+    upscaled: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+    meter = _Meter(frames_done, frames_total, chunks_done, chunks_total)
+
+    def chunk_finished(chunk: Chunk, path: Path) -> None:
+        meter.chunks_done += 1
+        if on_chunk is not None:
+            on_chunk(chunk, path)
+
+    decoder = threading.Thread(
+        target=_decode_worker,
+        args=(src, chunks, colour, frame_step, decoded, shared),
+        name="video-decode",
+        daemon=True,
+    )
+    encoder = threading.Thread(
+        target=_encode_worker,
+        args=(parts, key, settings, colour, upscaled, shared, chunk_finished),
+        name="video-encode",
+        daemon=True,
+    )
+    decoder.start()
+    encoder.start()
+    count = 0
+    size: tuple[int, ...] | None = None
+    try:
+        if progress is not None:
+            progress(meter.snapshot())
+        while True:
+            if cancel is not None and cancel():
+                raise OperationCancelledError(
+                    f"video upscale cancelled after {meter.done} frames; finished chunks are kept in {parts} "
+                    "for a resume, nothing was written at the target"
+                )
+            try:
+                item = shared.get(decoded)
+            except _Stop:
+                break
+            if item[0] == "frame":
+                image = item[4]
+                if size is None:
+                    size = image.shape
+                elif image.shape != size:
+                    raise InvalidVideoError(
+                        f"{src}: the frame size changes at frame {item[2]} (from {size[1]}×{size[0]} to "
+                        f"{image.shape[1]}×{image.shape[0]}); videos whose size changes are not supported"
+                    )
+                item = (*item[:4], upscale_frame(image))
+                count += 1
+                meter.done += 1
+                shared.put(upscaled, item)
+                if progress is not None:
+                    progress(meter.snapshot())
+            else:
+                shared.put(upscaled, item)
+                if item[0] == "done":
+                    break
+        encoder.join()
+        if shared.error is not None:
+            raise shared.error
+        if progress is not None:
+            progress(meter.snapshot())
+        return count
+    except _Stop:
+        assert shared.error is not None
+        raise shared.error from None
+    except BaseException:
+        # a cancel, Ctrl-C or an error here: stop decoding, let the encoder commit the chunks
+        # whose last frame it already has, and drop the unfinished one
+        shared.stop_decoding.set()
+        if shared.error is None and encoder.is_alive():
+            try:
+                shared.put(upscaled, ("abort",))
+                encoder.join()
+            except _Stop:
+                pass
+        raise
+    finally:
+        shared.stop.set()
+        decoder.join(timeout=10)
+        encoder.join(timeout=10)
+
+
+def iter_upscaled_frames(
+    model: Any,
+    frames: Iterable[Any],
+    *,
+    progress: Callable[[VideoProgress], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    total: int | None = None,
+    **engine_options: Any,
+) -> Iterator[np.ndarray]:
+    """Upscale frames you bring (H×W×C arrays, or :class:`VideoFrame`s) one by one, lazily.
+
+    ``engine_options`` are :func:`run_upscale`'s (``outscale``, ``tile``, ``precision``, ...);
+    the network is prepared once per frame size, not per frame. ``cancel`` is polled between
+    tiles; ``progress`` gets a :class:`VideoProgress` after every frame (``total``: the frame
+    count, for the ETA). Results have the input's dtype.
+    """
+    from ..engine import prepare_frame_upscaler
+
+    if "width" in engine_options or "height" in engine_options:
+        engine_options["out_width"] = engine_options.pop("width", None)
+        engine_options["out_height"] = engine_options.pop("height", None)
+    upscaler = None
+    meter = _Meter(0, total, 0, 0)
+    for item in frames:
+        image = getattr(item, "image", item)
+        if not isinstance(image, np.ndarray):
+            raise InvalidVideoError(
+                f"frames must be numpy H×W×C arrays or VideoFrames; got {type(item).__name__}"
+            )
+        if cancel is not None and cancel():
+            raise OperationCancelledError(f"cancelled after {meter.done} frames")
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        if (
+            upscaler is None
+            or upscaler.input_shape != (image.shape[0], image.shape[1], channels)
+            or (upscaler.input_dtype != image.dtype)
+        ):
+            upscaler = prepare_frame_upscaler(
+                model,
+                image.shape[0],
+                image.shape[1],
+                channels=channels,
+                dtype=image.dtype,
+                cancel=cancel,
+                **engine_options,
+            )
+        result = upscaler(image if image.ndim == 3 else image[:, :, None])
+        meter.done += 1
+        if progress is not None:
+            progress(meter.snapshot())
+        yield result if image.ndim == 3 else result[:, :, 0]
