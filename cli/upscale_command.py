@@ -26,6 +26,7 @@ from ..core.imagefile import (
     READABLE_SUFFIXES,
     WRITABLE_SUFFIXES,
     read_image_file,
+    sniff_format,
     write_image_file,
 )
 from ..core.options import ALPHA_MODES, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
@@ -135,11 +136,21 @@ def _media_files(folder: Path) -> list[tuple[Path, bool]]:
 
     found = []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        if is_video_file(path):
+        if _is_still_image(path):
+            found.append((path, False))
+        elif is_video_file(path):
             found.append((path, True))
         elif path.suffix.lower() in READABLE_SUFFIXES:
             found.append((path, False))
     return found
+
+
+def _is_still_image(path: Path) -> bool:
+    """An image by extension and magic bytes (FFmpeg also opens HEIC, AVIF... as one-frame videos)."""
+    if path.suffix.lower() not in READABLE_SUFFIXES:
+        return False
+    with path.open("rb") as fh:
+        return sniff_format(fh.read(32)) is not None
 
 
 def _collect_inputs(inputs: Iterable[str]) -> tuple[list[tuple[Path, bool]], bool]:
@@ -160,7 +171,9 @@ def _collect_inputs(inputs: Iterable[str]) -> tuple[list[tuple[Path, bool]], boo
             files.extend(found)
         elif path.is_file():
             # a named file with a video suffix that is no readable video gets the video error
-            video = is_video_file(path) or path.suffix.lower() in VIDEO_INPUT_SUFFIXES
+            video = not _is_still_image(path) and (
+                is_video_file(path) or path.suffix.lower() in VIDEO_INPUT_SUFFIXES
+            )
             files.append((path, video))
         else:
             raise FileNotFoundError(f"input {path} does not exist")
