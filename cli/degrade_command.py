@@ -7,23 +7,21 @@ the same files reproduces every output byte for byte, alone or inside a folder.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from .. import __version__
-from ..core.degrade import STEPS, degrade, derive_seed, settings_from
-from ..core.degrade.pairs import aligned_crop_boxes, check_hr_crop, pair_scale
+from ..core.degrade import STEPS, settings_from
+from ..core.degrade.pairs import check_hr_crop, pair_scale
 from ..core.degrade.sampling import check_scale
-from ..core.errors import InvalidImageError, InvalidParameterError, RealESRGANKitError
-from ..core.fileio import atomic_output, same_file
-from ..core.imageio import DEFAULT_MAX_PIXELS, image_files, read_image
-from ..core.imageio import WRITABLE_SUFFIXES as IMAGE_SUFFIXES
-from ..core.imageio import write_image as write_image_file
+from ..core.errors import InvalidParameterError
+from ..core.imageio import read_image
 from ..core.options import DEGRADE_PRESETS
+from . import job_options
+
+__all__ = ["register", "cmd_degrade", "read_image"]
+
+RAY_SHARD_SIZE = 8
+"""Files per unit on Ray: fewer, larger units keep the scheduling cost per file small."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,12 +90,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--force", action="store_true", help="replace existing outputs (inputs are never overwritten)"
     )
+    job_options.add_job_arguments(p)
     p.add_argument(
-        "--max-pixels",
+        "--shard-size",
         type=int,
-        default=DEFAULT_MAX_PIXELS,
+        default=None,
         metavar="N",
-        help=f"refuse inputs with more pixels than this, checked before decoding (default {DEFAULT_MAX_PIXELS:,})",
+        help=f"files per unit (default: 1, or {RAY_SHARD_SIZE} with --ray); seeds do not depend on it",
     )
     p.set_defaults(func=cmd_degrade)
 
@@ -112,121 +111,9 @@ def _parse_overrides(items: list[str]) -> dict[str, str]:
     return overrides
 
 
-def _collect_inputs(inputs: list[str]) -> tuple[list[Path], bool]:
-    files, from_folder = [], False
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = image_files(path)
-            if not found:
-                raise InvalidImageError(f"the folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-            files += found
-            from_folder = True
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    return files, from_folder
-
-
-def _output_paths(files: list[Path], output: Path | None, from_folder: bool) -> dict[Path, Path | None]:
-    if output is None:
-        return dict.fromkeys(files)
-    if (
-        len(files) == 1
-        and not from_folder
-        and output.suffix.lower() in IMAGE_SUFFIXES
-        and not output.is_dir()
-    ):
-        return {files[0]: output}
-    if output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir():
-        raise InvalidParameterError(
-            f"-o {output} looks like a file, but there are {len(files)} inputs; give a folder"
-        )
-    targets = {f: output / f"{f.stem}.png" for f in files}
-    seen: dict[Path, Path] = {}
-    for src, dst in targets.items():
-        if dst in seen:
-            raise InvalidParameterError(
-                f"{seen[dst]} and {src} would both be written to {dst}; degrade them in separate runs"
-            )
-        seen[dst] = src
-    return targets
-
-
-def _refuse_inputs(path: Path, inputs: list[Path]) -> None:
-    if any(same_file(path, src) for src in inputs):
-        raise InvalidParameterError(f"refusing to write {path}: it is one of the inputs")
-
-
-def write_image(path: Path, image: np.ndarray, inputs: list[Path], force: bool) -> None:
-    _refuse_inputs(path, inputs)
-    write_image_file(path, image, overwrite=force)
-
-
-def write_json(path: Path, data: dict[str, Any], inputs: list[Path], force: bool) -> None:
-    _refuse_inputs(path, inputs)
-    with atomic_output(path, overwrite=force) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _process(
-    src: Path, dst: Path | None, args: argparse.Namespace, context: dict[str, Any], inputs: list[Path]
-) -> str:
-    image = read_image(src, max_pixels=getattr(args, "max_pixels", DEFAULT_MAX_PIXELS))  # upright (EXIF)
-    file_seed = derive_seed(args.seed, src.name)
-    result = degrade(
-        image,
-        seed=file_seed,
-        scale=args.scale,
-        preset=args.preset,
-        enabled=context["enabled"],
-        overrides=context["overrides"],
-    )
-    has_alpha = image.ndim == 3 and image.shape[2] == 4
-    sidecar = {
-        "tool": f"realesrgan-kit {__version__}",
-        "input": src.name,
-        "seed": args.seed,
-        "file_seed": file_seed,
-        "scale": args.scale,
-        "preset": args.preset,
-        "overrides": context["overrides"],
-        "settings": context["settings"],
-        "alpha": "resized to the output size (area), not degraded" if has_alpha else None,
-        "record": result.record.to_dict(),
-    }
-    written = []
-    if dst is not None:
-        write_image(dst, result.image, inputs, args.force)
-        write_json(dst.with_name(dst.name + ".json"), dict(sidecar, output=dst.name), inputs, args.force)
-        written.append(str(dst))
-    if args.pairs is not None:
-        scale = pair_scale(args.scale)
-        boxes = aligned_crop_boxes(result.image.shape[0], result.image.shape[1], scale, args.crop)
-        for n, (top, left, h, w) in enumerate(boxes):
-            name = f"{src.stem}_{n:03d}.png"
-            write_image(
-                args.pairs / "hr" / name,
-                image[top * scale : (top + h) * scale, left * scale : (left + w) * scale],
-                inputs,
-                args.force,
-            )
-            write_image(
-                args.pairs / "lr" / name, result.image[top : top + h, left : left + w], inputs, args.force
-            )
-        crops = [
-            {"name": f"{src.stem}_{n:03d}.png", "lr_box": list(b), "hr_box": [v * scale for v in b]}
-            for n, b in enumerate(boxes)
-        ]
-        write_json(
-            args.pairs / "records" / f"{src.stem}.json", dict(sidecar, crops=crops), inputs, args.force
-        )
-        written.append(f"{len(boxes)} pair(s) in {args.pairs}")
-    return ", ".join(written)
-
-
 def cmd_degrade(args: argparse.Namespace) -> int:
+    from ..core.jobs import DegradeOptions, plan_degrade_job, run_job
+
     if args.output is None and args.pairs is None:
         raise InvalidParameterError("nothing to write: give -o OUTPUT and/or --pairs DIR")
     if args.crop is not None and args.pairs is None:
@@ -238,24 +125,52 @@ def cmd_degrade(args: argparse.Namespace) -> int:
         scale = pair_scale(args.scale)
         if args.crop is not None:
             check_hr_crop(args.crop, scale)
-    files, from_folder = _collect_inputs(args.inputs)
-    targets = _output_paths(files, args.output, from_folder)
-    context = {
-        "enabled": {s: not getattr(args, f"no_{s}") for s in STEPS},
-        "overrides": overrides,
-        "settings": settings.to_dict(),
-    }
-    failures = 0
-    for src, dst in targets.items():
-        try:
-            done = _process(src, dst, args, context, files)
-        except (RealESRGANKitError, OSError) as exc:
-            failures += 1
-            print(f"realesrgan-kit: error: {src}: {exc}", file=sys.stderr)
-            continue
-        if not getattr(args, "quiet", False):
-            print(f"{src} -> {done}")
+    executor = job_options.executor_for(args)
+    on_cluster = executor is not None
+    where = job_options.absolute if on_cluster else (lambda x: x)
+    options = DegradeOptions(
+        seed=args.seed,
+        scale=args.scale,
+        preset=args.preset,
+        enabled={s: not getattr(args, f"no_{s}") for s in STEPS},
+        overrides=overrides,
+        settings=settings.to_dict(),
+        pairs=None if args.pairs is None else str(where(args.pairs)),
+        crop=args.crop,
+        force=args.force,
+    )
+    shard_size = args.shard_size or (RAY_SHARD_SIZE if on_cluster else 1)
+    job = plan_degrade_job(
+        [where(i) for i in args.inputs],
+        None if args.output is None else where(args.output),
+        options,
+        shard_size=shard_size,
+        resume=args.resume,
+        max_retries=args.retries,
+    )
+    quiet = getattr(args, "quiet", False)
+
+    def report(outcome, counts) -> None:
+        if outcome.status == "failed":
+            print(f"realesrgan-kit: error: {outcome.unit.key}: {_message(outcome)}", file=sys.stderr)
+        elif outcome.status == "done" and not quiet and not on_cluster:
+            print(f"{outcome.unit.key} -> {outcome.message}")
+        if on_cluster and not quiet:
+            job_options.cluster_progress(outcome, counts)
+
+    summary = run_job(job, executor, progress=report)
+    if on_cluster:
+        print(summary.line(), file=sys.stderr)
+        job_options.print_nodes(summary)
+    failures = len(summary.failed)
     if failures:
-        print(f"realesrgan-kit: {failures} of {len(targets)} file(s) failed", file=sys.stderr)
+        what = "file(s)" if shard_size == 1 else "shard(s)"
+        print(f"realesrgan-kit: {failures} of {len(job.units)} {what} failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _message(outcome) -> str:
+    if outcome.exception is not None:
+        return str(outcome.exception)
+    return outcome.error or ""

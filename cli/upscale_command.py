@@ -1,12 +1,13 @@
 """``realesrgan-kit upscale``: files or folders in, upscaled files out (images and videos).
 
-Reads and writes through ``core.imagefile``: 16-bit, float32, alpha and gray survive, EXIF
-orientation is applied, and ICC/EXIF/XMP/DPI/PNG text are written back where the output format
-holds them (``--strip-metadata`` drops them); the pixel count is checked from the header before
+Images are read and written through ``core.imagefile``: 16-bit, float32, alpha and gray survive,
+EXIF orientation is applied, ICC/EXIF/XMP/DPI/PNG text are written back where the output format
+holds them (``--strip-metadata`` drops them), the pixel count is checked from the header before
 decoding (``--max-pixels``); writes are atomic; an input is never overwritten. With several inputs or a
 folder, a file that fails is reported and skipped, a summary is printed and the exit code is
 non-zero. Videos are recognised by content and streamed through ``core.video``
-(see ``video_options``); a folder may mix images and videos.
+(see ``video_options``); a folder may mix images and videos. The files are the units of a job
+(``core.jobs``): run here one after another, or on Ray with ``--ray`` (videos then in chunks).
 """
 
 from __future__ import annotations
@@ -15,45 +16,17 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
-from ..core.errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
-from ..core.imagefile import (
-    DEFAULT_MAX_PIXELS,
-    READABLE_SUFFIXES,
-    WRITABLE_SUFFIXES,
-    read_image_file,
-    sniff_format,
-    write_image_file,
-)
+from ..core.imagefile import DEFAULT_MAX_PIXELS
+from ..core.jobs.upscale_job import fit_format
 from ..core.options import ALPHA_MODES, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
-from .video_options import add_video_arguments, upscale_one_video, video_output_path
+from . import job_options
+from .video_options import VideoProgressBar, add_video_arguments
 
 log = logging.getLogger(__name__)
 
-# Suffixes that announce a video; used only to word the error for an unreadable named file.
-VIDEO_INPUT_SUFFIXES = (
-    ".mp4",
-    ".m4v",
-    ".mkv",
-    ".mov",
-    ".webm",
-    ".avi",
-    ".ts",
-    ".mts",
-    ".m2ts",
-    ".nut",
-    ".flv",
-    ".wmv",
-    ".mpg",
-    ".mpeg",
-    ".3gp",
-)
-_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp", ".avif")
-_NO_ALPHA = (".jpg", ".jpeg", ".bmp")
+__all__ = ["register", "cmd_upscale", "fit_format", "ProgressBar"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -118,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=DEFAULT_MAX_PIXELS,
         metavar="N",
-        help=f"refuse inputs with more pixels than this, checked before decoding (default {DEFAULT_MAX_PIXELS:,})",
+        help=f"refuse images with more pixels than this, checked before decoding (default {DEFAULT_MAX_PIXELS:,})",
     )
     p.add_argument(
         "--force", action="store_true", help="replace existing outputs (inputs are never replaced)"
@@ -127,82 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--allow-download", action="store_true", help="download a missing official model (checked by SHA-256)"
     )
     add_video_arguments(p)
+    job_options.add_job_arguments(p)
     p.set_defaults(func=cmd_upscale)
-
-
-def _media_files(folder: Path) -> list[tuple[Path, bool]]:
-    """The images (by extension) and videos (by content) directly inside ``folder``, sorted."""
-    from ..core.video import is_video_file
-
-    found = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        if _is_still_image(path):
-            found.append((path, False))
-        elif is_video_file(path):
-            found.append((path, True))
-        elif path.suffix.lower() in READABLE_SUFFIXES:
-            found.append((path, False))
-    return found
-
-
-def _is_still_image(path: Path) -> bool:
-    """An image by extension and magic bytes (FFmpeg also opens HEIC, AVIF... as one-frame videos)."""
-    if path.suffix.lower() not in READABLE_SUFFIXES:
-        return False
-    with path.open("rb") as fh:
-        return sniff_format(fh.read(32)) is not None
-
-
-def _collect_inputs(inputs: Iterable[str]) -> tuple[list[tuple[Path, bool]], bool]:
-    """Input files with whether each is a video, and whether the run is a batch (a folder or
-    several inputs)."""
-    from ..core.video import is_video_file
-
-    files: list[tuple[Path, bool]] = []
-    batch = False
-    names = list(inputs)
-    for name in names:
-        path = Path(name)
-        if path.is_dir():
-            batch = True
-            found = _media_files(path)
-            if not found:
-                log.warning("no images (%s) or videos in %s", ", ".join(WRITABLE_SUFFIXES), path)
-            files.extend(found)
-        elif path.is_file():
-            # a named file with a video suffix that is no readable video gets the video error
-            video = not _is_still_image(path) and (
-                is_video_file(path) or path.suffix.lower() in VIDEO_INPUT_SUFFIXES
-            )
-            files.append((path, video))
-        else:
-            raise FileNotFoundError(f"input {path} does not exist")
-    return files, batch or len(names) > 1
-
-
-def _output_path(source: Path, output: Path, batch: bool, ext: str | None) -> Path:
-    if not batch and output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
-        return output
-    wanted = f".{ext.lstrip('.').lower()}" if ext else None
-    own = source.suffix.lower() if source.suffix.lower() in WRITABLE_SUFFIXES else ".png"  # e.g. HEIC in
-    suffix = wanted if wanted in WRITABLE_SUFFIXES else own  # a video --ext is for videos
-    return output / f"{source.stem}{suffix}"
-
-
-def fit_format(image: np.ndarray, suffix: str, name: str) -> np.ndarray:
-    """Adapt a result to a format the user chose that cannot hold all of it (with a warning)."""
-    if suffix in _EIGHT_BIT_ONLY and image.dtype != np.uint8:
-        log.warning(
-            "%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, name
-        )
-        peak = 1.0 if np.issubdtype(image.dtype, np.floating) else float(np.iinfo(image.dtype).max)
-        image = np.rint(np.clip(image.astype(np.float32) * (255.0 / peak), 0, 255)).astype(np.uint8)
-    if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
-        log.warning(
-            "%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, name
-        )
-        image = np.ascontiguousarray(image[:, :, :3])
-    return image
 
 
 class ProgressBar:
@@ -232,37 +131,38 @@ class ProgressBar:
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from ..core.engine import run_upscale
-    from ..core.fileio import same_file
+    from ..core.jobs import LocalExecutor, UpscaleWorker, plan_upscale_job, run_job
+    from ..core.jobs.upscale_job import split_videos
     from ..core.load import load_model
-    from ..core.video import VIDEO_SUFFIXES
     from ..core.zoo import DEFAULT_MODEL
 
     tile = parse_tile(args.tile, name="--tile")
-    files, batch = _collect_inputs(args.inputs)
-    output = Path(args.output)
-    if batch and output.suffix.lower() in WRITABLE_SUFFIXES + VIDEO_SUFFIXES and not output.is_dir():
-        raise InvalidParameterError(f"several inputs need an output folder, not the file name {output}")
-    targets = [
-        (
-            source,
-            video_output_path(source, output, batch, args.ext)
-            if is_video
-            else _output_path(source, output, batch, args.ext),
-            is_video,
-        )
-        for source, is_video in files
-    ]
-    for source, target, _ in targets:
-        if same_file(source, target) or source.resolve() == target.resolve():
-            raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
-    model = load_model(
-        args.model or DEFAULT_MODEL,
-        device=None,
-        denoise_strength=args.denoise,
-        allow_download=args.allow_download,
-    )
-    options = dict(
+    executor = job_options.executor_for(args)
+    on_cluster = executor is not None
+    where = job_options.absolute if on_cluster else (lambda x: x)
+    source = args.model or DEFAULT_MODEL
+    if on_cluster and Path(source).is_file():
+        source = job_options.absolute(source)
+    load_options = dict(denoise_strength=args.denoise, allow_download=args.allow_download)
+    job, batch = plan_upscale_job(
+        [where(i) for i in args.inputs],
+        where(args.output),
+        model_source=source,
+        ext=args.ext,
+        overwrite=args.force,
+        resume=args.resume,
+        max_retries=args.retries,
+        max_pixels=args.max_pixels,
+        keep_metadata=not args.strip_metadata,
+        load_options=load_options,
+        video_options=dict(
+            codec=args.codec,
+            crf=args.crf,
+            preset=args.preset,
+            pix_fmt=args.pix_fmt,
+            frames=args.frames,
+            chunk_seconds=args.chunk_seconds,
+        ),
         outscale=args.outscale,
         width=args.width,
         height=args.height,
@@ -274,62 +174,57 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
     )
-    failures: list[tuple[Path, str]] = []
-    done = 0
-    for source, target, is_video in targets:
-        try:
-            if is_video:
-                upscale_one_video(model, source, target, options, args)
-            else:
-                _upscale_one(run_upscale, model, source, target, options, args)
-            done += 1
-        except (RealESRGANKitError, OSError) as exc:
-            if not batch:
-                raise
-            failures.append((source, str(exc)))
-            print(f"realesrgan-kit: skipped {source}: {exc}", file=sys.stderr)
+    model = load_model(source, device=None, **load_options)  # here too: fails early, sizes workers
+    assert isinstance(job.worker, UpscaleWorker)
+    job.worker = job.worker.with_model(model)
+    if executor is None:
+        executor = LocalExecutor(tile_progress=_bar)
+    else:
+        job = split_videos(job, model)  # chunks of a clip run on any worker; the driver assembles
+
+    def report(outcome, counts) -> None:
+        if outcome.unit.kind == "video_chunk":  # a part of a file; its clip is reported whole
+            if on_cluster and not getattr(args, "quiet", False):
+                job_options.cluster_progress(outcome, counts)
+            return
+        if outcome.status == "done":
+            print(outcome.message, file=sys.stdout)
+        elif outcome.status == "failed" and batch and not on_cluster:
+            print(f"realesrgan-kit: skipped {outcome.unit.key}: {_message(outcome)}", file=sys.stderr)
+        if on_cluster and not getattr(args, "quiet", False):
+            job_options.cluster_progress(outcome, counts)
+
+    summary = run_job(job, executor, progress=report)
+    files = [o for o in summary.outcomes if o.unit.kind != "video_chunk"]
+    failures = [o for o in files if o.status == "failed"]
+    if failures and not batch:
+        if failures[0].exception is not None:
+            raise failures[0].exception
+        print(f"realesrgan-kit: error: {failures[0].error}", file=sys.stderr)
+        return 1
     if batch:
+        skipped = sum(o.status == "skipped" for o in files)
         print(
-            f"{done} upscaled, {len(failures)} failed"
-            + (f" ({', '.join(str(s) for s, _ in failures)})" if failures else ""),
+            f"{sum(o.status == 'done' for o in files)} upscaled, {len(failures)} failed"
+            + (f", {skipped} skipped (finished earlier)" if skipped else "")
+            + (f" ({', '.join(o.unit.key for o in failures)})" if failures else ""),
             file=sys.stderr,
         )
+    if on_cluster:
+        job_options.print_nodes(summary)
     return 1 if failures else 0
 
 
-def _upscale_one(
-    run: Callable, model, source: Path, target: Path, options: dict, args: argparse.Namespace
-) -> None:
-    overwrite = args.force
-    suffix = target.suffix.lower()
-    if suffix not in WRITABLE_SUFFIXES:
-        raise InvalidParameterError(
-            f"unknown output format {target.suffix!r}; use one of {', '.join(WRITABLE_SUFFIXES)}"
-        )
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"{target} exists; pass --force to replace it")
-    loaded = read_image_file(source, max_pixels=args.max_pixels)  # upright; 8/16-bit or float32
-    image = loaded.pixels
-    bar = ProgressBar(source.name)
-    try:
-        result = run(model, image, progress=bar, **options)
-    finally:
-        bar.close()
-    metadata = None if args.strip_metadata else loaded.metadata
-    write_image_file(target, fit_format(result.image, suffix, target.name), metadata, overwrite=overwrite)
-    report = result.report
-    log.info(
-        "%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s on %s, %.1fs",
-        source,
-        target,
-        report.input_size[1],
-        report.input_size[0],
-        report.output_size[1],
-        report.output_size[0],
-        report.tiles,
-        report.tile,
-        report.precision,
-        report.device,
-        report.seconds,
-    )
-    print(f"{target}", file=sys.stdout)
+def _bar(unit):
+    """The terminal bar of a unit run here: tiles of an image, frames of a video."""
+    from ..core.jobs.storage import name_of
+
+    name = name_of(unit.sources[0])
+    return VideoProgressBar(name) if unit.kind == "video" else ProgressBar(name)
+
+
+def _message(outcome) -> str:
+    """The error as the single-process command printed it (the message, without the type)."""
+    if outcome.exception is not None:
+        return str(outcome.exception)
+    return outcome.error or ""

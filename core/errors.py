@@ -23,6 +23,8 @@ Hierarchy::
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
     ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
+    ├── MissingDependencyError      (also an ImportError) an optional extra is not installed
+    ├── ClusterError                Ray could not start, be joined, or start any worker
     └── VideoError                  a video could not be read, written or resumed
         ├── InvalidVideoError       (also a ValueError) not a video, no video stream
         ├── CorruptVideoError       truncated or damaged data (names the frame/timestamp)
@@ -51,6 +53,8 @@ __all__ = [
     "UpscaleOutOfMemoryError",
     "OperationCancelledError",
     "OutputExistsError",
+    "MissingDependencyError",
+    "ClusterError",
     "VideoError",
     "InvalidVideoError",
     "CorruptVideoError",
@@ -132,6 +136,14 @@ class OperationCancelledError(RealESRGANKitError):
 
 class OutputExistsError(RealESRGANKitError, FileExistsError):
     """The output path exists and overwriting was not requested."""
+
+
+class MissingDependencyError(RealESRGANKitError, ImportError):
+    """An optional extra (e.g. ``realesrgan-kit[ray]``) is needed but not installed."""
+
+
+class ClusterError(RealESRGANKitError):
+    """Ray could not be started or joined, or its workers could not start."""
 
 
 class VideoError(RealESRGANKitError):

@@ -15,6 +15,15 @@ from .degrade_node import PRESETS, RESIZE_BACK, SEED_MAX, STEPS, degrade_node
 from .load_node import NO_SECOND_MODEL, load_model_node, model_choices, second_model_choices
 from .spec import InputSpec, NodeSpec, OutputSpec
 from .upscale_node import ALPHA_MODES, PRECISIONS, RESIZE_MODES, upscale_node
+from .video_node import (
+    AUTO_CRF,
+    CONTAINERS,
+    DEFAULT_PREFIX,
+    NO_FILE,
+    codec_choices,
+    upscale_video_node,
+    video_file_choices,
+)
 
 __all__ = ["CATEGORY", "MODEL_TYPE", "MAX_RESOLUTION", "NODES", "node_by_id"]
 
@@ -305,7 +314,88 @@ def _compare_spec() -> NodeSpec:
     )
 
 
-NODES: tuple[NodeSpec, ...] = (_load_model_spec(), _upscale_spec(), _degrade_spec(), _compare_spec())
+# The engine settings the video node shares with the image node (same names, ranges, tooltips).
+_SHARED_ENGINE_INPUTS = ("resize_mode", "outscale", "width", "height", "tile", "tile_pad", "precision", "tta")
+
+
+def _upscale_video_spec() -> NodeSpec:
+    image_node = _upscale_spec()
+    return NodeSpec(
+        node_id="RealESRGANKitUpscaleVideo",
+        display_name="Upscale Video (Real-ESRGAN)",
+        category=CATEGORY,
+        description=(
+            "Upscales a video file into a new video in the output folder, frame by frame as a stream (memory "
+            "stays flat whatever the clip's length), keeping audio, subtitles, timestamps and colour settings. "
+            "Takes a VIDEO (from Load Video) or a file from the input folder."
+        ),
+        inputs=(
+            image_node.input("model"),
+            InputSpec(
+                "file",
+                "COMBO",
+                default=NO_FILE,
+                options=video_file_choices,
+                tooltip="A video in ComfyUI's input folder; 'none' when the clip comes through the video "
+                "socket (which wins when connected).",
+            ),
+            *(image_node.input(name) for name in _SHARED_ENGINE_INPUTS),
+            InputSpec(
+                "container",
+                "COMBO",
+                default="mp4",
+                options=CONTAINERS,
+                tooltip="File type of the result. mp4 plays everywhere; mkv keeps any audio or subtitle "
+                "stream; webm for the web (VP9).",
+            ),
+            InputSpec(
+                "codec",
+                "COMBO",
+                default="auto",
+                options=codec_choices,
+                tooltip="Video encoder; 'auto' picks the best this installation has for the container "
+                "(libx264 for mp4/mkv/mov, VP9 for webm). ffv1 is lossless (mkv).",
+            ),
+            InputSpec(
+                "crf",
+                "INT",
+                default=AUTO_CRF,
+                minimum=AUTO_CRF,
+                maximum=63,
+                step=1,
+                tooltip="Constant quality: lower is better and larger. -1 = the codec's near-transparent "
+                "default (x264 18, x265 20, VP9 24).",
+            ),
+            InputSpec(
+                "filename_prefix",
+                "STRING",
+                default=DEFAULT_PREFIX,
+                tooltip="Where the result goes in the output folder; a number is added, as Save Video does.",
+            ),
+            InputSpec(
+                "video",
+                "VIDEO",
+                optional=True,
+                tooltip="ComfyUI's VIDEO (Load Video). Read as a file stream, never decoded whole.",
+            ),
+        ),
+        outputs=(
+            OutputSpec("video", "VIDEO", "The upscaled video (empty on a ComfyUI without the VIDEO type)."),
+            OutputSpec("path", "STRING", "The written file's full path."),
+            OutputSpec("report", "STRING", "Frames, sizes, codec, speed and the streams kept."),
+        ),
+        run=upscale_video_node,
+        output_node=True,
+    )
+
+
+NODES: tuple[NodeSpec, ...] = (
+    _load_model_spec(),
+    _upscale_spec(),
+    _degrade_spec(),
+    _compare_spec(),
+    _upscale_video_spec(),
+)
 
 
 def node_by_id(node_id: str) -> NodeSpec:

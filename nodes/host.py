@@ -8,9 +8,14 @@ pack never pulls ComfyUI into ``core``.
 from __future__ import annotations
 
 import logging
+import mimetypes
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..core.errors import InvalidVideoError
 
 __all__ = [
     "UPSCALE_MODELS",
@@ -22,6 +27,14 @@ __all__ = [
     "interrupted",
     "raise_if_interrupted",
     "ProgressReporter",
+    "input_videos",
+    "input_file_path",
+    "output_target",
+    "video_stream_source",
+    "spill_to_temp",
+    "save_to_temp",
+    "video_from_file",
+    "remove_tree",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,3 +144,109 @@ class ProgressReporter:
         if self._bar is None:
             self._bar = comfy.utils.ProgressBar(total)
         self._bar.update_absolute(done, total)
+
+
+def input_videos() -> list[str]:
+    """Video files in ComfyUI's input folder, by MIME type of their name as core's Load Video
+    lists them (the content is checked when the node runs)."""
+    import folder_paths
+
+    folder = folder_paths.get_input_directory()
+    if not os.path.isdir(folder):
+        return []
+    names = []
+    for name in sorted(os.listdir(folder)):
+        kind, _ = mimetypes.guess_type(name, strict=False)
+        if kind is not None and kind.startswith("video/") and os.path.isfile(os.path.join(folder, name)):
+            names.append(name)
+    return names
+
+
+def input_file_path(name: str) -> Path:
+    """The path of a file named in the input folder (``name [output]`` style annotations are
+    honoured where this ComfyUI has them); never outside ComfyUI's folders."""
+    import folder_paths
+
+    annotated = getattr(folder_paths, "get_annotated_filepath", None)
+    if annotated is not None:
+        return Path(annotated(name))
+    folder = folder_paths.get_input_directory()
+    return Path(folder) / os.path.relpath(os.path.join("/", name), "/")
+
+
+def output_target(prefix: str, suffix: str, width: int, height: int) -> tuple[Path, str]:
+    """A new file ``<prefix>_NNNNN_.<suffix>`` in ComfyUI's output folder, numbered the way
+    core's savers number theirs, and its subfolder (for the preview)."""
+    import folder_paths
+
+    folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(
+        prefix, folder_paths.get_output_directory(), width, height
+    )
+    while True:  # a name no file or unfinished job (``.parts``) uses
+        target = Path(folder) / f"{filename}_{counter:05}_.{suffix}"
+        if not target.exists() and not target.with_name(target.name + ".parts").exists():
+            return target, subfolder
+        counter += 1
+
+
+def video_stream_source(video: Any) -> Any:
+    """What core's VIDEO gives to read the clip without decoding it: its file path, or a
+    BytesIO (``get_stream_source``; never ``get_components``, which decodes every frame)."""
+    getter = getattr(video, "get_stream_source", None)
+    if getter is None:
+        raise InvalidVideoError(
+            f"video: expected ComfyUI's VIDEO (from Load Video), got {type(video).__name__}; "
+            "this ComfyUI may be too old for VIDEO: choose a file from the input folder instead"
+        )
+    return getter()
+
+
+def spill_to_temp(stream: Any) -> Path:
+    """Copy an in-memory clip to a file in ComfyUI's temp folder (core reads files)."""
+    import folder_paths
+
+    folder = folder_paths.get_temp_directory()
+    os.makedirs(folder, exist_ok=True)
+    if hasattr(stream, "seek"):
+        stream.seek(0)
+    with tempfile.NamedTemporaryFile(
+        dir=folder, prefix="realesrgan-video-", suffix=".video", delete=False
+    ) as out:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    return Path(out.name)
+
+
+def save_to_temp(video: Any) -> Path:
+    """Have a VIDEO write itself (``save_to``, an mp4) into a new file in ComfyUI's temp folder."""
+    import folder_paths
+
+    folder = folder_paths.get_temp_directory()
+    os.makedirs(folder, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=folder, prefix="realesrgan-video-", suffix=".mp4")
+    os.close(handle)
+    try:
+        video.save_to(name)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def video_from_file(path: Path) -> Any:
+    """ComfyUI's VIDEO for a written file, or None where this ComfyUI has no VIDEO type."""
+    try:
+        from comfy_api.input_impl import VideoFromFile
+    except ImportError:
+        log.debug("this ComfyUI has no VIDEO type; the video output stays empty")
+        return None
+    return VideoFromFile(str(path))
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder this run made (cleanup after a failure: a problem is logged, the
+    failure itself is what gets reported)."""
+    if path.exists():
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            log.warning("could not remove %s: %s", path, exc)

@@ -77,17 +77,20 @@ def attach_mask_as_alpha(image: torch.Tensor, mask: torch.Tensor | None) -> tupl
 def split_alpha(
     result: torch.Tensor, had_alpha: bool, keep_alpha_channel: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """IMAGE and MASK outputs from an upscaled [B, H, W, C] result.
+    """IMAGE and MASK outputs from an upscaled [B, H, W, C] result, without copying the batch.
 
-    The MASK is ``1 - alpha`` (all zeros, i.e. opaque, when there was no alpha). The IMAGE keeps
-    its alpha channel only when the input IMAGE itself had four channels.
+    The MASK is ``1 - alpha``; without alpha it is all zeros (opaque) as a broadcast view that
+    takes no memory (a materialised one would add a third to an RGB batch). The IMAGE keeps its
+    alpha channel only when the input IMAGE itself had four channels; otherwise it is a view of
+    the colour channels: strided, like the planar IMAGE core's "Upscale Image (using Model)"
+    returns, which every node reads through torch or ``numpy()`` without caring about layout.
     """
     batch, height, width = result.shape[0], result.shape[1], result.shape[2]
     if had_alpha and result.shape[-1] == 4:
-        mask = (1.0 - result[..., 3]).clamp(0.0, 1.0).contiguous()
-        image = result if keep_alpha_channel else result[..., :3].contiguous()
+        mask = (1.0 - result[..., 3]).clamp_(0.0, 1.0)  # one [B, H, W] plane, contiguous
+        image = result if keep_alpha_channel else result[..., :3]
     else:
-        mask = torch.zeros((batch, height, width), dtype=torch.float32, device=result.device)
+        mask = torch.zeros((), dtype=torch.float32, device=result.device).expand(batch, height, width)
         image = result
     return image, mask
 

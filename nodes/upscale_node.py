@@ -30,6 +30,7 @@ __all__ = [
     "node_tile",
     "size_arguments",
     "estimate_memory",
+    "offload",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def estimate_memory(
     return int(forward) + image.nelement() * image.element_size()
 
 
-def _offload(model: Any) -> None:
+def offload(model: Any) -> None:
     """Give the accelerator memory back after a run, as core's upscale node does."""
     mover = getattr(model, "to", None)
     if callable(mover):
@@ -190,7 +191,7 @@ def upscale_node(
         raise
     finally:
         if on_accelerator:
-            _offload(model)
+            offload(model)
     # ComfyUI IMAGEs live in 0..1: the engine already clamps its float outputs to that range.
     out_image, out_mask = split_alpha(result, has_alpha, keep_alpha_channel=image.shape[-1] == 4)
     return NodeResult((out_image, out_mask))

@@ -26,6 +26,7 @@ def _socket_type(io: Any, type_name: str) -> Any:
         "BOOLEAN": io.Boolean,
         "STRING": io.String,
         "COMBO": io.Combo,
+        "VIDEO": getattr(io, "Video", None),  # core's own type where this ComfyUI has it
     }
     return known.get(type_name) or io.Custom(type_name)
 

@@ -30,7 +30,7 @@ def v3_classes(comfy):
 
 
 def test_ids_are_unique_and_prefixed():
-    assert len(set(NODE_IDS)) == len(NODE_IDS) == 4
+    assert len(set(NODE_IDS)) == len(NODE_IDS) == 5
     assert all(node_id.startswith("RealESRGANKit") for node_id in NODE_IDS)
     assert {spec.category for spec in definitions.NODES} == {"image/upscaling/Real-ESRGAN"}
 

@@ -25,6 +25,7 @@ def classes(request, tmp_path):
         input_dir = Path(env.folder_paths.get_input_directory())
         input_dir.mkdir(parents=True, exist_ok=True)
         (input_dir / "example.png").write_bytes(b"placeholder")
+        (input_dir / "example.mp4").write_bytes(b"placeholder")  # the clip the video examples name
         checkpoints = Path(env.folder_paths.get_folder_paths("checkpoints")[0])
         checkpoints.mkdir(parents=True, exist_ok=True)
         (checkpoints / "v1-5-pruned-emaonly-fp16.safetensors").write_bytes(b"placeholder")
@@ -46,12 +47,14 @@ def _accepts(input_type: str, output_type: str) -> bool:
     return bool({t.strip() for t in input_type.split(",")} & {t.strip() for t in output_type.split(",")})
 
 
-def test_the_three_examples_exist():
+def test_the_examples_exist():
     names = {p.name for p in WORKFLOWS}
     assert names == {
         "upscale_image_realesrgan.json",
         "txt2img_then_realesrgan_x2.json",
         "degrade_upscale_compare.json",
+        "upscale_video_realesrgan.json",
+        "upscale_video_file_realesrgan.json",
     }
     for path in WORKFLOWS:  # the template browser shows a same-name thumbnail
         assert path.with_suffix(".jpg").stat().st_size > 5000
@@ -127,3 +130,17 @@ def test_upscale_x2_after_vae_decode():
     assert upscale["widgets_values"][:2] == ["outscale", 2.0]
     source = next(link for link in workflow["links"] if link[3] == upscale["id"] and link[4] == 0)
     assert next(n for n in workflow["nodes"] if n["id"] == source[1])["type"] == "VAEDecode"
+
+
+def test_the_video_examples_cover_both_inputs():
+    """One example feeds a VIDEO from core's Load Video, one names a file from the input folder."""
+    with_socket = load(ROOT / "example_workflows" / "upscale_video_realesrgan.json")
+    node = next(n for n in with_socket["nodes"] if n["type"] == "RealESRGANKitUpscaleVideo")
+    video_input = next(i for i in node["inputs"] if i["name"] == "video")
+    source = next(link for link in with_socket["links"] if link[0] == video_input["link"])
+    assert next(n for n in with_socket["nodes"] if n["id"] == source[1])["type"] == "LoadVideo"
+    assert node["widgets_values"][0] == "none"
+    from_file = load(ROOT / "example_workflows" / "upscale_video_file_realesrgan.json")
+    node = next(n for n in from_file["nodes"] if n["type"] == "RealESRGANKitUpscaleVideo")
+    assert node["widgets_values"][0] == "example.mp4"
+    assert all(i["link"] is None for i in node["inputs"] if i["name"] == "video")

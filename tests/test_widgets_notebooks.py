@@ -24,6 +24,7 @@ def test_the_notebooks_exist():
         "01_quickstart.ipynb",
         "02_tile_tuning.ipynb",
         "03_degradations.ipynb",
+        "04_video.ipynb",
         "05_finetune.ipynb",
     ]
 

@@ -38,6 +38,7 @@ CORE = {  # type: (socket inputs, outputs)
         [("LATENT", "LATENT")],
     ),
     "VAEDecode": ([("samples", "LATENT"), ("vae", "VAE")], [("IMAGE", "IMAGE")]),
+    "LoadVideo": ([], [("VIDEO", "VIDEO")]),
 }
 
 
@@ -142,7 +143,7 @@ class Graph:
 
 
 STEPS_ON = [True] * 10
-UPSCALE_DEFAULTS = ["model scale", 2.0, 0, 0, 0, 0, "auto", False, "model"]
+UPSCALE_DEFAULTS = ["model scale", 2.0, 0, 0, "auto", 0, "auto", False, "model"]
 LOAD_DEFAULTS = ["RealESRGAN_x4plus", "none", 0.5]
 
 
@@ -173,7 +174,7 @@ def txt2img_upscale() -> dict[str, Any]:
         "RealESRGANKitUpscale",
         (1580, 0),
         (320, 330),
-        ["outscale", 2.0, 0, 0, 0, 0, "auto", False, "model"],
+        ["outscale", 2.0, 0, 0, "auto", 0, "auto", False, "model"],
         title="Upscale ×2 (Real-ESRGAN)",
     )
     g.add(9, "SaveImage", (1940, 0), (420, 460), ["txt2img_realesrgan_x2"])
@@ -214,10 +215,37 @@ def degrade_upscale_compare() -> dict[str, Any]:
     return g.to_json()
 
 
+VIDEO_MODEL = ["realesr-animevideov3-x2", "none", 0.5]
+# file, resize_mode, outscale, width, height, tile, tile_pad, precision, tta, container, codec, crf, prefix
+VIDEO_DEFAULTS = ["model scale", 2.0, 0, 0, "auto", 0, "auto", False, "mp4", "auto", -1, "video/RealESRGAN"]
+
+
+def upscale_video() -> dict[str, Any]:
+    """ComfyUI with the VIDEO type: Load Video → Upscale Video (writes the file, previews it)."""
+    g = Graph()
+    g.add(1, "LoadVideo", (0, 0), (320, 420), ["example.mp4", "image"])
+    g.add(2, "RealESRGANKitLoadModel", (0, 480), (320, 110), VIDEO_MODEL)
+    g.add(3, "RealESRGANKitUpscaleVideo", (380, 0), (360, 520), ["none", *VIDEO_DEFAULTS])
+    g.link(1, 0, 3, "video")
+    g.link(2, 0, 3, "model")
+    return g.to_json()
+
+
+def upscale_video_file() -> dict[str, Any]:
+    """Any ComfyUI: a clip from the input folder → Upscale Video."""
+    g = Graph()
+    g.add(1, "RealESRGANKitLoadModel", (0, 0), (320, 110), VIDEO_MODEL)
+    g.add(2, "RealESRGANKitUpscaleVideo", (380, 0), (360, 520), ["example.mp4", *VIDEO_DEFAULTS])
+    g.link(1, 0, 2, "model")
+    return g.to_json()
+
+
 WORKFLOWS = {
     "upscale_image_realesrgan.json": upscale_image,
     "txt2img_then_realesrgan_x2.json": txt2img_upscale,
     "degrade_upscale_compare.json": degrade_upscale_compare,
+    "upscale_video_realesrgan.json": upscale_video,
+    "upscale_video_file_realesrgan.json": upscale_video_file,
 }
 
 
@@ -260,6 +288,23 @@ def thumbnails() -> None:
     clean = read("gt/baboon.png", (120, 120, 360, 360))
     small = degrade.degrade(clean, seed=0, scale=4).image
     _strip([clean, small, engine.upscale(model, small)]).save(OUT / "degrade_upscale_compare.jpg", quality=85)
+    video_thumbnails()
+
+
+def video_thumbnails() -> None:
+    """The video examples: an anime-style crop (a frame) before and after the ×2 video model."""
+    import numpy as np
+    from PIL import Image
+
+    from realesrgan_kit.core import engine
+    from realesrgan_kit.core.load import load_model
+
+    model = load_model("realesr-animevideov3-x2")
+    crop = Image.open(ROOT / "tests" / "data" / "lq" / "comic.png").convert("RGB").crop((0, 10, 60, 44))
+    frame = np.asarray(crop, dtype=np.float32) / 255.0
+    after = engine.upscale(model, frame)
+    for name in ("upscale_video_realesrgan.jpg", "upscale_video_file_realesrgan.jpg"):
+        _strip([frame, after]).save(OUT / name, quality=85)
 
 
 def main() -> None:

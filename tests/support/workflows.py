@@ -4,7 +4,8 @@ The frontend makes a widget for every INT / FLOAT / STRING / BOOLEAN / COMBO inp
 may be declared as a list of choices), in ``INPUT_TYPES`` order (required, then optional),
 and saves their values by position in ``widgets_values``. It adds one extra widget, saved
 right after its owner: the "control after generate" choice after an INT or COMBO with
-``control_after_generate``, and the "upload" button after a combo with ``image_upload``.
+``control_after_generate``, and the "upload" button after a combo with ``image_upload`` or
+``video_upload`` (saved as "image" for both).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def widget_layout(input_types: dict[str, dict[str, Any]]) -> list[WidgetSlot]:
             slots.append(WidgetSlot(name, "input"))
             if opts.get("control_after_generate"):
                 slots.append(WidgetSlot(f"{name}.control_after_generate", "control"))
-            if opts.get("image_upload"):
+            if opts.get("image_upload") or opts.get("video_upload"):
                 slots.append(WidgetSlot(f"{name}.upload", "upload"))
     return slots
 

@@ -12,12 +12,23 @@ Mirrors ComfyUI 0.3.64:
   caches the list and invalidates it on folder mtime; this stand-in always rescans.)
 - ``get_full_path(name, filename)``: first folder holding the file, else None;
   ``get_full_path_or_raise`` raises FileNotFoundError with ComfyUI's message.
+- ``filter_files_content_types(files, ["video"])``: the names whose MIME type (from the name,
+  non-strict) has that major type.
+- ``get_annotated_filepath(name)``: ``"clip.mp4 [output]"`` (or ``[input]``, ``[temp]``) picks
+  that folder, a plain name the input folder; ``exists_annotated_filepath`` tests it.
+- ``get_save_image_path(prefix, output_dir, width, height)``: expands ``%width%`` / ``%height%`` /
+  date variables, splits the prefix into subfolder and name, refuses a folder outside
+  ``output_dir`` (``Exception``), and returns ``(folder, name, counter, subfolder, prefix)``
+  where ``counter`` is one above the highest number among files called ``<name>_<number>…``
+  whose prefix is followed by ``_`` (1 when none; the folder is created).
 """
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import tempfile
+import time
 from collections.abc import Collection
 
 supported_pt_extensions: set[str] = {".ckpt", ".pt", ".pt2", ".bin", ".pth", ".safetensors", ".pkl", ".sft"}
@@ -116,3 +127,64 @@ def get_full_path_or_raise(folder_name: str, filename: str) -> str:
     if full_path is None:
         raise FileNotFoundError(f"Model in folder '{folder_name}' with filename '{filename}' not found.")
     return full_path
+
+
+def filter_files_content_types(files: list[str], content_types: list[str]) -> list[str]:
+    result = []
+    for name in files:
+        mime, _ = mimetypes.guess_type(name, strict=False)
+        if mime and mime.split("/")[0] in content_types:
+            result.append(name)
+    return result
+
+
+def annotated_filepath(name: str) -> tuple[str, str | None]:
+    for tag, folder in (("[output]", get_output_directory), ("[input]", get_input_directory),
+                        ("[temp]", get_temp_directory)):
+        if name.endswith(tag):
+            return name[: -len(tag) - 1], folder()
+    return name, None
+
+
+def get_annotated_filepath(name: str, default_dir: str | None = None) -> str:
+    name, base_dir = annotated_filepath(name)
+    return os.path.join(base_dir or default_dir or get_input_directory(), name)
+
+
+def exists_annotated_filepath(name: str) -> bool:
+    name, base_dir = annotated_filepath(name)
+    return os.path.exists(os.path.join(base_dir or get_input_directory(), name))
+
+
+def get_save_image_path(filename_prefix: str, output_dir: str, image_width: int = 0,
+                        image_height: int = 0) -> tuple[str, str, int, str, str]:
+    if "%" in filename_prefix:
+        now = time.localtime()
+        for key, value in (("%width%", image_width), ("%height%", image_height), ("%year%", now.tm_year),
+                           ("%month%", f"{now.tm_mon:02}"), ("%day%", f"{now.tm_mday:02}"),
+                           ("%hour%", f"{now.tm_hour:02}"), ("%minute%", f"{now.tm_min:02}"),
+                           ("%second%", f"{now.tm_sec:02}")):
+            filename_prefix = filename_prefix.replace(key, str(value))
+    subfolder = os.path.dirname(os.path.normpath(filename_prefix))
+    filename = os.path.basename(os.path.normpath(filename_prefix))
+    full_output_folder = os.path.join(output_dir, subfolder)
+    if os.path.commonpath((output_dir, os.path.abspath(full_output_folder))) != output_dir:
+        raise Exception("**** ERROR: Saving image outside the output folder is not allowed.")
+
+    def number(name: str) -> tuple[int, str]:
+        size = len(os.path.basename(filename_prefix))
+        try:
+            digits = int(name[size + 1:].split("_")[0])
+        except ValueError:
+            digits = 0
+        return digits, name[: size + 1]
+
+    try:
+        numbered = [number(n) for n in os.listdir(full_output_folder)]
+        matching = [d for d, prefix in numbered
+                    if os.path.normcase(prefix[:-1]) == os.path.normcase(filename) and prefix[-1:] == "_"]
+        counter = max(matching) + 1 if matching else 1
+    except FileNotFoundError:
+        os.makedirs(full_output_folder, exist_ok=True)
+        counter = 1
+    return full_output_folder, filename, counter, subfolder, filename_prefix

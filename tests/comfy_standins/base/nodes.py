@@ -105,6 +105,22 @@ _core("ImageScaleBy", {"image": ("IMAGE", {}),
                        "upscale_method": (["nearest-exact", "bilinear", "area", "bicubic", "lanczos"], {}),
                        "scale_by": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 8.0, "step": 0.01})}, ("IMAGE",))
 _core("PreviewAny", {"source": ("*", {})}, (), output_node=True)
+
+
+def _input_videos() -> list[str]:
+    import folder_paths
+
+    return folder_paths.filter_files_content_types(_input_images(), ["video"])
+
+
+# Core's video nodes (comfy_extras/nodes_video.py, V3): Load Video lists the input folder's
+# videos (with an upload button, whose value the frontend saves after the file's); Save Video
+# writes a VIDEO under a prefix.
+_core("LoadVideo", {"file": (_input_videos, {"video_upload": True})}, ("VIDEO",))
+_core("SaveVideo", {"video": ("VIDEO", {}),
+                    "filename_prefix": ("STRING", {"default": "video/ComfyUI"}),
+                    "format": (["auto", "mp4"], {"default": "auto"}),
+                    "codec": (["auto", "h264"], {"default": "auto"})}, (), output_node=True)
 CORE_NODE_IDS = frozenset(NODE_CLASS_MAPPINGS)
 
 

@@ -2,12 +2,12 @@
 
 Mirrors ComfyUI 0.3.64 for what a node pack uses:
 - Every type (``Image``, ``Mask``, ``Int``, ``Float``, ``Boolean``, ``String``, ``Combo``,
-  ``UpscaleModel``, ``Custom("X")``...) has an ``io_type`` string and nested ``Input`` /
+  ``UpscaleModel``, ``Video`` ("VIDEO"), ``Custom("X")``...) has an ``io_type`` string and nested ``Input`` /
   ``Output`` classes. ``Input(id, display_name=None, optional=False, tooltip=None, lazy=None)``;
   widget inputs add ``default``, ``socketless``, ``force_input``; Int adds ``min``, ``max``,
   ``step``, ``control_after_generate``, ``display_mode``; Float adds ``round``; String adds
   ``multiline``, ``placeholder``, ``dynamic_prompts``; Combo takes ``options`` (a list or an
-  Enum) and ``control_after_generate``, ``upload``...; Boolean ``label_on``/``label_off``.
+  Enum) and ``control_after_generate``, ``upload`` (an ``UploadType``, e.g. ``video_upload``)...; Boolean ``label_on``/``label_off``.
   ``as_dict()`` drops None values; a combo's ``get_io_type()`` is the string "COMBO" and its
   choices travel in ``options``.
 - ``Schema``: dataclass (node_id, display_name, category="sd", inputs, outputs, hidden,
@@ -264,6 +264,24 @@ class Mask(ComfyTypeIO):
 @comfytype("UPSCALE_MODEL")
 class UpscaleModel(ComfyTypeIO):
     pass
+
+
+@comfytype("VIDEO")
+class Video(ComfyTypeIO):
+    pass  # values are comfy_api.input.VideoInput objects
+
+
+class FolderType(str, Enum):
+    input = "input"
+    output = "output"
+    temp = "temp"
+
+
+class UploadType(str, Enum):
+    image = "image_upload"
+    audio = "audio_upload"
+    video = "video_upload"
+    model = "file_upload"
 
 
 @comfytype("*")

@@ -1,0 +1,61 @@
+"""Jobs: lists of units (image | video chunk | dataset shard) run locally or on Ray.
+
+    from realesrgan_kit.core.jobs import plan_upscale_job, run_job, RayExecutor
+    job, _batch = plan_upscale_job(["photos/"], "out/", model=model, model_source="RealESRGAN_x4plus")
+    summary = run_job(job)                                  # this process, one unit after another
+    summary = run_job(job, RayExecutor())                   # a local Ray with this machine's CPUs
+    summary = run_job(job, RayExecutor("HEAD:6379"))        # a running cluster
+    summary.ok, summary.line(), summary.failed
+
+Every unit writes its outputs atomically; with ``resume`` finished units are skipped. Ray is
+optional (``pip install "realesrgan-kit[ray]"``) and imported only when a RayExecutor runs.
+"""
+
+from .degrade_job import DatasetShardError, DegradeOptions, DegradeWorker, plan_degrade_job
+from .local import LocalExecutor
+from .ray_executor import INSTALL_HINT, ClusterError, RayExecutor, import_ray
+from .run import Executor, run_job
+from .units import (
+    DEFAULT_MAX_RETRIES,
+    UNIT_KINDS,
+    Assembly,
+    Job,
+    JobProgress,
+    JobSummary,
+    Unit,
+    UnitOutcome,
+    UnitRunner,
+    WorkerResources,
+    WorkerSpec,
+    is_retryable,
+)
+from .upscale_job import UpscaleWorker, fit_format, plan_upscale_job
+
+__all__ = [
+    "Unit",
+    "UnitOutcome",
+    "UNIT_KINDS",
+    "Job",
+    "Assembly",
+    "JobProgress",
+    "JobSummary",
+    "WorkerResources",
+    "WorkerSpec",
+    "UnitRunner",
+    "is_retryable",
+    "DEFAULT_MAX_RETRIES",
+    "run_job",
+    "Executor",
+    "LocalExecutor",
+    "RayExecutor",
+    "ClusterError",
+    "import_ray",
+    "INSTALL_HINT",
+    "plan_upscale_job",
+    "UpscaleWorker",
+    "fit_format",
+    "plan_degrade_job",
+    "DegradeOptions",
+    "DegradeWorker",
+    "DatasetShardError",
+]

@@ -1,0 +1,400 @@
+"""VideoTuner: scrub to a frame of a clip, tune the upscale on it, run the whole clip, compare
+frames and play the result.
+
+Tuning is the :class:`~.tuner.UpscaleTuner`, embedded and fed the chosen frame; the whole clip
+is one ``core.video.upscale_video`` call on the tuner's worker thread (one job at a time for
+both, so they never load models concurrently), with the tuner's settings. Frames for the
+scrubber and the before/after view are read one at a time (``core.video.read_video_frame``):
+the clip is never held in memory.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import traitlets
+
+from ..core.errors import InvalidParameterError
+from ..core.zoo import DEFAULT_MODEL
+from .common import PanelMixin, format_seconds, rows_html, status_html
+from .compare import CompareView
+from .images import DEFAULT_PREVIEW_SIDE
+from .tuner import UpscaleTuner
+from .worker import JobContext, JobOutcome
+
+__all__ = ["VideoTuner", "INLINE_PLAYER_LIMIT", "default_output_path", "video_rows"]
+
+log = logging.getLogger(__name__)
+
+INLINE_PLAYER_LIMIT = 64 * 2**20
+"""Largest result (bytes) embedded in the notebook for inline playback; larger ones are linked."""
+
+
+def _video() -> Any:
+    """``core.video``, imported when first needed (it loads PyAV)."""
+    from ..core import video
+
+    return video
+
+
+def default_output_path(source: Path, outscale: float) -> Path:
+    """``clip.mp4`` → ``clip_x2.mp4`` beside it (``clip_x1.5.mp4`` for fractional factors)."""
+    return source.with_name(f"{source.stem}_x{outscale:g}{source.suffix or '.mp4'}")
+
+
+def video_rows(info: Any) -> list[tuple[str, str]]:
+    """What a ``VideoInfo`` says, as (label, value) rows."""
+    others = [f"{s.kind} ({s.codec})" for s in info.streams if s.index != info.stream_index]
+    rows = [
+        ("size", f"{info.width}×{info.height}" + (f", rotated {info.rotation}°" if info.rotation else "")),
+        ("frames", "unknown" if info.frames is None else str(info.frames)),
+        ("frame rate", "variable or unknown" if info.fps is None else f"{float(info.fps):.3f} fps"),
+        ("duration", "unknown" if info.duration is None else format_seconds(info.duration)),
+        ("video", f"{info.codec}, {info.pix_fmt} ({info.bit_depth}-bit)"),
+        ("other streams", ", ".join(others) or "none"),
+    ]
+    return rows
+
+
+class VideoTuner(PanelMixin, w.VBox):
+    """Upscale a video clip interactively.
+
+    ``source``: a video path. ``output``: where the whole clip goes (default ``<name>_x<outscale>``
+    beside the source). ``model``, ``device``, ``threads``, ``memory_budget``,
+    ``search_dirs``: as for :class:`UpscaleTuner` (which is embedded as ``self.tuner``).
+    ``executor``: where jobs run (tests pass ``InlineExecutor()``). ``video_runner``: the
+    whole-clip call (default ``core.video.upscale_video``); ``frame_runner``: the tuner's.
+    """
+
+    state = traitlets.Unicode("idle")
+    """idle, running, done, cancelled or failed: the last whole-clip run's state."""
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | None = None,
+        *,
+        output: str | os.PathLike[str] | None = None,
+        model: Any = DEFAULT_MODEL,
+        search_dirs: Sequence[str | os.PathLike[str]] = (),
+        device: Any = None,
+        threads: int | None = None,
+        memory_budget: int | None = None,
+        executor: concurrent.futures.Executor | None = None,
+        video_runner: Callable[..., Any] | None = None,
+        frame_runner: Callable[..., Any] | None = None,
+        preview_side: int = DEFAULT_PREVIEW_SIDE,
+    ) -> None:
+        self.tuner = UpscaleTuner(
+            model=model,
+            search_dirs=search_dirs,
+            device=device,
+            threads=threads,
+            memory_budget=memory_budget,
+            executor=executor,
+            runner=frame_runner,
+            preview_side=preview_side,
+        )
+        self.worker = self.tuner.worker  # one job at a time for frame and clip
+        self._video_runner = video_runner
+        self._image = None
+        self.source: Path | None = None
+        self.info: Any = None
+        self.result_path: Path | None = None
+        self.report: Any = None
+        self._last_progress: Any = None
+
+        style = {"description_width": "80px"}
+        wide = w.Layout(width="340px")
+        self.path = w.Text(placeholder="path/to/clip.mp4", description="clip", style=style, layout=wide)
+        self.load_button = w.Button(description="Load", icon="folder-open", layout=w.Layout(width="80px"))
+        self.details = w.HTML("")
+        self.frame = w.IntSlider(
+            value=0, min=0, max=0, description="frame", continuous_update=False, style=style, layout=wide
+        )
+        self.output = w.Text(description="save as", style=style, layout=wide)
+        self.overwrite = w.Checkbox(value=False, description="overwrite", indent=False)
+        self.resume = w.Checkbox(value=False, description="resume an interrupted run", indent=False)
+        self.run_button = w.Button(description="Upscale whole clip", button_style="primary", icon="film")
+        self.cancel_button = w.Button(
+            description="Cancel", button_style="warning", icon="stop", disabled=True
+        )
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, description="frames", style=style, layout=w.Layout(width="260px")
+        )
+        self.progress_label = w.Label("")
+        self.status = w.HTML(status_html("load a clip", "idle"))
+        self.error = w.HTML("")
+        self.stats = w.HTML("")
+        self.compare_frame = w.IntSlider(
+            value=0,
+            min=0,
+            max=0,
+            description="compare",
+            continuous_update=False,
+            disabled=True,
+            style=style,
+            layout=wide,
+        )
+        self.compare = CompareView(
+            preview_side=preview_side, layout=w.Layout(width="100%", max_width="720px")
+        )
+        self.player = w.Video(
+            format="mp4", autoplay=False, loop=False, controls=True, layout=w.Layout(max_width="720px")
+        )
+        self.player_note = w.HTML("")
+        self.run_button.add_class("rk-video-run")
+        self.cancel_button.add_class("rk-video-cancel")
+        self.status.add_class("rk-video-status")
+
+        clip_controls = w.VBox(
+            [
+                w.HBox([self.path, self.load_button]),
+                self.details,
+                self.frame,
+                w.HBox([self.output, self.overwrite]),
+                self.resume,
+                w.HBox([self.run_button, self.cancel_button]),
+                w.HBox([self.progress, self.progress_label]),
+                self.status,
+                self.error,
+                self.stats,
+            ],
+            layout=w.Layout(width="360px"),
+        )
+        result = w.VBox([self.compare_frame, self.compare, self.player, self.player_note])
+        super().__init__(
+            [
+                w.HTML("<b>1. Clip and frame</b>"),
+                clip_controls,
+                w.HTML("<b>2. Tune on that frame</b> (model, tile, outscale, precision)"),
+                self.tuner,
+                w.HTML("<b>3. Result</b>: compare frames, play it"),
+                result,
+            ]
+        )
+        self.add_class("rk-video-tuner")
+
+        self.load_button.on_click(
+            lambda _: self._ui(lambda: self.set_video(self.path.value.strip()), "loading")
+        )
+        self.run_button.on_click(lambda _: self._ui(self.run_clip, "starting the clip"))
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.frame.observe(
+            lambda change: self._ui(lambda: self.show_frame(change["new"]), "reading the frame"), "value"
+        )
+        self.compare_frame.observe(
+            lambda change: self._ui(lambda: self.compare_at(change["new"]), "reading the frames"), "value"
+        )
+        self.tuner.outscale.observe(self._on_outscale, "value")
+
+        if source is not None:
+            self.set_video(source)
+        if output is not None:
+            self.output.value = os.fspath(output)
+
+    # ---- public API ---------------------------------------------------------------------
+    def set_video(self, source: str | os.PathLike[str]) -> None:
+        """Use the clip at ``source``: probe it, show its facts and its first frame."""
+        if not os.fspath(source):
+            raise InvalidParameterError("type the path of a video file first")
+        if self.worker.busy:
+            raise InvalidParameterError(
+                "a run is in progress; press Cancel (or wait) before changing the clip"
+            )
+        path = Path(source)
+        info = _video().probe_video(path)  # typed error for a missing, corrupt or non-video file
+        self.source, self.info = path, info
+        self.path.value = os.fspath(path)
+        self.details.value = rows_html(video_rows(info), css_class="rk-video-info")
+        self._clear_result()
+        frames = info.frames
+        if frames is None and info.fps and info.duration:  # containers without a count (mkv): estimate
+            frames = int(float(info.fps) * info.duration)
+        last = (frames or 1) - 1
+        self.frame.max = max(0, last)
+        if self.frame.value == 0:
+            self.show_frame(0)
+        else:
+            self.frame.value = 0  # the observer shows it
+        self.output.value = os.fspath(default_output_path(path, self.tuner.outscale.value))
+        self._set_status("ready: tune on a frame, then upscale the whole clip", "idle")
+
+    def show_frame(self, index: int) -> None:
+        """Read frame ``index`` of the clip and hand it to the tuner (as its image)."""
+        source = self._require_source()
+        frame = _video().read_video_frame(source, int(index))
+        self._image = frame.image
+        self.tuner.set_image(frame.image, f"frame {frame.index} at {float(frame.time):.3f} s")
+
+    def run_clip(self) -> concurrent.futures.Future[JobOutcome[Any]]:
+        """Upscale the whole clip with the tuner's settings in the background; returns at once."""
+        source = self._require_source()
+        target = Path(self.output.value.strip() or default_output_path(source, self.tuner.outscale.value))
+        settings = self.tuner.settings()
+        options = {
+            **settings.engine_kwargs(),
+            "device": self.tuner.device,
+            "threads": self.tuner.threads,
+            "memory_budget": self.tuner.memory_budget,
+            "resume": bool(self.resume.value),
+            "force": bool(self.overwrite.value),
+        }
+        self._begin()
+        try:
+            return self.worker.submit(
+                lambda context: self._clip_job(source, target, settings.model, options, context),
+                on_progress=self._on_progress,
+                on_finish=self._on_clip_done,
+            )
+        except BaseException:
+            self._end()
+            raise
+
+    def cancel(self) -> bool:
+        """Ask the running job to stop (within a tile); finished chunks stay for a resume."""
+        asked = self.worker.cancel()
+        if asked:
+            self.cancel_button.disabled = True
+            self._set_status("cancelling…", "running")
+        return asked
+
+    def compare_at(self, index: int) -> None:
+        """Show frame ``index`` of the clip and of the result side by side."""
+        if self.result_path is None:
+            raise InvalidParameterError("there is no result yet; upscale the whole clip first")
+        video = _video()
+        before = video.read_video_frame(self._require_source(), int(index)).image
+        after = video.read_video_frame(self.result_path, int(index)).image
+        self.compare.after_label = f"upscaled frame {index}"
+        self.compare.set_images(before, after)
+
+    def close(self) -> None:
+        self.tuner.close()
+        super().close()
+
+    # ---- internals ----------------------------------------------------------------------
+    def set_image(self, image: Any, name: str | None = None) -> None:  # PanelMixin's picker hook
+        self.tuner.set_image(image, name)
+
+    def _require_source(self) -> Path:
+        if self.source is None:
+            raise InvalidParameterError("no clip yet: type its path and press Load, or call set_video(path)")
+        return self.source
+
+    def _clear_result(self) -> None:
+        self.result_path, self.report = None, None
+        self.compare_frame.disabled = True
+        self.compare.clear()
+        self.player.value = b""
+        self.player_note.value = ""
+        self.stats.value = ""
+
+    def _on_outscale(self, change: dict[str, Any]) -> None:
+        if self.source is None:
+            return
+        old_default = os.fspath(default_output_path(self.source, change["old"]))
+        if self.output.value in ("", old_default):  # follow the factor until the user types a name
+            self.output.value = os.fspath(default_output_path(self.source, change["new"]))
+
+    def _begin(self) -> None:
+        self.error.value = ""
+        self.progress.value, self.progress.max, self.progress_label.value = 0, 1, ""
+        self._last_progress = None
+        for control in (self.run_button, self.load_button, self.tuner.run_button):
+            control.disabled = True
+        self.cancel_button.disabled = False
+        self._set_status("loading the model…", "running")
+
+    def _end(self) -> None:
+        for control in (self.run_button, self.load_button, self.tuner.run_button):
+            control.disabled = False
+        self.cancel_button.disabled = True
+
+    # ---- worker side (runs on the worker thread) ----------------------------------------
+    def _clip_job(
+        self, source: Path, target: Path, model_key: str, options: dict[str, Any], context: JobContext
+    ) -> Any:
+        run = self._video_runner or _video().upscale_video
+        model = self.tuner.load_selected_model(model_key)
+        context.raise_if_cancelled()
+        self._set_status("upscaling the clip…", "running")
+
+        def progress(update: Any) -> None:
+            self._last_progress = update
+            context.progress(update.frames_done, update.frames_total or update.frames_done)
+
+        return run(model, source, target, **options, progress=progress, cancel=context.cancelled)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        super()._on_progress(done, total)
+        update = self._last_progress
+        text = f"{done}/{total}"
+        if update is not None and update.fps:
+            text += f" · {update.fps:.2f} frames/s"
+            if update.eta_seconds is not None:
+                text += f" · {format_seconds(update.eta_seconds)} left"
+        self.progress_label.value = text
+
+    def _on_clip_done(self, outcome: JobOutcome[Any]) -> None:
+        if outcome.status == "done":
+            report: Any = outcome.result
+            self.report, self.result_path = report, Path(report.dst)
+            self.stats.value = rows_html(self._report_rows(report), css_class="rk-report")
+            self._set_status(f"done in {format_seconds(report.seconds)}: {report.dst}", "done")
+            frames = max(1, int(report.frames))
+            self.compare_frame.max = frames - 1
+            self.compare_frame.disabled = False
+            index = min(self.frame.value, frames - 1)
+            if self.compare_frame.value == index:
+                self.compare_at(index)
+            else:
+                self.compare_frame.value = index  # the observer shows it
+            self._show_player(self.result_path)
+        elif outcome.status == "cancelled":
+            self._set_status("cancelled — finished chunks are kept: tick 'resume' to continue", "cancelled")
+        else:
+            assert outcome.error is not None
+            self._show_error(outcome.error, "upscaling the clip")
+            self._set_status("failed (details below)", "failed")
+        self._end()
+
+    def _show_player(self, path: Path) -> None:
+        size = path.stat().st_size
+        if size > INLINE_PLAYER_LIMIT:
+            self.player.value = b""
+            self.player_note.value = (
+                f"The result ({size / 2**20:.0f} MiB) is too large to embed here; open {path} in a player."
+            )
+            return
+        self.player.format = path.suffix.lstrip(".") or "mp4"
+        self.player.value = path.read_bytes()
+        self.player_note.value = f"{path} ({size / 2**20:.1f} MiB)"
+
+    @staticmethod
+    def _report_rows(report: Any) -> list[tuple[str, str]]:
+        rows = [
+            ("elapsed", format_seconds(report.seconds)),
+            ("speed", f"{report.fps:.2f} frames/s"),
+            ("frames", f"{report.frames} ({report.chunks_reused} of {report.chunks} chunks reused)"),
+            (
+                "size",
+                f"{report.input_size[0]}×{report.input_size[1]} → {report.output_size[0]}×{report.output_size[1]}",
+            ),
+            (
+                "codec",
+                f"{report.codec}, {report.pix_fmt}" + ("" if report.crf is None else f", crf {report.crf}"),
+            ),
+            ("kept", ", ".join(report.copied_streams) or "no other streams"),
+        ]
+        if report.requested_size is not None:
+            asked = report.requested_size
+            rows.append(("rounded", f"from {asked[0]}×{asked[1]} for {report.pix_fmt}"))
+        if report.dropped_streams:
+            rows.append(("dropped", ", ".join(report.dropped_streams)))
+        return rows
