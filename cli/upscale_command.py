@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..core.imagefile import DEFAULT_MAX_PIXELS
 from ..core.jobs.upscale_job import fit_format
-from ..core.options import ALPHA_MODES, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
+from ..core.options import ALPHA_MODES, BACKENDS, INT8_QUALITY, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
 from . import job_options
 from .video_options import VideoProgressBar, add_video_arguments
 
@@ -58,7 +58,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)"
     )
-    p.add_argument("--precision", choices=PRECISIONS, default="auto")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="number format (default auto: the fastest that keeps quality); int8 runs on OpenVINO and is "
+        f"a preview-quality mode ({INT8_QUALITY})",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="who runs the network: torch, openvino (pip install 'realesrgan-kit[openvino]'), or auto "
+        "(the fastest that keeps quality on this machine and model, measured once and stored in the "
+        "user model folder under backends/choices.json)",
+    )
+    p.add_argument(
+        "--remeasure-backend",
+        action="store_true",
+        help="measure the backends again for this model on this machine before upscaling (for --backend auto)",
+    )
     p.add_argument(
         "--alpha",
         choices=ALPHA_MODES,
@@ -173,8 +192,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         tta=args.tta,
         device=args.device,
         threads=args.threads,
+        backend=args.backend,
     )
     model = load_model(source, device=None, **load_options)  # here too: fails early, sizes workers
+    if args.remeasure_backend:
+        from ..core.engine.backends import measure_backends
+
+        entry = measure_backends(model, args.precision, remeasure=True, threads=args.threads)
+        log.info("backend measurement: %s %s (%s)", entry["backend"], entry["precision"], entry["seconds"])
     assert isinstance(job.worker, UpscaleWorker)
     job.worker = job.worker.with_model(model)
     if executor is None:

@@ -21,6 +21,10 @@ Hierarchy::
     ├── InvalidParameterError       (also a ValueError) a bad option value
     │   └── RunFolderMismatchError  --resume on a run folder from another setup (or none)
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
+    ├── BackendError                a compute backend (torch, openvino) could not run the model
+    │   ├── BackendNotInstalledError    its optional package is missing
+    │   ├── BackendCompileError         it cannot convert or compile this model
+    │   └── BackendRuntimeError         it failed while running a window
     ├── OperationCancelledError     a cancel hook asked to stop; nothing partial is returned
     ├── OutputExistsError           (also a FileExistsError) refusing to overwrite
     ├── MissingDependencyError      (also an ImportError) an optional extra is not installed
@@ -51,6 +55,10 @@ __all__ = [
     "InvalidDatasetError",
     "RunFolderMismatchError",
     "UpscaleOutOfMemoryError",
+    "BackendError",
+    "BackendNotInstalledError",
+    "BackendCompileError",
+    "BackendRuntimeError",
     "OperationCancelledError",
     "OutputExistsError",
     "MissingDependencyError",
@@ -128,6 +136,26 @@ class RunFolderMismatchError(InvalidParameterError):
 
 class UpscaleOutOfMemoryError(RealESRGANKitError, MemoryError):
     """Out of memory even after retrying with the smallest allowed tile."""
+
+
+class BackendError(RealESRGANKitError):
+    """A compute backend could not run the model; ``backend`` names it."""
+
+    def __init__(self, message: str, *, backend: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+
+
+class BackendNotInstalledError(BackendError):
+    """The backend's optional package is not installed (the message says which extra to install)."""
+
+
+class BackendCompileError(BackendError):
+    """The backend cannot convert or compile this model (an architecture it does not handle)."""
+
+
+class BackendRuntimeError(BackendError):
+    """The backend failed while running a window."""
 
 
 class OperationCancelledError(RealESRGANKitError):

@@ -21,6 +21,8 @@ __all__ = [
     "TILE_HELP",
     "parse_tile",
     "PRECISIONS",
+    "BACKENDS",
+    "INT8_QUALITY",
     "ALPHA_MODES",
     "KEPT_ALPHA_MODES",
     "OUTPUT_SIZE_MODES",
@@ -76,8 +78,13 @@ def parse_tile(value: object, *, name: str = "tile") -> Tile:
 
 
 # ---- engine settings ----------------------------------------------------------------------
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
-"""Compute formats: ``auto`` picks the fastest the device runs well and the model supports."""
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16", "int8")
+"""Compute formats: ``auto`` picks the fastest the device runs well and the model supports;
+``int8`` runs on the OpenVINO backend only (NNCF post-training quantisation, preview quality)."""
+BACKENDS: tuple[str, ...] = ("auto", "torch", "openvino")
+"""Who runs the network: ``auto`` picks per machine and model (``core.engine.backends``)."""
+INT8_QUALITY = "about 39 dB PSNR against fp32 on our sample photos (realesr-animevideov3)"
+"""The measured quality of ``precision="int8"``, quoted by every front end's help."""
 
 KEPT_ALPHA_MODES: tuple[str, ...] = ("model", "resize")
 """Alpha handling that keeps the channel: through the network, or a smooth resize."""
@@ -105,6 +112,8 @@ class UpscaleOptions:
     - ``tile``: see :data:`Tile` (:func:`parse_tile` reads it); ``tile_pad``: context pixels
       per tile (default: the architecture's policy, from its receptive field).
     - ``precision``: one of :data:`PRECISIONS`; ``alpha``: one of :data:`ALPHA_MODES`.
+    - ``backend``: one of :data:`BACKENDS` (``auto``: the fastest that keeps quality on this
+      machine and model, measured once and stored; see ``core.engine.backends``).
     - ``tta``: average the 8 flips/rotations (8× slower).
     - ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a ``torch.device``
       (default: the model's accelerator, else the best available).
@@ -131,6 +140,7 @@ class UpscaleOptions:
     memory_budget: int | None = None
     blend: int | None = None
     border: int | None = None
+    backend: str = "auto"
 
     def replace(self, **changes: Any) -> UpscaleOptions:
         return dataclasses.replace(self, **changes)

@@ -8,13 +8,13 @@ users: append new inputs at the end (optional sockets last), never reorder or re
 
 from __future__ import annotations
 
-from ..core.options import TILE_AUTO, TILE_HELP
+from ..core.options import INT8_QUALITY, TILE_AUTO, TILE_HELP
 from ..core.zoo import DEFAULT_MODEL
 from .compare_node import SIZE_MISMATCH, compare_node
 from .degrade_node import PRESETS, RESIZE_BACK, SEED_MAX, STEPS, degrade_node
 from .load_node import NO_SECOND_MODEL, load_model_node, model_choices, second_model_choices
 from .spec import InputSpec, NodeSpec, OutputSpec
-from .upscale_node import ALPHA_MODES, PRECISIONS, RESIZE_MODES, upscale_node
+from .upscale_node import ALPHA_MODES, BACKENDS, PRECISIONS, RESIZE_MODES, upscale_node
 from .video_node import (
     AUTO_CRF,
     CONTAINERS,
@@ -179,7 +179,7 @@ def _upscale_spec() -> NodeSpec:
                 options=PRECISIONS,
                 tooltip="Number format of the computation. 'auto' picks the fastest one the device runs well "
                 "and the model supports; fp32 is the exact reference; bf16/fp16 are faster and "
-                "need half the memory.",
+                f"need half the memory. int8 (OpenVINO, CPU) is a preview-quality mode: {INT8_QUALITY}.",
             ),
             InputSpec(
                 "tta",
@@ -201,6 +201,16 @@ def _upscale_spec() -> NodeSpec:
                 optional=True,
                 tooltip="Optional MASK used as alpha (ComfyUI convention: 1 = transparent, as Load Image "
                 "gives). The upscaled mask comes out of the MASK output.",
+            ),
+            InputSpec(
+                "backend",
+                "COMBO",
+                default="auto",
+                options=BACKENDS,
+                optional=True,
+                tooltip="Who runs the network. 'auto' picks the fastest that keeps quality on this machine "
+                "and model (measured once, stored in the user model folder); 'openvino' needs "
+                "pip install 'realesrgan-kit[openvino]' and runs on the CPU.",
             ),
         ),
         outputs=(

@@ -10,6 +10,7 @@ import torch
 
 from ..core.errors import InvalidParameterError, OperationCancelledError
 from ..core.options import (
+    BACKENDS,
     KEPT_ALPHA_MODES,
     OUTPUT_SIZE_MODES,
     PRECISIONS,
@@ -25,6 +26,7 @@ from .spec import NodeResult
 __all__ = [
     "RESIZE_MODES",
     "PRECISIONS",
+    "BACKENDS",
     "ALPHA_MODES",
     "upscale_node",
     "node_tile",
@@ -137,6 +139,7 @@ def upscale_node(
     tta: bool = False,
     alpha_mode: str = "model",
     mask: torch.Tensor | None = None,
+    backend: str = "auto",
 ) -> NodeResult:
     image = check_image(image)
     if model is None or not (callable(model) or isinstance(getattr(model, "model", None), torch.nn.Module)):
@@ -146,6 +149,8 @@ def upscale_node(
         )
     if precision not in PRECISIONS:
         raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if backend not in BACKENDS:
+        raise InvalidParameterError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if alpha_mode not in ALPHA_MODES:
         raise InvalidParameterError(f"alpha_mode must be one of {', '.join(ALPHA_MODES)}; got {alpha_mode!r}")
     tile_choice = node_tile(tile)
@@ -182,6 +187,7 @@ def upscale_node(
             alpha=alpha_mode,
             tta=bool(tta),
             device=device,
+            backend=backend,
             progress=host.ProgressReporter(),
             cancel=host.interrupted,
         )

@@ -59,7 +59,7 @@ def test_nan_inside_a_torch_batch_names_the_image(tiny):
         ({"tile": -5}, "tile must be 'auto' .*'whole' .* or a tile size in input pixels; got -5"),
         ({"tile": "large"}, "tile must be 'auto'"),
         ({"tile_pad": -1}, "tile_pad must be a whole number ≥ 0"),
-        ({"precision": "int8"}, "precision must be one of auto, fp32, bf16, fp16; got 'int8'"),
+        ({"precision": "int4"}, "precision must be one of auto, fp32, bf16, fp16, int8; got 'int4'"),
         ({"outscale": 0}, "outscale must be a number > 0"),
         ({"outscale": float("nan")}, "outscale must be a number > 0"),
         ({"width": 0}, "width must be a positive whole number"),

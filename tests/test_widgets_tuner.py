@@ -80,14 +80,17 @@ def test_controls_and_defaults(data_dir, isolated_model_dir):
         "outscale": 4.0,
         "precision": "auto",
         "tta": False,
+        "backend": "auto",
     }
     tuner.tile.value, tuner.tile_pad.value, tuner.precision.value, tuner.tta.value = 128, 16, "bf16", True
+    tuner.backend.value = "torch"
     assert tuner.settings().engine_kwargs() == {
         "tile": 128,
         "tile_pad": 16,
         "outscale": 4.0,
         "precision": "bf16",
         "tta": True,
+        "backend": "torch",
     }
     assert tuner.cancel_button.disabled and tuner.save_button.disabled and not tuner.run_button.disabled
 

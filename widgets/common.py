@@ -111,7 +111,7 @@ def report_rows(report: Any) -> list[tuple[str, str]]:
         ("speed", speed),
         ("peak memory", format_bytes(report.peak_memory_bytes)),
         ("tiles", tiles),
-        ("precision", f"{report.precision} on {report.device}"),
+        ("precision", f"{report.precision} on {report.device} ({getattr(report, 'backend', 'torch')})"),
         ("size", f"{in_w}×{in_h} → {out_w}×{out_h}"),
     ]
     fallbacks = report.fp32_fallbacks

@@ -20,7 +20,7 @@ import numpy as np
 import traitlets
 
 from ..core.errors import InvalidParameterError
-from ..core.options import PRECISIONS, TILE_AUTO, TILE_WHOLE, Tile
+from ..core.options import BACKENDS, PRECISIONS, TILE_AUTO, TILE_WHOLE, Tile
 from ..core.zoo import DEFAULT_MODEL, get_entry
 from .common import PanelMixin, engine, format_seconds, model_choices, report_rows, rows_html, status_html
 from .compare import CompareView
@@ -28,7 +28,15 @@ from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .picker import ImagePicker
 from .worker import JobContext, JobOutcome, Worker
 
-__all__ = ["UpscaleTuner", "UpscaleSettings", "TILE_CHOICES", "TILE_SIZES", "TILE_PAD_CHOICES", "PRECISIONS"]
+__all__ = [
+    "UpscaleTuner",
+    "UpscaleSettings",
+    "TILE_CHOICES",
+    "TILE_SIZES",
+    "TILE_PAD_CHOICES",
+    "PRECISIONS",
+    "BACKENDS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,7 @@ class UpscaleSettings:
     outscale: float
     precision: str
     tta: bool
+    backend: str = "auto"
 
     def engine_kwargs(self) -> dict[str, Any]:
         return {
@@ -63,6 +72,7 @@ class UpscaleSettings:
             "outscale": self.outscale,
             "precision": self.precision,
             "tta": self.tta,
+            "backend": self.backend,
         }
 
 
@@ -143,6 +153,18 @@ class UpscaleTuner(PanelMixin, w.VBox):
             style={**style, "button_width": "52px"},
             layout=wide,
         )
+        self.backend = w.ToggleButtons(
+            options=BACKENDS,
+            value="auto",
+            description="backend",
+            tooltips=[
+                "the fastest that keeps quality here (measured once, stored)",
+                "PyTorch",
+                "OpenVINO on the CPU (pip install 'realesrgan-kit[openvino]')",
+            ],
+            style={**style, "button_width": "72px"},
+            layout=wide,
+        )
         self.tta = w.Checkbox(value=False, description="TTA (8 flips/rotations, 8× slower)", indent=False)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(
@@ -197,6 +219,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
                 self.tile_pad,
                 self.outscale,
                 self.precision,
+                self.backend,
                 self.tta,
                 w.HBox([self.run_button, self.cancel_button]),
                 w.HBox([self.progress, self.progress_label]),
@@ -273,6 +296,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
             outscale=float(self.outscale.value),
             precision=self.precision.value,
             tta=bool(self.tta.value),
+            backend=self.backend.value,
         )
 
     def run(self) -> concurrent.futures.Future[JobOutcome[Any]]:

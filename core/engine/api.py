@@ -19,12 +19,12 @@ import torch
 from ..errors import InvalidParameterError, UpscaleOutOfMemoryError
 from ..load.policy import GENERIC_MAX_TILE_PAD, UNKNOWN_RECEPTIVE_FIELD_PAD
 from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, parse_tile
+from .backends import Backend, Selection, WindowRunner, open_runner, select_backend
 from .channels import ChannelPlan, plan_channels
 from .images import ImageRecord, assemble_output, read_images, write_image
-from .memory import PeakMemory, check_budget, default_budget, fixed_bytes, tile_bytes_per_pixel
+from .memory import PeakMemory, check_budget, default_budget
 from .modelinfo import ModelFacts, model_facts, probe_activations
-from .network import PreparedNetwork, prepare_network
-from .precision import DTYPES, resolve_device, resolve_precision
+from .precision import resolve_device, resolve_precision
 from .resize import output_size, resize_hwc
 from .runner import Progress, is_out_of_memory, make_plan, padded_size, run_tiles
 from .threads import torch_threads
@@ -81,6 +81,9 @@ class UpscaleReport:
     blend: int = 0
     border: int = 0
     tta: bool = False
+    backend: str = "torch"
+    backend_note: str | None = None
+    """Why this backend ran (``auto``'s reason), or that ``auto`` fell back to torch and why."""
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,11 @@ def _check_int(value: Any, name: str, *, minimum: int) -> int:
     return value
 
 
-def _dtype_for(facts: ModelFacts, precision: str, device: Any) -> tuple[torch.device, str, torch.dtype]:
+def _select(
+    facts: ModelFacts, backend: str, precision: str, device: Any, **measure: Any
+) -> tuple[torch.device, Selection]:
     dev = resolve_device(device, facts.device)
-    used = resolve_precision(facts, precision, dev)
-    return dev, used, DTYPES[used]
+    return dev, select_backend(backend, facts, precision, dev, **measure)
 
 
 def estimate_tile_memory(
@@ -126,23 +130,29 @@ def estimate_tile_memory(
     device: Any = None,
     batch_items: int = 1,
     tta: bool = False,
+    backend: str = "auto",
 ) -> int:
-    """Bytes one forward of a ``tile`` + 2·pad square window needs (weights copy included)."""
+    """Bytes one forward of a ``tile`` + 2·pad square window needs (weights copy included).
+
+    ``backend="auto"`` estimates for the stored decision of this machine and model (torch when
+    none is stored yet); an estimate never measures."""
     facts = model_facts(model)
     _check_int(tile, "tile", minimum=1)
-    _dev, _used, dtype = _dtype_for(facts, precision, device)
+    _dev, selection = _select(facts, backend, precision, device, measure=False)
     pad = _resolve_pad(facts, tile_pad)
     m = facts.multiple_of
     window = -(-(tile + 2 * pad) // m) * m
-    per_pixel = tile_bytes_per_pixel(facts, dtype, batch_items=batch_items, tta=tta)
-    return int(fixed_bytes(facts, dtype) + per_pixel * window * window)
+    used, engine = selection.precision, selection.backend
+    per_pixel = engine.bytes_per_pixel(facts, used, batch_items=batch_items, tta=tta)
+    return int(engine.fixed_bytes(facts, used) + per_pixel * window * window)
 
 
 def _choose(
     facts: ModelFacts,
     height: int,
     width: int,
-    dtype: torch.dtype,
+    engine: Backend,
+    precision: str,
     budget: int,
     pad: int,
     border: int,
@@ -150,12 +160,16 @@ def _choose(
     tta: bool,
 ) -> int:
     m = facts.multiple_of
-    per_pixel = tile_bytes_per_pixel(facts, dtype, batch_items=batch_items, tta=tta)
-    room = budget - fixed_bytes(facts, dtype)
+    per_pixel = engine.bytes_per_pixel(facts, precision, batch_items=batch_items, tta=tta)
+    room = budget - engine.fixed_bytes(facts, precision)
     ph, pw = padded_size(height, width, border, m)
-    if per_pixel * ph * pw <= room:
+    # a backend may cap the window (bigger ones would cost memory and gain no speed)
+    cap = engine.max_window(facts)
+    if per_pixel * ph * pw <= room and (cap is None or max(ph, pw) <= cap):
         return max(ph, pw)
     side = math.isqrt(max(0, int(room / per_pixel)))
+    if cap is not None:
+        side = min(side, cap)
     tile = (side - 2 * pad) // m * m
     if tile < max(MIN_TILE, m):
         log.warning(
@@ -180,6 +194,7 @@ def choose_tile(
     batch_items: int = 1,
     tta: bool = False,
     border: int = DEFAULT_BORDER,
+    backend: str = "auto",
 ) -> int:
     """The tile ``tile="auto"`` picks: the largest core whose window fits the memory budget.
 
@@ -187,10 +202,12 @@ def choose_tile(
     (bytes for the tile computation) defaults to half the free RAM (CPU) or 80 % of free VRAM.
     """
     facts = model_facts(model)
-    dev, _used, dtype = _dtype_for(facts, precision, device)
+    dev, selection = _select(facts, backend, precision, device, measure=False)
     budget = check_budget(memory_budget) or default_budget(dev)
     pad = _resolve_pad(facts, tile_pad)
-    return _choose(facts, height, width, dtype, budget, pad, border, batch_items, tta)
+    return _choose(
+        facts, height, width, selection.backend, selection.precision, budget, pad, border, batch_items, tta
+    )
 
 
 def _resolve_tile(tile: Any, facts: ModelFacts) -> Tile:
@@ -224,6 +241,7 @@ class CheckedOptions:
     border: int
     memory_budget: int | None
     started: float
+    selection: Selection
 
 
 @dataclass
@@ -231,13 +249,14 @@ class UpscaleJob:
     """Everything one call decided before running (no state survives the call)."""
 
     checked: CheckedOptions
-    network: PreparedNetwork
+    network: WindowRunner
     channels: ChannelPlan
     record: ImageRecord
     frames: Any
     out_size: tuple[int, int]
     tile: int | None
     plan: TilePlan
+    backend_reason: str = ""
 
     @property
     def facts(self) -> ModelFacts:
@@ -323,7 +342,9 @@ def check_options(model: Any, options: UpscaleOptions) -> CheckedOptions:
     """Read the model's facts and check every option against them (raises on bad input)."""
     started = time.perf_counter()
     facts = model_facts(model)
-    dev, used, _dtype = _dtype_for(facts, options.precision, options.device)
+    # checks the backend and precision now (without measuring); plan_job may measure for auto
+    dev, selection = _select(facts, options.backend, options.precision, options.device, measure=False)
+    used = selection.precision
     tile = _resolve_tile(options.tile, facts)
     pad = _resolve_pad(facts, options.tile_pad)
     blend = DEFAULT_BLEND if options.blend is None else _check_int(options.blend, "blend", minimum=0)
@@ -331,13 +352,23 @@ def check_options(model: Any, options: UpscaleOptions) -> CheckedOptions:
     budget = check_budget(options.memory_budget)
     if options.threads is not None:
         _check_int(options.threads, "threads", minimum=1)
-    return CheckedOptions(facts, options, dev, used, tile, pad, blend, border, budget, started)
+    return CheckedOptions(facts, options, dev, used, tile, pad, blend, border, budget, started, selection)
 
 
 def plan_job(checked: CheckedOptions, image: Any) -> UpscaleJob:
     """Read the image and decide channels, output size, tiles and the network copy to run."""
     facts, options = checked.facts, checked.options
     record, frames = read_images(image, bgr=options.bgr)
+    selection = checked.selection
+    if options.backend == "auto":  # now the job's size is known: auto may measure (once per model)
+        selection = select_backend(
+            "auto",
+            facts,
+            options.precision,
+            checked.device,
+            job_pixels=record.height * record.width * record.batch,
+            threads=options.threads,
+        )
     channels = plan_channels(
         record.colour_channels, record.has_alpha, options.alpha, facts.input_channels, facts.output_channels
     )
@@ -363,7 +394,8 @@ def plan_job(checked: CheckedOptions, image: Any) -> UpscaleJob:
             facts,
             record.height,
             record.width,
-            DTYPES[checked.precision],
+            selection.backend,
+            selection.precision,
             room,
             checked.pad,
             checked.border,
@@ -383,8 +415,10 @@ def plan_job(checked: CheckedOptions, image: Any) -> UpscaleJob:
             facts.policy.tiling,
             plan.count,
         )
-    network = prepare_network(facts, checked.precision, checked.device, tta=options.tta)
-    return UpscaleJob(checked, network, channels, record, frames, out_size, tile_value, plan)
+    network = open_runner(selection, facts, checked.device, tta=options.tta, threads=options.threads)
+    return UpscaleJob(
+        checked, network, channels, record, frames, out_size, tile_value, plan, selection.reason
+    )
 
 
 def run_job(
@@ -421,7 +455,7 @@ def run_job(
         tile=0 if job.plan.count == 1 else int(job.tile or max(job.plan.window)),
         tile_pad=checked.pad,
         tiles=job.plan.count * record.batch,
-        precision=checked.precision,
+        precision=job.network.precision,
         device=str(dev),
         seconds=time.perf_counter() - checked.started,
         input_size=(record.height, record.width),
@@ -434,6 +468,9 @@ def run_job(
         blend=job.plan.blend,
         border=checked.border,
         tta=options.tta,
+        backend=job.network.backend,
+        backend_note=getattr(job.network, "note", None)
+        or f"{job.backend_reason}: {job.network.backend} {job.network.precision}",
     )
     return UpscaleResult(result, report)
 
@@ -456,6 +493,7 @@ def run_upscale(
     memory_budget: int | None = None,
     blend: int | None = None,
     border: int | None = None,
+    backend: str = "auto",
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     options: UpscaleOptions | None = None,
@@ -483,6 +521,7 @@ def run_upscale(
         memory_budget=memory_budget,
         blend=blend,
         border=border,
+        backend=backend,
     )
     if options is None:
         options = given
@@ -512,6 +551,7 @@ def upscale(
     memory_budget: int | None = None,
     blend: int | None = None,
     border: int | None = None,
+    backend: str = "auto",
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     options: UpscaleOptions | None = None,
@@ -541,6 +581,7 @@ def upscale(
         memory_budget=memory_budget,
         blend=blend,
         border=border,
+        backend=backend,
         progress=progress,
         cancel=cancel,
         options=options,

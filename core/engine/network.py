@@ -62,7 +62,7 @@ def _undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 @dataclass
 class PreparedNetwork:
-    """A per-call, ready-to-run network (never stored on the model)."""
+    """A per-call, ready-to-run network (never stored on the model); the torch backend's runner."""
 
     facts: ModelFacts
     precision: str
@@ -71,6 +71,10 @@ class PreparedNetwork:
     fp32_fallbacks: int = 0
     _forward: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
     _fp32_forward: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
+
+    @property
+    def backend(self) -> str:
+        return "torch"
 
     @property
     def dtype(self) -> torch.dtype:

@@ -93,6 +93,11 @@ def resolve_precision(model: Any, precision: str, device: Any) -> str:
     """
     if precision not in PRECISIONS:
         raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "int8":
+        raise InvalidParameterError(
+            "precision 'int8' runs on the OpenVINO backend only; use backend='openvino' (or 'auto'), "
+            "or a floating-point precision (auto, fp32, bf16, fp16) with backend='torch'"
+        )
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     half_ok, bf16_ok = _supports(model, "supports_half"), _supports(model, "supports_bfloat16")
     if precision == "auto":

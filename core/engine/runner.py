@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import OperationCancelledError
+from .backends.base import WindowRunner
 from .channels import ChannelPlan
-from .network import PreparedNetwork
 from .padding import reflect_pad
 from .tiling import TilePlan, axis_weights, plan_tiles
 
@@ -68,7 +68,7 @@ def make_plan(
 
 
 def run_tiles(
-    network: PreparedNetwork,
+    network: WindowRunner,
     channels: ChannelPlan,
     net_input: torch.Tensor,
     output: torch.Tensor,

@@ -58,9 +58,8 @@ class UnitActor:
     """One worker process: the started spec, and where it runs."""
 
     def __init__(self, spec: WorkerSpec, threads: int) -> None:
-        import torch
-
         import ray
+        import torch
 
         # This process is the worker's own: its thread count is the CPUs it reserved.
         torch.set_num_threads(max(1, threads))

@@ -143,7 +143,7 @@ class Graph:
 
 
 STEPS_ON = [True] * 10
-UPSCALE_DEFAULTS = ["model scale", 2.0, 0, 0, "auto", 0, "auto", False, "model"]
+UPSCALE_DEFAULTS = ["model scale", 2.0, 0, 0, "auto", 0, "auto", False, "model", "auto"]
 LOAD_DEFAULTS = ["RealESRGAN_x4plus", "none", 0.5]
 
 
@@ -174,7 +174,7 @@ def txt2img_upscale() -> dict[str, Any]:
         "RealESRGANKitUpscale",
         (1580, 0),
         (320, 330),
-        ["outscale", 2.0, 0, 0, "auto", 0, "auto", False, "model"],
+        ["outscale", 2.0, 0, 0, "auto", 0, "auto", False, "model", "auto"],
         title="Upscale ×2 (Real-ESRGAN)",
     )
     g.add(9, "SaveImage", (1940, 0), (420, 460), ["txt2img_realesrgan_x2"])

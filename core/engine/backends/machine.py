@@ -1,0 +1,114 @@
+"""What the backends key their caches and decisions on: the CPU class, the weights, the cache folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...zoo import model_dir
+
+__all__ = ["cpu_class", "weights_hash", "backend_cache_dir", "read_json", "write_json_atomic"]
+
+log = logging.getLogger(__name__)
+
+ENV_CACHE_DIR = "REALESRGAN_KIT_BACKEND_CACHE"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_class() -> str:
+    """``AVX-512-BF16``, ``AVX-512``, ``AVX2`` or ``baseline`` from /proc/cpuinfo.
+
+    ``ONEDNN_MAX_CPU_ISA`` (honoured by the oneDNN inside both PyTorch and OpenVINO) caps what
+    the libraries use, so a cap to AVX2 reads as ``AVX2 (ISA-limited)``: timings and decisions
+    made under the cap are kept apart from the native ones.
+    """
+    flags = _cpu_flags()
+    if "avx512_bf16" in flags or "amx_bf16" in flags:
+        native = "AVX-512-BF16"
+    elif "avx512f" in flags:
+        native = "AVX-512"
+    elif "avx2" in flags:
+        native = "AVX2"
+    elif flags:
+        native = "baseline"
+    else:
+        native = "unknown"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if cap in ("AVX2", "AVX2_VNNI", "AVX2_VNNI_2") and native.startswith("AVX-512"):
+        return "AVX2 (ISA-limited)"
+    return native
+
+
+_HASHES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
+
+
+def weights_hash(module: nn.Module) -> str:
+    """SHA-256 (16 hex digits) of the module's class, tensor names, shapes, dtypes and values.
+
+    Remembered per module while its tensors are the same objects at the same version (an
+    in-place change bumps a tensor's version), so one call does not hash 67 MB three times.
+    """
+    state = sorted(module.state_dict().items())
+    stamp = tuple((name, t.data_ptr(), t._version, tuple(t.shape), t.dtype) for name, t in state)
+    known = _HASHES.get(module)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    digest = hashlib.sha256(type(module).__name__.encode())
+    for name, tensor in state:
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        digest.update(t.view(-1).view(dtype=torch.uint8).numpy().tobytes())
+    value = digest.hexdigest()[:16]
+    _HASHES[module] = (stamp, value)
+    return value
+
+
+def backend_cache_dir() -> Path:
+    """Converted models, compiled blobs and backend decisions: ``$REALESRGAN_KIT_BACKEND_CACHE``,
+    else ``<user model folder>/backends`` (the user model folder is ``$REALESRGAN_KIT_MODELS`` or
+    the platform cache, e.g. ``~/.cache/realesrgan-kit/models``)."""
+    env = os.environ.get(ENV_CACHE_DIR)
+    return Path(env).expanduser() if env else model_dir() / "backends"
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; ``{}`` when missing or unreadable (a damaged cache is rebuilt)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable backend cache file %s (%s); it will be rewritten", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,302 @@
+"""The OpenVINO backend (optional extra ``realesrgan-kit[openvino]``): fp32, bf16 and int8 on CPUs.
+
+The module is converted once to OpenVINO's IR with a dynamic window shape (batch, height and
+width free) and cached on disk, keyed by the weights' hash, the OpenVINO version and the
+precision (int8: also the NNCF version and the quantisation recipe); OpenVINO's own model cache
+(``CACHE_DIR``, one folder per CPU class) keeps the compiled blobs, so a second run reads the
+IR and the blob instead of tracing and compiling. Dynamic shapes rather than a set of fixed
+ones: on RealESRGAN_x4plus, 96² windows ran as fast through the dynamic model as through one
+reshaped to that size, so edge windows need neither padding nor a compile per shape.
+
+``import openvino`` happens only inside these functions: the plain install never needs it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import logging
+import math
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...errors import (
+    BackendCompileError,
+    BackendNotInstalledError,
+    BackendRuntimeError,
+    InvalidParameterError,
+)
+from ..modelinfo import ModelFacts, probe_activations
+from ..network import _dihedral, _undo_dihedral
+from ..padding import reflect_pad
+from ..precision import cpu_has_fast_bf16
+from .machine import backend_cache_dir, cpu_class, weights_hash
+
+__all__ = ["OpenVINOBackend", "OpenVINORunner", "converted_model_path", "INSTALL_HINT"]
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'realesrgan-kit[openvino]'"
+OPENVINO_MAX_WINDOW = 1024
+"""Largest window side (input pixels, pad included) automatic tiles use with OpenVINO."""
+OPENVINO_WINDOW_BYTES = 1536 * 2**20
+"""Activation memory one OpenVINO window may take (by ``bytes_per_pixel`` in fp32): OpenVINO
+has no striped RRDBNet tail, so its ×4 maps grow with the window. Measured: x4plus fp32 on one
+512² window peaked at 3.9 GB RSS (~12 KB per window pixel), over the 2.5 GB the 1024² → 4096²
+job must stay under; this cap gives x4plus ~300-px windows (~2.1 GB) and compact models large
+ones. The price: x4plus windows that small spend ~3× the work on their 64-px pads."""
+GENERIC_SAFETY = 2.0
+"""Multiplier on the largest single layer (inputs + output) for OpenVINO's live tensors."""
+RUNTIME_BYTES = 160 * 2**20
+"""OpenVINO's own libraries and plugin state once loaded (measured RSS growth, rounded up)."""
+_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+_convert_lock = threading.Lock()
+
+
+def _require_openvino() -> Any:
+    try:
+        import openvino
+    except ImportError as exc:
+        raise BackendNotInstalledError(
+            f"backend 'openvino' needs the openvino package, which is not installed ({exc}); "
+            f"install it with {INSTALL_HINT}, or use backend='torch'",
+            backend="openvino",
+        ) from exc
+    return openvino
+
+
+def openvino_version() -> str:
+    ov = _require_openvino()
+    return str(ov.get_version()).split("-")[0]
+
+
+def _model_dir() -> Path:
+    return backend_cache_dir() / "openvino"
+
+
+def converted_model_path(facts: ModelFacts, precision: str, recipe: str = "") -> Path:
+    """Where the IR (``.xml`` + ``.bin``) for this model, precision and OpenVINO version lives."""
+    arch = (facts.architecture or type(facts.module).__name__).replace("/", "_")
+    kind = "fp32" if precision in ("fp32", "bf16") else f"{precision}{recipe}"
+    return _model_dir() / f"{arch}-{weights_hash(facts.module)}-ov{openvino_version()}-{kind}.xml"
+
+
+def _save_atomic(model: Any, xml: Path) -> None:
+    """Write the IR into a temporary folder and move it in, ``.bin`` first: the ``.xml`` appearing
+    is the sign that the pair is complete, so a killed conversion leaves nothing that looks cached."""
+    ov = _require_openvino()
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=xml.parent))
+    try:
+        ov.save_model(model, str(tmp / xml.name), compress_to_fp16=False)
+        os.replace(tmp / xml.with_suffix(".bin").name, xml.with_suffix(".bin"))
+        os.replace(tmp / xml.name, xml)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _example_side(facts: ModelFacts) -> int:
+    side = max(16 * facts.multiple_of, facts.minimum)
+    return -(-side // facts.multiple_of) * facts.multiple_of
+
+
+def convert(facts: ModelFacts) -> Any:
+    """The module as an fp32 OpenVINO model with a dynamic [N, C, H, W] input (not cached)."""
+    ov = _require_openvino()
+    module = copy.deepcopy(facts.module).to(device="cpu", dtype=torch.float32).eval()
+    side = _example_side(facts)
+    example = torch.rand(1, facts.input_channels, side, side, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.no_grad():
+            return ov.convert_model(
+                module,
+                example_input=example,
+                input=[(ov.PartialShape([-1, facts.input_channels, -1, -1]), ov.Type.f32)],
+            )
+    except Exception as exc:
+        raise BackendCompileError(
+            f"OpenVINO could not convert this {facts.architecture or type(facts.module).__name__} model "
+            f"({type(exc).__name__}: {exc}); use backend='torch'",
+            backend="openvino",
+        ) from exc
+
+
+def load_or_convert(facts: ModelFacts) -> tuple[Any, bool]:
+    """The cached fp32 IR (read) or a fresh conversion (saved); returns (model, converted_now)."""
+    ov = _require_openvino()
+    xml = converted_model_path(facts, "fp32")
+    with _convert_lock:
+        if xml.is_file() and xml.with_suffix(".bin").is_file():
+            try:
+                return ov.Core().read_model(str(xml)), False
+            except RuntimeError as exc:
+                log.warning("cached OpenVINO model %s is unreadable (%s); converting again", xml, exc)
+        log.info("converting the model to OpenVINO once (cached in %s)", xml.parent)
+        model = convert(facts)
+        _save_atomic(model, xml)
+        return model, True
+
+
+def compile_model(model: Any, precision: str, threads: int | None, *, what: str = "model") -> Any:
+    ov = _require_openvino()
+    config: dict[str, Any] = {
+        "INFERENCE_PRECISION_HINT": _HINTS[precision],
+        "PERFORMANCE_HINT": "LATENCY",
+        "CACHE_DIR": str(
+            _model_dir() / "compiled" / cpu_class().replace(" ", "_").replace("(", "").replace(")", "")
+        ),
+    }
+    if threads is not None:
+        config["INFERENCE_NUM_THREADS"] = threads
+    try:
+        return ov.Core().compile_model(model, "CPU", config)
+    except Exception as exc:
+        raise BackendCompileError(
+            f"OpenVINO could not compile the {what} for the CPU in {precision} ({type(exc).__name__}: {exc}); "
+            "use backend='torch'",
+            backend="openvino",
+        ) from exc
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return (
+        isinstance(exc, MemoryError)
+        or "bad_alloc" in text
+        or "cannot allocate" in text
+        or "out of memory" in text
+    )
+
+
+class OpenVINORunner:
+    """One call's compiled model; ``__call__`` runs one window like ``PreparedNetwork``."""
+
+    backend = "openvino"
+
+    def __init__(
+        self, facts: ModelFacts, precision: str, compiled: Any, *, tta: bool, threads: int | None, model: Any
+    ) -> None:
+        self.facts = facts
+        self.precision = precision
+        self.device = torch.device("cpu")
+        self.tta = tta
+        self.fp32_fallbacks = 0
+        self._compiled = compiled
+        self._request = compiled.create_infer_request()
+        self._model = model
+        self._threads = threads
+        self._fp32_request: Any = None
+
+    def _infer(self, request: Any, x: torch.Tensor) -> torch.Tensor:
+        try:
+            result = request.infer({0: x.contiguous().numpy()})
+        except Exception as exc:
+            if _is_out_of_memory(exc):
+                raise MemoryError(f"OpenVINO ran out of memory on a {tuple(x.shape)} window: {exc}") from exc
+            raise BackendRuntimeError(
+                f"OpenVINO failed on a {tuple(x.shape)} window ({type(exc).__name__}: {exc}); use backend='torch'",
+                backend="openvino",
+            ) from exc
+        return torch.from_numpy(next(iter(result.values())).copy())
+
+    def _run(self, request: Any, x: torch.Tensor) -> torch.Tensor:
+        if not self.tta:
+            return self._infer(request, x)
+        total: torch.Tensor | None = None
+        for k in range(8):
+            yi = _undo_dihedral(self._infer(request, _dihedral(x, k).contiguous()), k)
+            total = yi if total is None else total.add_(yi)
+        assert total is not None
+        return total.div_(8)
+
+    def __call__(self, window: torch.Tensor) -> torch.Tensor:
+        """``window``: float32 [N, C, h, w] → float32 [N, C', h·s, w·s] on the CPU."""
+        facts = self.facts
+        h, w = window.shape[-2:]
+        m = facts.multiple_of
+        th, tw = max(facts.minimum, math.ceil(h / m) * m), max(facts.minimum, math.ceil(w / m) * m)
+        if facts.square:
+            th = tw = max(th, tw)
+        x = reflect_pad(window.float().cpu(), 0, th - h, 0, tw - w)
+        s = facts.scale
+        out = self._run(self._request, x)
+        if self.precision == "bf16" and not bool(torch.isfinite(out).all()):
+            if self.fp32_fallbacks == 0:
+                log.warning(
+                    "OpenVINO bf16 produced non-finite values on a tile; recomputing such tiles in fp32"
+                )
+            self.fp32_fallbacks += 1
+            if self._fp32_request is None:
+                self._fp32_request = compile_model(self._model, "fp32", self._threads).create_infer_request()
+            out = self._run(self._fp32_request, x)
+        return out[..., : h * s, : w * s]
+
+
+class OpenVINOBackend:
+    name = "openvino"
+    precisions = ("fp32", "bf16", "int8")
+
+    def available(self) -> bool:
+        return importlib.util.find_spec("openvino") is not None
+
+    def require(self) -> None:
+        _require_openvino()
+
+    def resolve_precision(self, facts: ModelFacts, precision: str, device: torch.device) -> str:
+        if device.type != "cpu":
+            raise InvalidParameterError(
+                f"backend 'openvino' runs on the CPU; got device {device}. Use device='cpu', or backend='torch' on {device.type}"
+            )
+        if precision == "fp16":
+            raise InvalidParameterError(
+                "backend 'openvino' runs fp32, bf16 or int8 on CPUs; use one of those, or backend='torch' for fp16"
+            )
+        if precision == "auto":
+            return "bf16" if facts.supports_bfloat16 and cpu_has_fast_bf16() else "fp32"
+        if precision == "bf16" and not facts.supports_bfloat16:
+            log.warning("this model does not support bf16; running it in fp32")
+            return "fp32"
+        if precision == "bf16" and not cpu_has_fast_bf16():
+            log.warning("bf16 on this CPU is emulated (no AVX-512-BF16/AMX): it will be slower than fp32")
+        if precision == "int8" and importlib.util.find_spec("nncf") is None:
+            raise BackendNotInstalledError(
+                f"precision 'int8' quantises with NNCF, which is not installed; install it with {INSTALL_HINT}, "
+                "or use precision='fp32'/'bf16'",
+                backend="openvino",
+            )
+        return precision
+
+    def open(
+        self, facts: ModelFacts, precision: str, device: torch.device, *, tta: bool, threads: int | None
+    ) -> OpenVINORunner:
+        self.require()
+        model, _converted = load_or_convert(facts)
+        if precision == "int8":
+            from .openvino_int8 import load_or_quantize
+
+            model = load_or_quantize(facts, model)
+        compiled = compile_model(model, precision, threads)
+        return OpenVINORunner(facts, precision, compiled, tta=tta, threads=threads, model=model)
+
+    def bytes_per_pixel(self, facts: ModelFacts, precision: str, *, batch_items: int, tta: bool) -> float:
+        elem = 2 if precision == "bf16" else 4
+        probe = probe_activations(facts)
+        per_pixel = probe.peak_elements_per_pixel if probe is not None else 4096.0
+        s2 = facts.scale * facts.scale
+        copies = facts.input_channels * 8 + facts.output_channels * s2 * (8 + (4 if tta else 0))
+        return batch_items * (GENERIC_SAFETY * per_pixel * elem + copies)
+
+    def fixed_bytes(self, facts: ModelFacts, precision: str) -> int:
+        params = sum(p.numel() for p in facts.module.parameters())
+        # the fp32 IR read in, and the compiled copy in the inference precision
+        return RUNTIME_BYTES + params * 4 + params * (2 if precision == "bf16" else 4)
+
+    def max_window(self, facts: ModelFacts) -> int | None:
+        per_pixel = self.bytes_per_pixel(facts, "fp32", batch_items=1, tta=False)
+        return min(OPENVINO_MAX_WINDOW, math.isqrt(int(OPENVINO_WINDOW_BYTES / per_pixel)))

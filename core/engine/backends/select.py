@@ -1,0 +1,74 @@
+"""The engine's one entry into the backends: pick (``select_backend``), then open (``open_runner``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ...errors import BackendError, InvalidParameterError
+from ...options import PRECISIONS
+from ..modelinfo import ModelFacts
+from .autoselect import cached_choice, choose_backend
+from .base import Backend, WindowRunner
+from .fallback import FallbackRunner
+from .registry import BACKENDS, get_backend
+
+__all__ = ["Selection", "select_backend", "open_runner"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    requested: str
+    backend: Backend
+    precision: str
+    reason: str
+
+
+def select_backend(
+    requested: str,
+    facts: ModelFacts,
+    precision: str,
+    device: torch.device,
+    *,
+    job_pixels: int = 0,
+    threads: int | None = None,
+    measure: bool = True,
+    remeasure: bool = False,
+) -> Selection:
+    """Which backend and precision run this job. ``measure=False`` (memory estimates) never
+    measures: ``auto`` then uses a stored decision, else torch."""
+    if requested not in BACKENDS:
+        raise InvalidParameterError(f"backend must be one of {', '.join(BACKENDS)}; got {requested!r}")
+    if precision not in PRECISIONS:
+        raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if requested == "auto":
+        if measure:
+            choice = choose_backend(
+                facts, precision, device, job_pixels=job_pixels, threads=threads, remeasure=remeasure
+            )
+        else:
+            stored = cached_choice(facts, precision) if device.type == "cpu" and precision != "int8" else None
+            if stored is not None:
+                choice = stored
+            else:
+                choice = choose_backend(facts, precision, device, job_pixels=0, threads=threads)
+        return Selection("auto", get_backend(choice.backend), choice.precision, choice.reason)
+    backend = get_backend(requested)
+    backend.require()
+    return Selection(requested, backend, backend.resolve_precision(facts, precision, device), "asked for")
+
+
+def open_runner(
+    selection: Selection, facts: ModelFacts, device: torch.device, *, tta: bool, threads: int | None
+) -> WindowRunner:
+    """The runner for one call. A backend asked for by name raises its typed error; one that
+    ``auto`` chose falls back to torch with one warning (the runner's ``note`` says so)."""
+    backend = selection.backend
+    if selection.requested != "auto" or backend.name == "torch":
+        return backend.open(facts, selection.precision, device, tta=tta, threads=threads)
+    try:
+        primary = backend.open(facts, selection.precision, device, tta=tta, threads=threads)
+    except BackendError as exc:
+        return FallbackRunner(None, facts, device, tta=tta, error=exc)
+    return FallbackRunner(primary, facts, device, tta=tta)
