@@ -59,7 +59,17 @@ VIDEO_INPUT_SUFFIXES = (
     ".3gp",
 )
 _VIDEO_OPTIONS = ("codec", "crf", "preset", "pix_fmt", "frames", "chunk_seconds")
-_VIDEO_ENGINE_OPTIONS = ("outscale", "width", "height", "tile", "tile_pad", "precision", "tta", "device")
+_VIDEO_ENGINE_OPTIONS = (
+    "outscale",
+    "width",
+    "height",
+    "tile",
+    "tile_pad",
+    "precision",
+    "backend",
+    "tta",
+    "device",
+)
 REQUEST_TILE = 512
 """With ``tile="auto"`` on Ray, a worker reserves the memory of a window of this core size and
 its auto tiles stay within that reservation (small images still run as one window)."""
