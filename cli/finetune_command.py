@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..core.options import DEGRADE_PRESETS, PRECISIONS
+    from ..core.options import DEGRADE_PRESETS, TRAIN_PRECISIONS
     from ..core.train.settings import EXPORT_CHOICES, PERCEPTUAL_CHOICES, STAGES
 
     p = subparsers.add_parser(
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--discriminator", metavar="MODEL", help="initial discriminator weights (default: new)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
     p.add_argument("--workers", type=int, dest="num_workers", help="DataLoader workers (default 0)")
-    p.add_argument("--precision", choices=PRECISIONS, help="autocast format (default auto)")
+    p.add_argument("--precision", choices=TRAIN_PRECISIONS, help="autocast format (default auto)")
     p.add_argument(
         "--threads", type=int, help="CPU threads for PyTorch (a resumed run repeats bitwise with the same)"
     )

@@ -1,7 +1,9 @@
 """``realesrgan-kit upscale``: files or folders in, upscaled files out (images and videos).
 
-Reads and writes through ``core.imageio`` (OpenCV ``IMREAD_UNCHANGED``, so 16-bit, alpha and
-gray survive; atomic writes in the format of the output extension); never overwrites an input. With several inputs or a
+Images are read and written through ``core.imagefile``: 16-bit, float32, alpha and gray survive,
+EXIF orientation is applied, ICC/EXIF/XMP/DPI/PNG text are written back where the output format
+holds them (``--strip-metadata`` drops them), the pixel count is checked from the header before
+decoding (``--max-pixels``); writes are atomic; an input is never overwritten. With several inputs or a
 folder, a file that fails is reported and skipped, a summary is printed and the exit code is
 non-zero. Videos are recognised by content and streamed through ``core.video``
 (see ``video_options``); a folder may mix images and videos. The files are the units of a job
@@ -16,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.imagefile import DEFAULT_MAX_PIXELS
 from ..core.jobs.upscale_job import fit_format
 from ..core.options import ALPHA_MODES, BACKENDS, INT8_QUALITY, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
 from . import job_options
@@ -94,7 +97,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ext",
         default=None,
-        help="output format for folder outputs (png, jpg, webp, tif; mp4, mkv, ... for videos); default: the input's",
+        help="output format for folder outputs (png, jpg, webp, tif, exr, avif; mp4, mkv, ... for videos); "
+        "default: the input's",
+    )
+    p.add_argument(
+        "--strip-metadata",
+        action="store_true",
+        help="write no metadata (default: keep ICC profile, EXIF, XMP, DPI and PNG text such as ComfyUI's workflow)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse images with more pixels than this, checked before decoding (default {DEFAULT_MAX_PIXELS:,})",
     )
     p.add_argument(
         "--force", action="store_true", help="replace existing outputs (inputs are never replaced)"
@@ -155,6 +171,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         overwrite=args.force,
         resume=args.resume,
         max_retries=args.retries,
+        max_pixels=args.max_pixels,
+        keep_metadata=not args.strip_metadata,
         load_options=load_options,
         video_options=dict(
             codec=args.codec,

@@ -16,6 +16,7 @@ Hierarchy::
     │   └── DownloadError
     │       └── ChecksumMismatchError
     ├── InvalidImageError           (also a ValueError) bad pixels, shape, dtype, channels
+    │   ├── ImageTooLargeError      more pixels than the limit, told by the header before decoding
     │   └── InvalidDatasetError     a training folder that is empty, unreadable, too small or misaligned
     ├── InvalidParameterError       (also a ValueError) a bad option value
     │   └── RunFolderMismatchError  --resume on a run folder from another setup (or none)
@@ -49,6 +50,7 @@ __all__ = [
     "DownloadError",
     "ChecksumMismatchError",
     "InvalidImageError",
+    "ImageTooLargeError",
     "InvalidParameterError",
     "InvalidDatasetError",
     "RunFolderMismatchError",
@@ -108,6 +110,14 @@ class ChecksumMismatchError(DownloadError):
 
 class InvalidImageError(RealESRGANKitError, ValueError):
     """An input image of the wrong kind: empty, wrong channels, unsupported dtype, NaN."""
+
+
+class ImageTooLargeError(InvalidImageError):
+    """An image file whose header declares more pixels than the caller's limit (``max_pixels``)."""
+
+    def __init__(self, message: str, *, width: int, height: int, limit: int) -> None:
+        super().__init__(message)
+        self.width, self.height, self.limit = width, height, limit
 
 
 class InvalidParameterError(RealESRGANKitError, ValueError):

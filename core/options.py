@@ -21,6 +21,7 @@ __all__ = [
     "TILE_HELP",
     "parse_tile",
     "PRECISIONS",
+    "TRAIN_PRECISIONS",
     "BACKENDS",
     "INT8_QUALITY",
     "ALPHA_MODES",
@@ -85,6 +86,8 @@ BACKENDS: tuple[str, ...] = ("auto", "torch", "openvino")
 """Who runs the network: ``auto`` picks per machine and model (``core.engine.backends``)."""
 INT8_QUALITY = "about 39 dB PSNR against fp32 on our sample photos (realesr-animevideov3)"
 """The measured quality of ``precision="int8"``, quoted by every front end's help."""
+TRAIN_PRECISIONS: tuple[str, ...] = tuple(p for p in PRECISIONS if p != "int8")
+"""What fine-tuning accepts: int8 is an inference-only (quantised) format."""
 
 KEPT_ALPHA_MODES: tuple[str, ...] = ("model", "resize")
 """Alpha handling that keeps the channel: through the network, or a smooth resize."""
@@ -117,7 +120,8 @@ class UpscaleOptions:
     - ``tta``: average the 8 flips/rotations (8× slower).
     - ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a ``torch.device``
       (default: the model's accelerator, else the best available).
-    - ``threads``: PyTorch CPU threads for this call (restored afterwards).
+    - ``threads``: PyTorch CPU threads for this call (restored afterwards; calls that set it are
+      serialised, since the setting is process-wide: ``core/engine/threads.py``).
     - ``bgr``: numpy input and output are BGR(A) (OpenCV order) instead of RGB(A).
     - ``memory_budget``: bytes the tile computation may use (default: half the free RAM, or
       80 % of free VRAM).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -57,6 +59,18 @@ def test_convert_writes_safetensors_and_refuses_to_overwrite(tmp_path, capsys):
     assert "exists; pass --force" in capsys.readouterr().err
     assert out.read_bytes() == before
     assert main(["convert", str(tmp_path / "m.pth"), str(out), "--force"]) == 0
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_convert_output_follows_the_umask(tmp_path, umask):
+    """Not safetensors' 0600: a ComfyUI server running as another user must be able to read it."""
+    torch.save(tiny_rrdb(scale=1).state_dict(), tmp_path / "m.pth")
+    previous = os.umask(umask)
+    try:
+        assert main(["convert", str(tmp_path / "m.pth"), str(tmp_path / "m.safetensors")]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode) == 0o666 & ~umask
 
 
 def test_convert_refuses_its_input_and_other_extensions(tmp_path, capsys):

@@ -363,3 +363,25 @@ def test_cli_backend_options(tmp_path, decisions_cache, caplog):
     assert choices_path().exists() and "backend measurement" in caplog.text
     with pytest.raises(SystemExit):
         main(["upscale", str(src), "-o", str(tmp_path / "x.png"), "--backend", "onnx"])
+
+
+def test_auto_keeps_torch_when_the_openvino_window_cap_would_tile_the_image(
+    monkeypatch, caplog, decisions_cache
+):
+    """auto measures on small windows; on an image that OpenVINO's window cap would cut into
+    more windows than torch needs, the extra context pads would cost more than it saved."""
+    model = _model("rrdb")
+    _store_decision(model, "openvino", "fp32")  # as if auto had measured OpenVINO faster
+    facts = model_facts(model)
+    ov = openvino_backend.OpenVINOBackend()
+    per_pixel = ov.bytes_per_pixel(facts, "fp32", batch_items=1, tta=False)
+    monkeypatch.setattr(openvino_backend, "OPENVINO_WINDOW_BYTES", int(per_pixel * 160 * 160))
+    with caplog.at_level(logging.INFO):
+        capped = run_upscale(model, _image(600, 40), memory_budget=2**34)
+    assert capped.report.backend == "torch" and capped.report.tiles == 1
+    assert "openvino would run this image in" in caplog.text
+    reference = run_upscale(model, _image(600, 40), backend="torch", tile="whole")
+    np.testing.assert_array_equal(capped.image, reference.image)
+    # an image within the cap keeps the measured choice
+    small = run_upscale(model, _image(40, 40), memory_budget=2**34)
+    assert small.report.backend == "openvino" and small.report.tiles == 1

@@ -240,3 +240,51 @@ def test_float_outputs_are_clamped_to_0_1(outscale):
     image = torch.linspace(0, 1, 2 * 16 * 16 * 3).reshape(2, 16, 16, 3)
     out = upscale(spandrel_like(_Overshoot(), scale=2), image, outscale=outscale, precision="fp32")
     assert out.min() == 0.0 and out.max() == 1.0
+
+
+def test_overlapping_calls_with_different_threads_each_get_their_own(tiny):
+    """torch.set_num_threads is process-wide in effect: overlapping calls must neither change it
+    under each other nor leave another count behind for new threads."""
+    from realesrgan_kit.core.engine.threads import process_default_threads
+
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, (24, 24, 3), dtype=np.uint8) for _ in range(2)]
+    expected = [upscale(tiny, im, precision="fp32", tile=8) for im in images]
+    default_before, main_before = process_default_threads(), torch.get_num_threads()
+    wanted = (1, 2)
+    seen: list[set[int]] = [set(), set()]
+    results: list = [None, None]
+    second_thread_initialised = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def second():
+        torch.get_num_threads()  # this thread takes its count while the first call holds 1
+        second_thread_initialised.set()
+        results[1] = upscale(
+            tiny,
+            images[1],
+            precision="fp32",
+            tile=8,
+            threads=2,
+            progress=lambda d, t: seen[1].add(torch.get_num_threads()),
+        )
+
+    def first_progress(done, total):
+        seen[0].add(torch.get_num_threads())
+        if done == 1:  # the second call starts while the first one runs
+            threads.append(threading.Thread(target=second))
+            threads[-1].start()
+            second_thread_initialised.wait()
+
+    def first():
+        results[0] = upscale(tiny, images[0], precision="fp32", tile=8, threads=1, progress=first_progress)
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    worker.join()
+    threads[0].join()
+    for i in range(2):
+        np.testing.assert_array_equal(results[i], expected[i])
+        assert seen[i] == {wanted[i]}, f"call {i} ran with {seen[i]} threads, asked for {wanted[i]}"
+    assert process_default_threads() == default_before, "new threads get the count they got before"
+    assert torch.get_num_threads() == main_before

@@ -81,7 +81,7 @@ class FineTuner(PanelMixin, w.VBox):
         executor: concurrent.futures.Executor | None = None,
         refresh_seconds: float = 0.5,
     ) -> None:
-        from ..core.options import PRECISIONS
+        from ..core.options import TRAIN_PRECISIONS
         from ..core.train.settings import PERCEPTUAL_CHOICES, STAGES, TrainSettings
 
         base = settings or TrainSettings()
@@ -121,7 +121,7 @@ class FineTuner(PanelMixin, w.VBox):
             value=base.val_every, min=1, max=10**8, description="validate every", style=style
         )
         self.precision = w.Dropdown(
-            options=list(PRECISIONS), value=base.precision, description="precision", style=style
+            options=list(TRAIN_PRECISIONS), value=base.precision, description="precision", style=style
         )
         self.resume = w.Checkbox(value=False, description="resume the run in the folder", indent=False)
         self.start_button = w.Button(description="Start", icon="play", button_style="primary")

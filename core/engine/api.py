@@ -1,9 +1,8 @@
 """The public engine API: upscale an image with a loaded model.
 
 Stateless and thread-safe: every call builds its own converted copy of the weights and keeps
-nothing on the model or on module globals (``threads`` is the exception: PyTorch's thread
-count is process-wide; it is restored afterwards, but concurrent calls that set different
-``threads`` race).
+nothing on the model or on module globals. ``threads`` sets PyTorch's process-wide thread
+count for the call; calls that set it are serialised and the count is restored (``threads.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import torch
 from ..errors import InvalidParameterError, UpscaleOutOfMemoryError
 from ..load.policy import GENERIC_MAX_TILE_PAD, UNKNOWN_RECEPTIVE_FIELD_PAD
 from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, parse_tile
-from .backends import Backend, Selection, WindowRunner, open_runner, select_backend
+from .backends import Backend, Selection, WindowRunner, get_backend, open_runner, select_backend
 from .channels import ChannelPlan, plan_channels
 from .images import ImageRecord, assemble_output, read_images, write_image
 from .memory import PeakMemory, check_budget, default_budget
@@ -28,6 +27,7 @@ from .modelinfo import ModelFacts, model_facts, probe_activations
 from .precision import resolve_device, resolve_precision
 from .resize import output_size, resize_hwc
 from .runner import Progress, is_out_of_memory, make_plan, padded_size, run_tiles
+from .threads import torch_threads
 from .tiling import TilePlan
 
 __all__ = [
@@ -355,6 +355,45 @@ def check_options(model: Any, options: UpscaleOptions) -> CheckedOptions:
     return CheckedOptions(facts, options, dev, used, tile, pad, blend, border, budget, started, selection)
 
 
+def _windows(facts: ModelFacts, record: ImageRecord, tile: int | None, checked: CheckedOptions) -> int:
+    m = facts.multiple_of
+    return make_plan(record.height, record.width, tile, checked.pad, checked.border, m, checked.blend).count
+
+
+def _fewer_windows(
+    selection: Selection,
+    tile: int,
+    auto_tile: Callable[[Selection], int],
+    facts: ModelFacts,
+    record: ImageRecord,
+    checked: CheckedOptions,
+) -> tuple[Selection, int]:
+    """Keep ``auto``'s measured choice unless it would cut this image into more windows than torch.
+
+    The measurement times small windows, where every backend pays the same context pad; a backend
+    whose windows are capped (OpenVINO keeps no striped tail, so its windows are bounded by
+    activation memory) would recompute that pad around every extra window of a large image, which
+    the measurement cannot see. Then torch, in the precision it picks, runs the job instead.
+    """
+    torch_backend = get_backend("torch")
+    fallback = Selection(
+        "auto",
+        torch_backend,
+        torch_backend.resolve_precision(facts, checked.options.precision, checked.device),
+        "",
+    )
+    torch_tile = auto_tile(fallback)
+    ours, theirs = _windows(facts, record, tile, checked), _windows(facts, record, torch_tile, checked)
+    if ours <= theirs:
+        return selection, tile
+    reason = (
+        f"{selection.backend.name} would run this image in {ours} windows, torch in {theirs}: "
+        f"torch {fallback.precision} (auto measured {selection.backend.name} faster on small windows)"
+    )
+    log.info("backend auto: %s", reason)
+    return Selection("auto", torch_backend, fallback.precision, reason), torch_tile
+
+
 def plan_job(checked: CheckedOptions, image: Any) -> UpscaleJob:
     """Read the image and decide channels, output size, tiles and the network copy to run."""
     facts, options = checked.facts, checked.options
@@ -390,18 +429,25 @@ def plan_job(checked: CheckedOptions, image: Any) -> UpscaleJob:
         reserved = net_bytes + out_h * out_w * final_c * (4 * record.batch + 2)
         budget = checked.memory_budget
         room = budget if budget is not None else max(1, default_budget(checked.device) - reserved)
-        tile_value = _choose(
-            facts,
-            record.height,
-            record.width,
-            selection.backend,
-            selection.precision,
-            room,
-            checked.pad,
-            checked.border,
-            channels.batch,
-            options.tta,
-        )
+
+        def auto_tile(chosen: Selection) -> int:
+            return _choose(
+                facts,
+                record.height,
+                record.width,
+                chosen.backend,
+                chosen.precision,
+                room,
+                checked.pad,
+                checked.border,
+                channels.batch,
+                options.tta,
+            )
+
+        tile_value = auto_tile(selection)
+        only_there = options.precision == "int8"  # int8 runs on OpenVINO alone
+        if options.backend == "auto" and selection.backend.name != "torch" and not only_there:
+            selection, tile_value = _fewer_windows(selection, tile_value, auto_tile, facts, record, checked)
     elif checked.tile == TILE_WHOLE:
         tile_value = None
     else:
@@ -433,29 +479,22 @@ def run_job(
     out_h, out_w = job.out_size
     final_c = channels.final_channels
     tracker = Progress(total=job.plan.count * record.batch, callback=progress, cancel=cancel)
-    previous_threads = torch.get_num_threads()
     computed = 0
-    with PeakMemory(dev) as peak, torch.inference_mode():
-        try:
-            if options.threads is not None:
-                torch.set_num_threads(options.threads)
-            if progress is not None:
-                progress(0, tracker.total)
-            batch_out = None
-            results: list[Any] = []
-            for index, frame in enumerate(job.frames):
-                if record.kind == "torch" and batch_out is None:
-                    batch_out = torch.empty((record.batch, out_h, out_w, final_c), dtype=torch.float32)
-                target = batch_out[index] if batch_out is not None else None
-                out = _run_image(job, frame, target, tracker, record.batch - index)
-                computed += job.plan.computed_pixels()
-                if batch_out is None:
-                    results.append(write_image(out, record))
-                del out
-            tracker.check_cancel()
-        finally:
-            if options.threads is not None:
-                torch.set_num_threads(previous_threads)
+    with torch_threads(options.threads), PeakMemory(dev) as peak, torch.inference_mode():
+        if progress is not None:
+            progress(0, tracker.total)
+        batch_out = None
+        results: list[Any] = []
+        for index, frame in enumerate(job.frames):
+            if record.kind == "torch" and batch_out is None:
+                batch_out = torch.empty((record.batch, out_h, out_w, final_c), dtype=torch.float32)
+            target = batch_out[index] if batch_out is not None else None
+            out = _run_image(job, frame, target, tracker, record.batch - index)
+            computed += job.plan.computed_pixels()
+            if batch_out is None:
+                results.append(write_image(out, record))
+            del out
+        tracker.check_cancel()
     result = assemble_output(record, batch_out) if batch_out is not None else results[0]
     macs = _macs_per_pixel(facts) * computed * channels.batch * (8 if options.tta else 1)
     report = UpscaleReport(

@@ -32,6 +32,7 @@ __all__ = [
     "write_bytes",
     "remove_stale_temporaries",
     "read_image_at",
+    "read_image_file_at",
     "write_image_at",
 ]
 
@@ -176,13 +177,23 @@ def read_image_at(location: str) -> Any:
     return decode_image(read_bytes(location), name=location)
 
 
-def write_image_at(location: str, image: Any, *, overwrite: bool = False) -> None:
-    """Write an image atomically to a path or URI; the format follows the extension."""
-    from ..imageio import encode_image, write_image
+def read_image_file_at(location: str, *, max_pixels: int | None) -> Any:
+    """Read an image with its metadata (``core.imagefile.ImageFile``) from a path or URI."""
+    from ..imagefile import decode_image_file, read_image_file
 
     if not is_uri(location):
-        write_image(location, image, overwrite=overwrite)
+        return read_image_file(location, max_pixels=max_pixels)
+    return decode_image_file(read_bytes(location), name=location, max_pixels=max_pixels)
+
+
+def write_image_at(location: str, image: Any, *, overwrite: bool = False, metadata: Any = None) -> None:
+    """Write an image (and ``metadata``, an ``ImageMetadata``) atomically to a path or URI;
+    the format follows the extension."""
+    from ..imagefile import encode_image_file, write_image_file
+
+    if not is_uri(location):
+        write_image_file(location, image, metadata, overwrite=overwrite)
         return
     if not suffix_of(location):
         raise InvalidParameterError(f"{location} has no extension; name the format, e.g. .png")
-    write_bytes(location, encode_image(image, suffix_of(location)), overwrite=overwrite)
+    write_bytes(location, encode_image_file(image, suffix_of(location), metadata), overwrite=overwrite)

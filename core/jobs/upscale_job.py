@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
-from ..imageio import WRITABLE_SUFFIXES
+from ..imagefile import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, WRITABLE_SUFFIXES, sniff_format
 from . import storage
 from .units import DEFAULT_MAX_RETRIES, Assembly, Job, Unit, WorkerResources
 
@@ -37,7 +37,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
+_EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp", ".avif")
 _NO_ALPHA = (".jpg", ".jpeg", ".bmp")
 # Suffixes that announce a video; a named file with one that is no readable video gets the
 # video reader's error rather than the image reader's.
@@ -59,7 +59,17 @@ VIDEO_INPUT_SUFFIXES = (
     ".3gp",
 )
 _VIDEO_OPTIONS = ("codec", "crf", "preset", "pix_fmt", "frames", "chunk_seconds")
-_VIDEO_ENGINE_OPTIONS = ("outscale", "width", "height", "tile", "tile_pad", "precision", "tta", "device")
+_VIDEO_ENGINE_OPTIONS = (
+    "outscale",
+    "width",
+    "height",
+    "tile",
+    "tile_pad",
+    "precision",
+    "backend",
+    "tta",
+    "device",
+)
 REQUEST_TILE = 512
 """With ``tile="auto"`` on Ray, a worker reserves the memory of a window of this core size and
 its auto tiles stay within that reservation (small images still run as one window)."""
@@ -68,9 +78,19 @@ its auto tiles stay within that reservation (small images still run as one windo
 def _is_video(location: str) -> bool:
     if storage.is_uri(location):
         return False  # videos are read by FFmpeg from a path (a shared filesystem on a cluster)
+    if _is_still_image(location):
+        return False  # FFmpeg also opens HEIC, AVIF... as one-frame "videos"
     from ..video import is_video_file
 
     return is_video_file(location)
+
+
+def _is_still_image(path: str) -> bool:
+    """An image by extension and magic bytes."""
+    if Path(path).suffix.lower() not in READABLE_SUFFIXES:
+        return False
+    with open(path, "rb") as fh:
+        return sniff_format(fh.read(32)) is not None
 
 
 def collect_media_inputs(inputs: Iterable[str | Path]) -> tuple[list[tuple[str, bool]], bool]:
@@ -84,13 +104,13 @@ def collect_media_inputs(inputs: Iterable[str | Path]) -> tuple[list[tuple[str, 
         if storage.is_dir(name):
             batch = True
             if storage.is_uri(name):
-                found = [(f, False) for f in storage.list_files(name, WRITABLE_SUFFIXES)]
+                found = [(f, False) for f in storage.list_files(name, READABLE_SUFFIXES)]
             else:
                 found = []
                 for path in sorted(p for p in Path(name).iterdir() if p.is_file()):
                     if _is_video(str(path)):
                         found.append((str(path), True))
-                    elif path.suffix.lower() in WRITABLE_SUFFIXES:
+                    elif path.suffix.lower() in READABLE_SUFFIXES:
                         found.append((str(path), False))
             if not found:
                 log.warning("no images (%s) or videos in %s", ", ".join(WRITABLE_SUFFIXES), name)
@@ -109,9 +129,9 @@ def _output_location(source: str, output: str, batch: bool, ext: str | None) -> 
     if not batch and storage.suffix_of(output) in WRITABLE_SUFFIXES and not storage.is_dir(output):
         return output
     wanted = f".{ext.lstrip('.').lower()}" if ext else None
-    suffix = (
-        wanted if wanted in WRITABLE_SUFFIXES else storage.suffix_of(source)
-    )  # a video --ext is for videos
+    own = storage.suffix_of(source)
+    own = own if own in WRITABLE_SUFFIXES else ".png"  # e.g. HEIC in, PNG out
+    suffix = wanted if wanted in WRITABLE_SUFFIXES else own  # a video --ext is for videos
     return storage.join(output, f"{storage.stem_of(source)}{suffix}")
 
 
@@ -170,7 +190,8 @@ def fit_format(image: np.ndarray, suffix: str, name: str) -> np.ndarray:
         log.warning(
             "%s holds 8 bits only: writing %s as 8-bit (use .png or .tif to keep 16 bits)", suffix, name
         )
-        image = np.rint(image.astype(np.float32) * (255.0 / np.iinfo(image.dtype).max)).astype(np.uint8)
+        peak = 1.0 if np.issubdtype(image.dtype, np.floating) else float(np.iinfo(image.dtype).max)
+        image = np.rint(np.clip(image.astype(np.float32) * (255.0 / peak), 0, 255)).astype(np.uint8)
     if suffix in _NO_ALPHA and image.ndim == 3 and image.shape[2] == 4:
         log.warning(
             "%s has no alpha channel: dropping it for %s (use .png, .webp or .tif to keep it)", suffix, name
@@ -200,6 +221,10 @@ class UpscaleWorker:
     """codec, crf, preset, pix_fmt, frames, chunk_seconds: for video inputs."""
     resume: bool = False
     """A video unit continues from the chunks an interrupted run left."""
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    """Images with more pixels (told by their header) are refused before decoding."""
+    keep_metadata: bool = True
+    """Write the input's ICC profile, EXIF, XMP, DPI and PNG text where the output format holds them."""
 
     def resources(self) -> WorkerResources:
         return WorkerResources(cpus=self.cpus, gpus=self.gpus, memory=self.memory)
@@ -227,7 +252,14 @@ class UpscaleWorker:
         if self.budget_tiles and self.memory and options.get("tile", "auto") == "auto":
             options.setdefault("memory_budget", self.memory)
         return _UpscaleRunner(
-            run_upscale, model, options, self.overwrite, dict(self.video_options), self.resume
+            run_upscale,
+            model,
+            options,
+            self.overwrite,
+            dict(self.video_options),
+            self.resume,
+            self.max_pixels,
+            self.keep_metadata,
         )
 
 
@@ -239,6 +271,8 @@ class _UpscaleRunner:
     overwrite: bool
     video_options: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    keep_metadata: bool = True
 
     def __call__(self, unit: Unit, progress: Callable[..., None] | None = None, attempt: int = 1) -> str:
         if unit.kind == "video":
@@ -257,10 +291,13 @@ class _UpscaleRunner:
             )
         if not self.overwrite and storage.exists(target):
             raise OutputExistsError(f"{target} exists; pass --force to replace it")
-        image = storage.read_image_at(source)  # RGB(A) or gray, 8 or 16 bits, as stored
-        result = self.run(self.model, image, progress=progress, **self.options)
+        loaded = storage.read_image_file_at(source, max_pixels=self.max_pixels)  # upright, metadata
+        result = self.run(self.model, loaded.pixels, progress=progress, **self.options)
         storage.write_image_at(
-            target, fit_format(result.image, suffix, storage.name_of(target)), overwrite=self.overwrite
+            target,
+            fit_format(result.image, suffix, storage.name_of(target)),
+            overwrite=self.overwrite,
+            metadata=loaded.metadata if self.keep_metadata else None,
         )
         report = result.report
         log.info(
@@ -354,6 +391,8 @@ def plan_upscale_job(
     max_retries: int = DEFAULT_MAX_RETRIES,
     load_options: Mapping[str, Any] | None = None,
     video_options: Mapping[str, Any] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    keep_metadata: bool = True,
     **run_options: Any,
 ) -> tuple[Job, bool]:
     """A job upscaling ``inputs`` (files, folders; paths or URIs) into ``output``; returns it
@@ -363,7 +402,9 @@ def plan_upscale_job(
     name or path, so that cluster workers load it themselves. ``run_options`` are
     :func:`run_upscale`'s (outscale, width, height, tile, tile_pad, precision, alpha, tta,
     device, threads); ``video_options`` those of ``upscale_video`` for video inputs (codec,
-    crf, preset, pix_fmt, frames, chunk_seconds). Units are keyed by their input; a video is
+    crf, preset, pix_fmt, frames, chunk_seconds). ``max_pixels``: images larger than this (by
+    their header) are refused before decoding; ``keep_metadata``: write ICC/EXIF/XMP/DPI/PNG
+    text back where the output format holds them. Units are keyed by their input; a video is
     one unit until :func:`split_videos`."""
     if model is None and model_source is None:
         raise InvalidParameterError(
@@ -384,6 +425,8 @@ def plan_upscale_job(
         gpus=1.0 if device.startswith("cuda") else (0.0 if device else None),
         video_options=dict(video_options or {}),
         resume=resume,
+        max_pixels=max_pixels,
+        keep_metadata=keep_metadata,
     )
     if model is not None:
         worker = worker.with_model(model)

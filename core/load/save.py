@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from ..fileio import atomic_output
 from .descriptor import ModelDescriptor
@@ -41,6 +41,9 @@ def save_safetensors(
         **dict(extra_metadata or {}),
     }
     final = Path(path)
+    # Serialised in memory and written into our temporary file: safetensors' own save_file
+    # replaces the target with a 0600 file, while every other output here follows the umask.
+    data = save(tensors, metadata=metadata)
     with atomic_output(final, overwrite=overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.write_bytes(data)
     return final

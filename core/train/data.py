@@ -43,7 +43,9 @@ _EPOCH, _SAMPLE, _VALIDATION = 1, 2, 3  # stream tags: the seed sequences never 
 
 def to_rgb_float(image: np.ndarray) -> np.ndarray:
     """Any image we read → float32 RGB H×W×3 in 0..1 (gray repeated, alpha dropped)."""
-    peak = 65535.0 if image.dtype == np.uint16 else 255.0
+    peak = (
+        65535.0 if image.dtype == np.uint16 else 1.0 if image.dtype == np.float32 else 255.0
+    )  # float TIFF/EXR
     x = image.astype(np.float32) / peak
     if x.ndim == 2:
         x = np.repeat(x[:, :, None], 3, axis=2)

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidParameterError
-from ..options import DEGRADE_PRESETS, PRECISIONS
+from ..options import DEGRADE_PRESETS, TRAIN_PRECISIONS
 
 __all__ = [
     "STAGES",
@@ -92,7 +92,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         _choice("stage", self.stage, STAGES)
         _choice("perceptual", self.perceptual, PERCEPTUAL_CHOICES)
-        _choice("precision", self.precision, PRECISIONS)
+        _choice("precision", self.precision, TRAIN_PRECISIONS)
         _choice("degradation_preset", self.degradation_preset, DEGRADE_PRESETS)
         _choice("export", self.export, EXPORT_CHOICES)
         for name in ("iterations", "batch_size", "patch_size", "checkpoint_every", "val_every"):

@@ -48,7 +48,18 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_ENGINE_KEYS = ("tile", "tile_pad", "precision", "tta", "alpha", "blend", "border", "memory_budget", "device")
+_ENGINE_KEYS = (
+    "tile",
+    "tile_pad",
+    "precision",
+    "backend",
+    "tta",
+    "alpha",
+    "blend",
+    "border",
+    "memory_budget",
+    "device",
+)
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,7 @@ def prepare_video_job(
     tile: Tile = TILE_AUTO,
     tile_pad: int | None = None,
     precision: str = "auto",
+    backend: str = "auto",
     tta: bool = False,
     alpha: str = "drop",
     device: Any = None,
@@ -215,6 +227,7 @@ def prepare_video_job(
         "tile": tile,
         "tile_pad": tile_pad,
         "precision": precision,
+        "backend": backend,
         "tta": tta,
         "alpha": alpha,
         "device": device,
@@ -347,6 +360,7 @@ def upscale_video(
     tile: Tile = TILE_AUTO,
     tile_pad: int | None = None,
     precision: str = "auto",
+    backend: str = "auto",
     tta: bool = False,
     denoise_strength: float | None = None,
     device: Any = None,
@@ -395,6 +409,7 @@ def upscale_video(
         tile=tile,
         tile_pad=tile_pad,
         precision=precision,
+        backend=backend,
         tta=tta,
         device=device,
         memory_budget=memory_budget,

@@ -8,6 +8,7 @@ pickle, safetensors (a little-endian header length and ``{``), or an ncnn ``.par
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 import struct
@@ -63,7 +64,63 @@ def sniff_format(path: Path) -> str | None:
     return None
 
 
-def _read_torch(path: Path) -> RawWeights:
+# What torch.load raises on a damaged file besides UnpicklingError (found by fuzzing: a
+# malformed zip gives OSError/RuntimeError from its C++ reader; a mutated pickle KeyError,
+# IndexError, AttributeError or AssertionError from the weights-only unpickler).
+_TORCH_LOAD_ERRORS = (
+    RuntimeError,
+    EOFError,
+    zipfile.BadZipFile,
+    ValueError,
+    struct.error,
+    KeyError,
+    IndexError,
+    AttributeError,
+    TypeError,
+    AssertionError,
+    OverflowError,
+    OSError,
+)
+# Largest entry count and uncompressed-to-file size ratio accepted in a checkpoint zip (torch
+# stores entries uncompressed, so a real file is close to 1:1).
+_MAX_ZIP_ENTRIES = 100_000
+_MAX_ZIP_EXPANSION = 16
+
+
+def _check_torch_zip(path: Path) -> None:
+    """The zip structure torch.save writes (one folder with a ``data.pkl``), and no zip bomb."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        struct.error,
+        NotImplementedError,
+    ) as exc:
+        raise CorruptModelError(
+            f"{path.name} is a damaged or truncated PyTorch checkpoint (zip): {exc}"
+        ) from exc
+    if not entries or len(entries) > _MAX_ZIP_ENTRIES:
+        raise CorruptModelError(f"{path.name}: a PyTorch checkpoint zip with {len(entries)} entries")
+    if not any(e.filename.endswith("data.pkl") and e.filename.count("/") == 1 for e in entries):
+        raise CorruptModelError(
+            f"{path.name} is a zip file but not a PyTorch checkpoint (no <name>/data.pkl inside)"
+        )
+    declared = sum(e.file_size for e in entries)
+    if declared > _MAX_ZIP_EXPANSION * path.stat().st_size + (1 << 20):
+        raise CorruptModelError(
+            f"{path.name} declares {declared} bytes of content in a {path.stat().st_size}-byte zip; "
+            "refusing a zip bomb"
+        )
+
+
+def _read_torch(path: Path, kind: str) -> RawWeights:
+    if kind == "torch-zip":
+        _check_torch_zip(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=False)
     except pickle.UnpicklingError as exc:
@@ -78,11 +135,11 @@ def _read_torch(path: Path) -> RawWeights:
                 "with a tool you trust."
             ) from exc
         raise CorruptModelError(
-            f"{path.name} is not a readable PyTorch checkpoint: {message.splitlines()[-1][:200]}"
+            f"{path.name} is not a readable PyTorch checkpoint: {message.splitlines()[-1][:200] if message else 'bad pickle'}"
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, struct.error) as exc:
+    except _TORCH_LOAD_ERRORS as exc:
         raise CorruptModelError(
-            f"{path.name} is a damaged or truncated PyTorch checkpoint: {str(exc)[:200]}"
+            f"{path.name} is a damaged or truncated PyTorch checkpoint: {type(exc).__name__}: {str(exc)[:200]}"
         ) from exc
     return RawWeights(unwrap_state_dict(obj, source=path.name), format="pth")
 
@@ -96,19 +153,65 @@ def _read_safetensors(path: Path) -> RawWeights:
             tensors = {key: fh.get_tensor(key) for key in fh.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CorruptModelError(f"{path.name} is a damaged safetensors file: {exc}") from exc
-    hints: dict[str, Any] = {}
-    if "hyperparameters" in metadata:
-        try:
-            hints = dict(json.loads(metadata["hyperparameters"]))
-        except (ValueError, TypeError) as exc:
-            raise CorruptModelError(
-                f"{path.name}: its 'hyperparameters' metadata is not a JSON object"
-            ) from exc
-    if "output_rescale" in metadata:
-        hints["output_rescale"] = float(metadata["output_rescale"])
+    hints = _hints_from_metadata(metadata, path.name)
     return RawWeights(
         unwrap_state_dict(tensors, source=path.name), format="safetensors", hints=hints, metadata=metadata
     )
+
+
+# Hyperparameters a file's metadata may state, and what each must be (they reach constructors).
+_POSITIVE_INT_HINTS = {
+    "num_in_ch",
+    "num_out_ch",
+    "num_feat",
+    "num_block",
+    "num_grow_ch",
+    "num_conv",
+    "upscale",
+    "scale",
+    "num_upsample",
+}
+
+
+def _hints_from_metadata(metadata: dict[str, str], source: str) -> dict[str, Any]:
+    """The hints stored in our safetensors metadata, checked: a bad one is a CorruptModelError."""
+    hints: dict[str, Any] = {}
+    if "hyperparameters" in metadata:
+        try:
+            parsed = json.loads(metadata["hyperparameters"])
+        except ValueError as exc:
+            raise CorruptModelError(f"{source}: its 'hyperparameters' metadata is not valid JSON") from exc
+        if not isinstance(parsed, dict):
+            raise CorruptModelError(
+                f"{source}: its 'hyperparameters' metadata is a JSON {type(parsed).__name__}, not an object"
+            )
+        hints = parsed
+    for key, value in hints.items():
+        if key in _POSITIVE_INT_HINTS and not (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        ):
+            raise CorruptModelError(
+                f"{source}: hyperparameter {key}={value!r} in its metadata is not a positive integer"
+            )
+        if key == "act_type" and not isinstance(value, str):
+            raise CorruptModelError(
+                f"{source}: hyperparameter act_type={value!r} in its metadata is not a name"
+            )
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            raise CorruptModelError(
+                f"{source}: hyperparameter {key}={value!r} in its metadata is not a plain value"
+            )
+    if "output_rescale" in metadata:
+        try:
+            rescale = float(metadata["output_rescale"])
+        except ValueError:
+            rescale = math.nan
+        if not 0 < rescale <= 1:
+            raise CorruptModelError(
+                f"{source}: its 'output_rescale' metadata {metadata['output_rescale'][:40]!r} is not a number in (0, 1]"
+            )
+        hints["output_rescale"] = rescale
+    return hints
 
 
 def _ncnn_pair(path: Path) -> tuple[Path, Path]:
@@ -130,7 +233,7 @@ def read_weights(path: str | Path) -> RawWeights:
     if kind is None and path.suffix == ".bin" and path.with_suffix(".param").is_file():
         kind = "ncnn"
     if kind in ("torch-zip", "torch-pickle"):
-        return _read_torch(path)
+        return _read_torch(path, kind)
     if kind == "safetensors":
         return _read_safetensors(path)
     if kind == "ncnn":
