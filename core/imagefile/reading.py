@@ -194,7 +194,7 @@ def _decode_with_pillow(data: bytes, header: ImageHeader, name: str) -> tuple[np
     """AVIF through Pillow, HEIC through pillow-heif (opened directly, no plugin registration)."""
     import io
 
-    from ..imageio import pil_to_array
+    from .pil import pil_to_array
 
     if header.format == "heif":
         try:
