@@ -14,6 +14,7 @@ from ..core.degrade import STEPS, settings_from
 from ..core.degrade.pairs import check_hr_crop, pair_scale
 from ..core.degrade.sampling import check_scale
 from ..core.errors import InvalidParameterError
+from ..core.imagefile import DEFAULT_MAX_PIXELS
 from ..core.imageio import read_image
 from ..core.options import DEGRADE_PRESETS
 from . import job_options
@@ -98,6 +99,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"files per unit (default: 1, or {RAY_SHARD_SIZE} with --ray); seeds do not depend on it",
     )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse images with more pixels than this, checked before decoding (default {DEFAULT_MAX_PIXELS:,})",
+    )
     p.set_defaults(func=cmd_degrade)
 
 
@@ -138,6 +146,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
         pairs=None if args.pairs is None else str(where(args.pairs)),
         crop=args.crop,
         force=args.force,
+        max_pixels=args.max_pixels,
     )
     shard_size = args.shard_size or (RAY_SHARD_SIZE if on_cluster else 1)
     job = plan_degrade_job(

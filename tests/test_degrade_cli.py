@@ -169,3 +169,14 @@ def test_16bit_rgba_is_written_as_16bit_png_with_alpha(data_dir, tmp_path):
     written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
     assert written.dtype == np.uint16 and written.shape == (128, 171, 4)
     assert json.loads((tmp_path / "tree.png.json").read_text())["alpha"].startswith("resized")
+
+
+def test_max_pixels_is_checked_before_decoding(inputs, tmp_path, capsys):
+    """64×72 = 4608 pixels: one fewer allowed is refused with the size and the option to raise it."""
+    args = ["degrade", str(inputs / "a.png"), "-o", str(tmp_path / "lr.png"), "--seed", "1"]
+    assert main([*args, "--max-pixels", "4607"]) == 1
+    err = capsys.readouterr().err
+    assert "64×72" in err and "--max-pixels" in err and "Traceback" not in err
+    assert not (tmp_path / "lr.png").exists()
+    assert main([*args, "--max-pixels", "4608"]) == 0
+    assert (tmp_path / "lr.png").exists()

@@ -55,6 +55,8 @@ class DegradeOptions:
     pairs: str | None = None
     crop: int | None = None
     force: bool = False
+    max_pixels: int | None = None
+    """Refuse inputs with more pixels than this (header check); None: the readers' default."""
 
 
 def collect_degrade_inputs(inputs: list[str]) -> tuple[list[str], bool]:
@@ -182,7 +184,7 @@ class _DegradeRunner:
         from ..degrade.pairs import aligned_crop_boxes, pair_scale
 
         opts = self.options
-        image = storage.read_image_at(src)
+        image = storage.read_image_at(src, max_pixels=opts.max_pixels)
         name = storage.name_of(src)
         file_seed = derive_seed(opts.seed, name)
         result = degrade(

@@ -168,13 +168,16 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def read_image_at(location: str) -> Any:
-    """Read an image (RGB(A)/gray, 8 or 16 bits) from a path or URI."""
+def read_image_at(location: str, *, max_pixels: int | None = None) -> Any:
+    """Read an image (RGB(A)/gray, 8 or 16 bits) from a path or URI; ``max_pixels`` (checked
+    from the header, before decoding) defaults to the readers' limit."""
+    from ..imagefile import DEFAULT_MAX_PIXELS
     from ..imageio import decode_image, read_image
 
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     if not is_uri(location):
-        return read_image(location)
-    return decode_image(read_bytes(location), name=location)
+        return read_image(location, max_pixels=limit)
+    return decode_image(read_bytes(location), name=location, max_pixels=limit)
 
 
 def read_image_file_at(location: str, *, max_pixels: int | None) -> Any:
