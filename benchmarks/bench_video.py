@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--frames", type=int, default=None, help="frames of the short clip (default 16, quick 4)"
     )
+    parser.add_argument(
+        "--rows",
+        default="engine,engine_per_call,video,video_long",
+        help="comma-separated rows to run (e.g. video,video_long for the memory floor alone)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="also write the table to this file")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--clip", type=Path, default=None, help=argparse.SUPPRESS)
@@ -237,12 +242,18 @@ def main(argv: list[str] | None = None) -> int:
         short = make_clip(workdir / "clip.mp4", width, height, frames)
         long = make_clip(workdir / "clip_long.mp4", width, height, 4 * frames)
         results = {}
+        wanted = {row.strip() for row in args.rows.split(",")}
+        unknown = wanted - set(LABELS)
+        if unknown:
+            parser.error(f"unknown rows {sorted(unknown)}; choose from {', '.join(LABELS)}")
         for row, clip in (
             ("engine", short),
             ("engine_per_call", short),
             ("video", short),
             ("video_long", long),
         ):
+            if row not in wanted:
+                continue
             print(f"running {row} ...", file=sys.stderr, flush=True)
             results[row] = run_row(row, clip, workdir)
     table = render(results, width, height, frames)

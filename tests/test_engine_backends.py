@@ -385,3 +385,22 @@ def test_auto_keeps_torch_when_the_openvino_window_cap_would_tile_the_image(
     # an image within the cap keeps the measured choice
     small = run_upscale(model, _image(40, 40), memory_budget=2**34)
     assert small.report.backend == "openvino" and small.report.tiles == 1
+
+
+@pytest.mark.parametrize(
+    "openvino_seconds, expected",
+    [(0.80, "openvino"), (0.90, "torch")],  # 20 % faster wins; 10 % faster is a near tie: torch
+)
+def test_auto_needs_a_clear_margin_to_leave_torch(monkeypatch, decisions_cache, openvino_seconds, expected):
+    from realesrgan_kit.core.engine.backends import SWITCH_MARGIN, autoselect
+
+    assert 0.10 < SWITCH_MARGIN < 0.20
+    model = _model("srvgg")
+    timings = {"torch": 1.0, "openvino": openvino_seconds}
+
+    def timed(facts, name, precision, windows, threads):
+        return timings[name], [w.repeat(1, 1, 2, 2) for w in windows]  # same output: exact PSNR
+
+    monkeypatch.setattr(autoselect, "_time_pair", timed)
+    entry = measure_backends(model, "fp32", remeasure=True)
+    assert entry["backend"] == expected and entry["precision"] == "fp32"

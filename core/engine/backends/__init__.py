@@ -9,6 +9,7 @@ entry each (``registry``); ``autoselect`` picks one per machine and model for
 from .autoselect import (
     MEASURE_MIN_PIXELS,
     QUALITY_FLOOR_DB,
+    SWITCH_MARGIN,
     BackendChoice,
     cached_choice,
     choices_path,
@@ -38,5 +39,6 @@ __all__ = [
     "cpu_class",
     "weights_hash",
     "QUALITY_FLOOR_DB",
+    "SWITCH_MARGIN",
     "MEASURE_MIN_PIXELS",
 ]
