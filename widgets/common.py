@@ -160,6 +160,8 @@ class PanelMixin:
     status: w.HTML
     error: w.HTML
     progress: w.IntProgress
+    cancel_button: w.Button
+    worker: Any  # a widgets.worker.Worker: runs one job at a time off the kernel's thread
     state: Any  # a traitlets.Unicode on the concrete panel (observable by tests and the browser)
     _image: np.ndarray | None
 
@@ -173,6 +175,14 @@ class PanelMixin:
     def set_status(self, text: str, state: str) -> None:
         self.status.value = status_html(text, state)
         self.state = state
+
+    def cancel(self) -> bool:
+        """Ask the running job to stop (the engine polls between tiles); true when one ran."""
+        asked = self.worker.cancel()
+        if asked:
+            self.cancel_button.disabled = True
+            self.set_status("cancelling…", "running")
+        return asked
 
     def show_error(self, exc: BaseException, action: str) -> None:
         self.error.value = error_html(exc, action=action)

@@ -330,13 +330,6 @@ class DegradationExplorer(PanelMixin, w.VBox):
 
         return self._submit(job, self._upscaled, "upscaling")
 
-    def cancel(self) -> bool:
-        asked = self.worker.cancel()
-        if asked:
-            self.set_status("cancelling…", "running")
-            self.cancel_button.disabled = True
-        return asked
-
     def close(self) -> None:
         self.worker.shutdown(wait=False)
         super().close()

@@ -238,6 +238,8 @@ class FineTuner(PanelMixin, w.VBox):
             self.stop_button.disabled = True
         return asked
 
+    cancel = stop  # the panels' common name: a training run stops at a checkpoint, not mid-tile
+
     def export(self) -> Path:
         """Copy the trained generator to the "export to" path (refuses to overwrite)."""
         from ..core.train import export_run

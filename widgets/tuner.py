@@ -325,14 +325,6 @@ class UpscaleTuner(PanelMixin, w.VBox):
             self.end_job()
             raise
 
-    def cancel(self) -> bool:
-        """Ask the running job to stop between tiles; nothing partial is shown."""
-        asked = self.worker.cancel()
-        if asked:
-            self.cancel_button.disabled = True
-            self.set_status("cancelling…", "running")
-        return asked
-
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the last result to ``path`` (format from the extension), atomically."""
         from ..core.imageio import write_image

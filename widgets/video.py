@@ -258,14 +258,6 @@ class VideoTuner(PanelMixin, w.VBox):
             self._end()
             raise
 
-    def cancel(self) -> bool:
-        """Ask the running job to stop (within a tile); finished chunks stay for a resume."""
-        asked = self.worker.cancel()
-        if asked:
-            self.cancel_button.disabled = True
-            self.set_status("cancelling…", "running")
-        return asked
-
     def compare_at(self, index: int) -> None:
         """Show frame ``index`` of the clip and of the result side by side."""
         if self.result_path is None:
