@@ -30,3 +30,13 @@ def import_package():
     import realesrgan_kit
 
     return realesrgan_kit
+
+
+def cpu_class() -> str:
+    """The CPU class every benchmark row is labelled with: the engine's own label (so tables and
+    the backend decisions stored per class agree), including the AVX2 cap set through
+    ``ONEDNN_MAX_CPU_ISA``."""
+    import_package()
+    from realesrgan_kit.core.engine.backends.machine import cpu_class as engine_cpu_class
+
+    return engine_cpu_class()

@@ -24,23 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import import_package
-
-
-def cpu_class() -> str:
-    try:
-        flags = next(
-            line.split(":", 1)[1].split()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("flags")
-        )
-    except (OSError, StopIteration):
-        return "unknown CPU"
-    if "avx512_bf16" in flags:
-        return "AVX-512-BF16"
-    if "avx512f" in flags:
-        return "AVX-512"
-    return "AVX2" if "avx2" in flags else "SSE"
+from _support import cpu_class, import_package
 
 
 def _photo(size: int) -> np.ndarray:

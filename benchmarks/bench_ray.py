@@ -25,7 +25,6 @@ import argparse
 import importlib
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -37,25 +36,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import import_package
+from _support import cpu_class, import_package
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "tests" / "data" / "gt" / "baboon.png"
 MODEL = "realesr-animevideov3"
-
-
-def cpu_class() -> str:
-    try:
-        flags = next(
-            line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")
-        )
-    except (OSError, StopIteration):
-        return platform.machine()
-    if "avx512_bf16" in flags:
-        return "AVX-512-BF16"
-    if "avx512f" in flags:
-        return "AVX-512"
-    return "AVX2" if "avx2" in flags else platform.machine()
 
 
 def make_folder(folder: Path, count: int, size: int) -> None:

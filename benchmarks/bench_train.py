@@ -28,21 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _support import ROOT, import_package
+from _support import ROOT, cpu_class, import_package
 
 DATA = ROOT / "tests" / "data"
-
-
-def cpu_class() -> str:
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return platform.machine()
-    if "avx512_bf16" in flags or "amx_bf16" in flags:
-        return "AVX-512-BF16"
-    if "avx512f" in flags:
-        return "AVX-512"
-    return "AVX2" if "avx2" in flags else "x86-64"
 
 
 def make_domain(folder: Path) -> tuple[Path, Path]:

@@ -33,28 +33,12 @@ from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import import_package
+from _support import cpu_class, import_package
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "tests" / "data" / "gt" / "baboon.png"
 MODEL = "realesr-animevideov3"
 RATE = 24
-
-
-def cpu_class() -> str:
-    try:
-        flags = next(
-            line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")
-        )
-    except (OSError, StopIteration):
-        return platform.machine()
-    if "avx512_bf16" in flags:
-        return "AVX-512-BF16"
-    if "avx512f" in flags:
-        return "AVX-512"
-    if "avx2" in flags:
-        return "AVX2"
-    return platform.machine()
 
 
 def make_clip(path: Path, width: int, height: int, frames: int) -> Path:

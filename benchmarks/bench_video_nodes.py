@@ -39,31 +39,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import import_package
+from _support import cpu_class, import_package
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "video_nodes_results.md"
-
-
-def cpu_class() -> str:
-    """The CPU's widest fast path for this workload, from /proc/cpuinfo flags."""
-    try:
-        flags = next(
-            line.split(":", 1)[1].split()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("flags")
-        )
-    except (OSError, StopIteration):
-        return platform.machine()
-    for flag, label in (
-        ("amx_bf16", "AMX-BF16"),
-        ("avx512_bf16", "AVX-512-BF16"),
-        ("avx512f", "AVX-512"),
-        ("avx2", "AVX2"),
-    ):
-        if flag in flags:
-            return label
-    return "SSE"
 
 
 # ---------------------------------------------------------------- memory of this process
