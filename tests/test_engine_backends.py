@@ -211,11 +211,14 @@ def test_a_model_openvino_cannot_convert_is_a_typed_error(monkeypatch, empty_cac
 
 
 def _store_decision(model, backend: str, precision: str) -> None:
+    """Edit the stored measurement so that ``backend precision`` wins it by far."""
     measure_backends(model)  # writes the entry for this machine and model
     path = choices_path()
     data = json.loads(path.read_text())
     (key,) = data
-    data[key].update(backend=backend, precision=precision)
+    label = f"{backend} {precision}"
+    data[key]["seconds"][label] = 1e-6
+    data[key]["psnr"][label] = "exact"
     path.write_text(json.dumps(data))
 
 
@@ -266,7 +269,7 @@ def test_auto_measures_once_stores_the_decision_and_can_be_overridden(monkeypatc
 
     from realesrgan_kit.core.engine.backends import autoselect
 
-    monkeypatch.setattr(autoselect, "_time_pair", no_measuring)
+    monkeypatch.setattr(autoselect, "_time_candidates", no_measuring)
     again = choose_backend(facts, "auto", cpu, job_pixels=MEASURE_MIN_PIXELS)
     assert again.reason == "stored decision" and again.backend == measured.backend
     monkeypatch.undo()
@@ -398,9 +401,62 @@ def test_auto_needs_a_clear_margin_to_leave_torch(monkeypatch, decisions_cache, 
     model = _model("srvgg")
     timings = {"torch": 1.0, "openvino": openvino_seconds}
 
-    def timed(facts, name, precision, windows, threads):
-        return timings[name], [w.repeat(1, 1, 2, 2) for w in windows]  # same output: exact PSNR
+    def timed(facts, labels, windows, threads):
+        seconds = {label: timings[label.split(" ")[0]] for label in labels}
+        outputs = {label: [w.repeat(1, 1, 2, 2) for w in windows] for label in labels}  # exact PSNR
+        return seconds, outputs, {}
 
-    monkeypatch.setattr(autoselect, "_time_pair", timed)
+    monkeypatch.setattr(autoselect, "_time_candidates", timed)
     entry = measure_backends(model, "fp32", remeasure=True)
     assert entry["backend"] == expected and entry["precision"] == "fp32"
+
+
+def test_a_measurement_belongs_to_its_thread_count_and_runs_torch_with_it(monkeypatch, decisions_cache):
+    """A Ray worker or a --threads 1 job ranks backends differently from a 2-thread job: the
+    stored measurement is keyed by thread count, and torch is timed with that count."""
+    from realesrgan_kit.core.engine.backends import autoselect
+    from realesrgan_kit.core.engine.network import PreparedNetwork
+
+    model = _model("srvgg")
+    facts = model_facts(model)
+    seen: list[int] = []
+    forward = PreparedNetwork.__call__
+
+    def counting(self, x):
+        seen.append(torch.get_num_threads())
+        return forward(self, x)
+
+    monkeypatch.setattr(PreparedNetwork, "__call__", counting)
+    before = torch.get_num_threads()
+    entry = measure_backends(model, threads=1)
+    assert entry["threads"] == 1 and seen and set(seen) == {1}
+    assert torch.get_num_threads() == before  # the caller's setting is back
+    assert cached_choice(facts, "auto", threads=1) is not None
+    assert cached_choice(facts, "auto", threads=2) is None  # not measured at 2 threads
+    torch_candidates = sum(1 for label in entry["seconds"] if label.startswith("torch"))
+    # one warm-up and MEASURE_ROUNDS timed passes per window and torch candidate
+    assert len(seen) == autoselect.MEASURE_WINDOWS * (1 + autoselect.MEASURE_ROUNDS) * torch_candidates
+
+
+def test_a_stored_measurement_is_decided_by_todays_rule(decisions_cache):
+    """The decision is derived from the stored seconds and PSNRs when read: an entry written
+    when a 9 % lead still switched backends now stays on torch; a backend below the quality
+    floor is never chosen, however fast."""
+    model = _model("srvgg")
+    facts = model_facts(model)
+    measure_backends(model)
+    path = choices_path()
+    data = json.loads(path.read_text())
+    (key,) = data
+    data[key].update(
+        backend="openvino",
+        precision="bf16",
+        seconds={"torch fp32": 2.0, "torch bf16": 1.0, "openvino fp32": 1.9, "openvino bf16": 0.91},
+        psnr={"torch fp32": "exact", "torch bf16": 50.0, "openvino fp32": "exact", "openvino bf16": 51.0},
+    )
+    path.write_text(json.dumps(data))
+    assert (cached_choice(facts, "auto").backend, cached_choice(facts, "auto").precision) == ("torch", "bf16")
+    data[key]["seconds"]["openvino bf16"] = 0.5
+    data[key]["psnr"]["openvino bf16"] = 30.0  # fast but below the floor
+    path.write_text(json.dumps(data))
+    assert (cached_choice(facts, "auto").backend, cached_choice(facts, "auto").precision) == ("torch", "bf16")

@@ -1,15 +1,24 @@
 """``backend="auto"``: the fastest backend meeting the quality floor, measured once per machine and model.
 
 The measurement runs each candidate (torch fp32, torch in the precision it would pick, OpenVINO
-fp32, and OpenVINO bf16 where the CPU has it) on four 64×64 sample windows (ours, ``samples.py``), after one
-warm-up, and compares them with torch fp32 on the same windows. The fastest candidate whose
-PSNR against torch fp32 is at least ``QUALITY_FLOOR_DB`` wins, where a backend other than torch
-must be at least ``SWITCH_MARGIN`` faster than the best torch candidate (a near tie stays on torch). It costs the one-time OpenVINO
-conversion (about a minute for RealESRGAN_x4plus on 2 cores, cached anyway for later runs) plus
-nine forwards of four 64² windows per candidate: estimated ~30–40 s for x4plus on a quiet
-2-core CPU (2–4 candidates), a few seconds for the compact models (realesr-animevideov3 took
-29–40 s on a 2-core machine under load average ~15, its conversion already cached). The decision is stored in ``<backend cache>/choices.json`` keyed by CPU class,
-weights hash, torch and OpenVINO versions and the requested precision.
+fp32, and OpenVINO bf16 where the CPU has it) on ``MEASURE_WINDOWS`` sample window of
+``MEASURE_SIDE``² (ours, ``samples.py``) with the job's thread count, after one warm-up each,
+in ``MEASURE_ROUNDS`` rounds that take the candidates in turn (a burst of load elsewhere then
+hits every candidate alike, and the best round counts). 128² rather than smaller windows:
+on a quiet 2-core CPU OpenVINO won 64² windows by 2–9 % and then lost whole 128² jobs (x4plus
+fp32 3.65 s against torch's 3.10 s; realesr-animevideov3 bf16 115 ms against 70 ms a 128²
+image). The fastest candidate whose PSNR against torch fp32 is at least ``QUALITY_FLOOR_DB``
+wins, where a backend other than torch must be at least ``SWITCH_MARGIN`` faster than the
+best torch candidate (a near tie stays on torch). It costs the one-time OpenVINO conversion
+(about a minute for RealESRGAN_x4plus on 2 cores, cached for later runs) plus four forwards of
+one window per candidate.
+
+The measurements are stored in ``<backend cache>/choices.json`` keyed by CPU class, weights
+hash, torch and OpenVINO versions, the requested precision, the thread count and the
+measurement's own version; the decision is derived from the stored seconds and PSNRs whenever
+it is read, so a changed rule applies to old measurements too. Thread count is part of the key
+because the ranking changes with it: a Ray worker or a ``--threads 1`` job is not a
+2-thread job.
 
 Re-run: ``measure_backends(model, remeasure=True)`` (CLI: ``--remeasure-backend``), or delete
 that file. Override: pass ``backend="torch"`` or ``"openvino"``. Jobs smaller than
@@ -23,12 +32,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 
 from ...errors import BackendError
 from ..modelinfo import ModelFacts, model_facts
+from ..threads import torch_threads
 from .machine import backend_cache_dir, cpu_class, read_json, weights_hash, write_json_atomic
 from .registry import BACKEND_TYPES
 from .samples import sample_windows
@@ -52,8 +62,11 @@ MEASURE_MIN_PIXELS = 512 * 512
 """Input pixels a job needs before ``auto`` spends a measurement on an unknown model."""
 SWITCH_MARGIN = 0.15
 """How much faster than the best torch candidate another backend must measure to be chosen."""
-MEASURE_SIDE = 64
-MEASURE_WINDOWS = 4
+MEASURE_SIDE = 128
+MEASURE_WINDOWS = 1
+MEASURE_ROUNDS = 3
+MEASUREMENT_VERSION = 2
+"""Bumped when the measurement changes, so entries measured the old way are measured again."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +91,15 @@ def _versions() -> str:
     return f"torch {torch.__version__.split('+')[0]}|openvino {ov_version}"
 
 
-def _key(facts: ModelFacts, precision: str, digest: str | None = None) -> str:
-    return f"{cpu_class()}|{digest or weights_hash(facts.module)}|{_versions()}|{precision}"
+def _thread_count(threads: int | None) -> int:
+    return threads if threads is not None else torch.get_num_threads()
+
+
+def _key(facts: ModelFacts, precision: str, threads: int | None, digest: str | None = None) -> str:
+    return (
+        f"{cpu_class()}|{digest or weights_hash(facts.module)}|{_versions()}|{precision}"
+        f"|threads {_thread_count(threads)}|m{MEASUREMENT_VERSION}"
+    )
 
 
 def _candidates(facts: ModelFacts, precision: str, device: torch.device) -> list[tuple[str, str]]:
@@ -109,19 +129,37 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10.0 * torch.log10(torch.tensor(1.0 / mse)).item()
 
 
-def _time_pair(
-    facts: ModelFacts, name: str, precision: str, windows: list[torch.Tensor], threads: int | None
-) -> tuple[float, list[torch.Tensor]]:
-    runner = BACKEND_TYPES[name].open(facts, precision, torch.device("cpu"), tta=False, threads=threads)
-    with torch.inference_mode():
-        runner(windows[0])  # warm-up: kernel selection, first allocations
-        best = float("inf")
-        outputs: list[torch.Tensor] = []
-        for _ in range(2):
-            started = time.perf_counter()
-            outputs = [runner(w) for w in windows]
-            best = min(best, time.perf_counter() - started)
-    return best, outputs
+def _time_candidates(
+    facts: ModelFacts, labels: list[str], windows: list[torch.Tensor], threads: int | None
+) -> tuple[dict[str, float], dict[str, list[torch.Tensor]], dict[str, str]]:
+    """Best-round seconds and outputs per ``"backend precision"`` label, and the labels that
+    could not run (with why). The rounds take the candidates in turn."""
+    runners: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+    outputs: dict[str, list[torch.Tensor]] = {}
+    seconds: dict[str, float] = {}
+    with torch_threads(threads), torch.inference_mode():
+        for label in labels:
+            name, precision = label.split(" ")
+            try:
+                runner = BACKEND_TYPES[name].open(
+                    facts, precision, torch.device("cpu"), tta=False, threads=threads
+                )
+                outputs[label] = [runner(w) for w in windows]  # warm-up: kernel selection, first allocations
+            except BackendError as exc:
+                if name == "torch":
+                    raise
+                failures[label] = str(exc)
+                log.warning("backend measurement: %s cannot run this model (%s)", label, exc)
+                continue
+            runners[label] = runner
+        for _ in range(MEASURE_ROUNDS):
+            for label, runner in runners.items():
+                started = time.perf_counter()
+                for w in windows:
+                    runner(w)
+                seconds[label] = min(seconds.get(label, float("inf")), time.perf_counter() - started)
+    return seconds, outputs, failures
 
 
 def measure_backends(
@@ -136,55 +174,71 @@ def measure_backends(
     facts = model if isinstance(model, ModelFacts) else model_facts(model)
     device = torch.device("cpu")
     path = choices_path()
-    key = _key(facts, precision)
+    key = _key(facts, precision, threads)
     if not remeasure:
         stored = read_json(path).get(key)
-        if isinstance(stored, dict) and stored.get("backend") in BACKEND_TYPES:
-            return stored
+        if _is_measurement(stored):
+            return dict(stored, **_decide(stored))
     windows = sample_windows(facts.input_channels, MEASURE_SIDE, MEASURE_WINDOWS, multiple=facts.multiple_of)
     started = time.perf_counter()
-    reference_seconds, reference = _time_pair(facts, "torch", "fp32", windows, threads)
-    seconds: dict[str, float] = {}
-    quality: dict[str, float] = {}
-    failures: dict[str, str] = {}
-    if precision in ("auto", "fp32"):  # the reference is a candidate too (exact by definition)
-        seconds["torch fp32"], quality["torch fp32"] = reference_seconds, float("inf")
+    labels = ["torch fp32"]
     for name, used in _candidates(facts, precision, device):
-        if f"{name} {used}" in seconds:
-            continue
-        label = f"{name} {used}"
-        try:
-            seconds[label], outputs = _time_pair(facts, name, used, windows, threads)
-        except BackendError as exc:
-            failures[label] = str(exc)
-            log.warning("backend measurement: %s cannot run this model (%s)", label, exc)
-            continue
-        quality[label] = min(_psnr(o, r) for o, r in zip(outputs, reference, strict=True))
-    good = [label for label in seconds if quality[label] >= QUALITY_FLOOR_DB]
-    best = _winner(good, seconds)
-    backend, used = best.split(" ")
-    entry = {
-        "backend": backend,
-        "precision": used,
+        if f"{name} {used}" not in labels:
+            labels.append(f"{name} {used}")
+    seconds, outputs, failures = _time_candidates(facts, labels, windows, threads)
+    reference = outputs["torch fp32"]
+    if precision not in ("auto", "fp32"):  # the reference is timed, but only a candidate when asked for
+        del seconds["torch fp32"]
+    quality = {
+        label: min(_psnr(o, r) for o, r in zip(outputs[label], reference, strict=True))
+        for label in seconds
+        if label != "torch fp32"
+    }
+    if "torch fp32" in seconds:
+        quality["torch fp32"] = float("inf")  # exact by definition
+    entry: dict[str, Any] = {
         "seconds": seconds,
         "psnr": {k: (round(v, 2) if v != float("inf") else "exact") for k, v in quality.items()},
         "failed": failures,
         "cpu": cpu_class(),
+        "threads": _thread_count(threads),
+        "window": f"{MEASURE_WINDOWS}×{windows[0].shape[-1]}²",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "measurement_seconds": round(time.perf_counter() - started, 2),
     }
+    entry.update(_decide(entry))
     data = read_json(path)
     data[key] = entry
     write_json_atomic(path, data)
     log.info(
-        "backend auto: measured %s in %.1f s; using %s %s (stored in %s)",
+        "backend auto: measured %s in %.1f s at %d thread(s); using %s %s (stored in %s)",
         ", ".join(f"{k} {v:.3f}s" for k, v in seconds.items()),
         entry["measurement_seconds"],
-        backend,
-        used,
+        entry["threads"],
+        entry["backend"],
+        entry["precision"],
         path,
     )
     return entry
+
+
+def _is_measurement(stored: Any) -> TypeGuard[dict[str, Any]]:
+    return (
+        isinstance(stored, dict)
+        and isinstance(stored.get("seconds"), dict)
+        and isinstance(stored.get("psnr"), dict)
+    )
+
+
+def _decide(entry: dict[str, Any]) -> dict[str, str]:
+    """The backend and precision a stored measurement chooses under today's rules."""
+    seconds: dict[str, float] = {
+        k: float(v) for k, v in entry["seconds"].items() if k.split(" ")[0] in BACKEND_TYPES
+    }
+    psnr = {k: float("inf") if v == "exact" else float(v) for k, v in entry["psnr"].items()}
+    good = [label for label in seconds if psnr.get(label, 0.0) >= QUALITY_FLOOR_DB]
+    backend, used = _winner(good, seconds).split(" ")
+    return {"backend": backend, "precision": used}
 
 
 def _winner(good: list[str], seconds: dict[str, float]) -> str:
@@ -204,12 +258,14 @@ def _winner(good: list[str], seconds: dict[str, float]) -> str:
     return best if seconds[best] <= (1 - SWITCH_MARGIN) * seconds[best_torch] else best_torch
 
 
-def cached_choice(facts: ModelFacts, precision: str) -> BackendChoice | None:
-    """The stored decision for this machine, model and precision request, if any (no measuring)."""
-    stored = read_json(choices_path()).get(_key(facts, precision))
-    if isinstance(stored, dict) and stored.get("backend") in BACKEND_TYPES:
-        return BackendChoice(str(stored["backend"]), str(stored["precision"]), "stored decision")
-    return None
+def cached_choice(facts: ModelFacts, precision: str, threads: int | None = None) -> BackendChoice | None:
+    """The stored decision for this machine, model, precision request and thread count, if any
+    (no measuring)."""
+    stored = read_json(choices_path()).get(_key(facts, precision, threads))
+    if not _is_measurement(stored):
+        return None
+    decided = _decide(stored)
+    return BackendChoice(decided["backend"], decided["precision"], "stored decision")
 
 
 def choose_backend(
@@ -236,7 +292,7 @@ def choose_backend(
             "torch", torch_backend.resolve_precision(facts, precision, device), "openvino not installed"
         )
     if not remeasure:
-        stored = cached_choice(facts, precision)
+        stored = cached_choice(facts, precision, threads)
         if stored is not None:
             return stored
     if job_pixels < MEASURE_MIN_PIXELS and not remeasure:

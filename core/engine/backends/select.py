@@ -48,7 +48,11 @@ def select_backend(
                 facts, precision, device, job_pixels=job_pixels, threads=threads, remeasure=remeasure
             )
         else:
-            stored = cached_choice(facts, precision) if device.type == "cpu" and precision != "int8" else None
+            stored = (
+                cached_choice(facts, precision, threads)
+                if device.type == "cpu" and precision != "int8"
+                else None
+            )
             if stored is not None:
                 choice = stored
             else:
