@@ -316,7 +316,9 @@ def settings_from(
         raise InvalidParameterError(
             f"unknown degradation preset {preset!r}; choose one of {', '.join(PRESETS)}"
         )
-    return base.replace(**dict(overrides or {}))
+    if not overrides:  # frozen and validated already: no copy to make (once per training sample)
+        return base
+    return base.replace(**dict(overrides))
 
 
 _REALESRGAN = DegradationSettings()
