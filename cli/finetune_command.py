@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..core.options import DEGRADE_PRESETS, TRAIN_PRECISIONS
-    from ..core.train.settings import EXPORT_CHOICES, PERCEPTUAL_CHOICES, STAGES
+    from ..core.train.settings import EXPORT_CHOICES, GT_TARGETS, PERCEPTUAL_CHOICES, STAGES
 
     p = subparsers.add_parser(
         "finetune",
@@ -46,8 +46,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch", type=int, dest="batch_size", metavar="B", help="batch size (default 12)")
     p.add_argument("--patch", type=int, dest="patch_size", metavar="P", help="HR crop side (default 256)")
-    p.add_argument("--lr", type=float, help="generator learning rate (default 2e-4 net, 1e-4 gan)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="generator learning rate (default 2e-4 net, 1e-4 gan, the official ones; on a few images "
+        "2e-5 held its gain where 2e-4 drifted back, see the README)",
+    )
     p.add_argument("--lr-d", type=float, dest="lr_discriminator", help="discriminator learning rate (1e-4)")
+    p.add_argument(
+        "--gt",
+        dest="gt_target",
+        choices=GT_TARGETS,
+        help="L1/perceptual target: sharpened (USM, the official recipe; default) or plain "
+        "(highest PSNR against the original images)",
+    )
     p.add_argument("--ema", type=float, dest="ema_decay", help="EMA decay of the generator (0.999)")
     p.add_argument("--perceptual", choices=PERCEPTUAL_CHOICES, help="GAN stage: VGG19 perceptual loss or off")
     p.add_argument("--vgg-weights", type=Path, metavar="PATH", help="torchvision's vgg19-dcbb9e9d.pth")
@@ -111,7 +123,8 @@ def _settings(args: argparse.Namespace) -> Any:
         except (KeyError, ValueError, TypeError) as exc:
             log.warning("could not read the settings of %s (%s); using the defaults", run_file, exc)
     given = {name: getattr(args, name) for name in _SETTING_ARGS if getattr(args, name) is not None}
-    return base.replace(**given)
+    settings = base.replace(**given)
+    return settings.with_gt_target(args.gt_target) if args.gt_target is not None else settings
 
 
 def _format_seconds(seconds: float) -> str:

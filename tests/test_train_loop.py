@@ -261,7 +261,8 @@ def test_cli_finetune_shows_progress_and_resumes_with_the_runs_settings(tmp_path
     err = capsys.readouterr().err
     assert "iter 2/2" in err and "it/s" in err and "ETA" in err and "validation at 1: PSNR" in err
     assert (run_dir / "validation" / "iter_00000001.png").is_file()
-    assert json.loads((run_dir / "run.json").read_text())["settings"]["pool_size"] == 180
+    stored = json.loads((run_dir / "run.json").read_text())["settings"]
+    assert stored["pool_size"] == 180 and stored["l1_gt_usm"] and stored["perceptual_gt_usm"]
     resume = [
         "finetune",
         str(hr_folder),
@@ -277,6 +278,11 @@ def test_cli_finetune_shows_progress_and_resumes_with_the_runs_settings(tmp_path
     assert "iter 3/3" in capsys.readouterr().err
     assert main([*resume[:-1], "--stage", "gan", "--resume"]) == 1
     assert "run of another setup" in capsys.readouterr().err
+    plain_dir = tmp_path / "plain"
+    plain = ["finetune", str(hr_folder), "--model", str(weights), "-o", str(plain_dir), "--batch", "2"]
+    assert main([*plain, "--patch", "32", "--iters", "1", "--precision", "fp32", "--gt", "plain"]) == 0
+    stored = json.loads((plain_dir / "run.json").read_text())["settings"]
+    assert not stored["l1_gt_usm"] and not stored["perceptual_gt_usm"]
     assert (
         main(["finetune", str(tmp_path / "none"), "--model", str(weights), "-o", str(tmp_path / "r2")]) == 1
     )

@@ -43,6 +43,9 @@ def setup(tmp_path, isolated_model_dir, data_dir):
 def test_start_trains_shows_curves_and_crops_then_exports(setup):
     tuner, tmp_path = setup
     assert tuner.model.value.endswith("tiny.safetensors") and tuner.stop_button.disabled
+    assert tuner.gt_target.value == "sharpened" and tuner.settings().l1_gt_usm  # the official default
+    tuner.gt_target.value = "plain"
+    assert not tuner.settings().l1_gt_usm and not tuner.settings().perceptual_gt_usm
     tuner.start()
     assert tuner.state == "done" and tuner.result.iteration == 3
     assert 'data-points="3"' in tuner.curves.value and "l1" in tuner.curves.value

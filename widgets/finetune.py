@@ -82,7 +82,7 @@ class FineTuner(PanelMixin, w.VBox):
         refresh_seconds: float = 0.5,
     ) -> None:
         from ..core.options import TRAIN_PRECISIONS
-        from ..core.train.settings import PERCEPTUAL_CHOICES, STAGES, TrainSettings
+        from ..core.train.settings import GT_TARGETS, PERCEPTUAL_CHOICES, STAGES, TrainSettings
 
         base = settings or TrainSettings()
         self.device, self.base_settings = device, base
@@ -117,6 +117,9 @@ class FineTuner(PanelMixin, w.VBox):
             value=base.patch_size, min=8, max=2048, description="patch", style=style
         )
         self.lr = w.FloatText(value=0.0, description="lr (0: official)", style=style)
+        self.gt_target = w.Dropdown(
+            options=list(GT_TARGETS), value=base.gt_target, description="L1 target GT", style=style
+        )
         self.val_every = w.BoundedIntText(
             value=base.val_every, min=1, max=10**8, description="validate every", style=style
         )
@@ -150,7 +153,7 @@ class FineTuner(PanelMixin, w.VBox):
                 w.HBox([self.perceptual, self.precision]),
                 w.HBox([self.iterations, self.val_every]),
                 w.HBox([self.batch, self.patch]),
-                self.lr,
+                w.HBox([self.lr, self.gt_target]),
                 self.resume,
                 w.HBox([self.start_button, self.stop_button]),
                 w.HBox([self.export_path, self.export_button]),
@@ -184,7 +187,7 @@ class FineTuner(PanelMixin, w.VBox):
             lr=float(self.lr.value) or None,
             val_every=int(self.val_every.value),
             precision=self.precision.value,
-        )
+        ).with_gt_target(str(self.gt_target.value))
 
     def start(self) -> concurrent.futures.Future[JobOutcome[Any]]:
         """Start (or, with "resume" ticked, continue) training on the worker thread."""

@@ -29,6 +29,7 @@ __all__ = [
     "STAGES",
     "PERCEPTUAL_CHOICES",
     "EXPORT_CHOICES",
+    "GT_TARGETS",
     "OFFICIAL_PERCEPTUAL_LAYERS",
     "RESUMABLE_FIELDS",
     "TrainSettings",
@@ -37,6 +38,9 @@ __all__ = [
 STAGES = ("net", "gan")
 PERCEPTUAL_CHOICES = ("vgg19", "off")
 EXPORT_CHOICES = ("ema", "raw")
+GT_TARGETS = ("sharpened", "plain")
+"""What the L1 and perceptual losses compare with: the USM-sharpened GT (the official recipe:
+crisper output, lower PSNR against the plain image) or the plain GT (highest PSNR)."""
 
 OFFICIAL_PERCEPTUAL_LAYERS: Mapping[str, float] = MappingProxyType(
     {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
@@ -113,6 +117,17 @@ class TrainSettings:
             raise InvalidParameterError("keep_checkpoints must be at least 1 (resume needs one)")
         for name, weight in self.perceptual_layers.items():
             _number(f"perceptual_layers[{name!r}]", weight, minimum=0.0)
+
+    @property
+    def gt_target(self) -> str:
+        """``sharpened`` or ``plain``: what the L1 loss compares with (see ``GT_TARGETS``)."""
+        return "sharpened" if self.l1_gt_usm else "plain"
+
+    def with_gt_target(self, target: str) -> TrainSettings:
+        """These settings with the L1 and perceptual losses against the ``target`` GT."""
+        _choice("gt_target", target, GT_TARGETS)
+        sharpened = target == "sharpened"
+        return self.replace(l1_gt_usm=sharpened, perceptual_gt_usm=sharpened)
 
     @property
     def generator_lr(self) -> float:
