@@ -159,7 +159,10 @@ class PanelMixin:
 
     status: w.HTML
     error: w.HTML
+    stats: w.HTML
     progress: w.IntProgress
+    progress_label: w.Label
+    run_button: w.Button
     cancel_button: w.Button
     worker: Any  # a widgets.worker.Worker: runs one job at a time off the kernel's thread
     state: Any  # a traitlets.Unicode on the concrete panel (observable by tests and the browser)
@@ -167,6 +170,25 @@ class PanelMixin:
 
     def set_image(self, image: Any, name: str | None = None) -> None:
         raise NotImplementedError
+
+    def build_run_controls(
+        self, *, run: str, icon: str, unit: str, status: str, style: dict[str, str]
+    ) -> None:
+        """The run row a job panel shows: Run and Cancel buttons, a progress bar counting
+        ``unit``, its label, the status line (starting at ``status``), the error box and stats."""
+        import ipywidgets as w  # this module stays importable without it (the helpers above need none)
+
+        self.run_button = w.Button(description=run, button_style="primary", icon=icon)
+        self.cancel_button = w.Button(
+            description="Cancel", button_style="warning", icon="stop", disabled=True
+        )
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, description=unit, style=style, layout=w.Layout(width="260px")
+        )
+        self.progress_label = w.Label("")
+        self.status = w.HTML(status_html(status, "idle"))
+        self.error = w.HTML("")
+        self.stats = w.HTML("")
 
     @property
     def image(self) -> Any:

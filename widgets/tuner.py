@@ -31,7 +31,6 @@ from .common import (
     report_rows,
     rows_html,
     selected_model,
-    status_html,
 )
 from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
@@ -176,17 +175,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
             layout=wide,
         )
         self.tta = w.Checkbox(value=False, description="TTA (8 flips/rotations, 8× slower)", indent=False)
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.cancel_button = w.Button(
-            description="Cancel", button_style="warning", icon="stop", disabled=True
-        )
-        self.progress = w.IntProgress(
-            value=0, min=0, max=1, description="tiles", style=style, layout=w.Layout(width="260px")
-        )
-        self.progress_label = w.Label("")
-        self.status = w.HTML(status_html("ready", "idle"))
-        self.error = w.HTML("")
-        self.stats = w.HTML("")
+        self.build_run_controls(run="Run", icon="play", unit="tiles", status="ready", style=style)
         self.save_path = w.Text(
             placeholder="e.g. result.png", description="save as", style=style, layout=w.Layout(width="180px")
         )

@@ -22,7 +22,7 @@ import traitlets
 
 from ..core.errors import InvalidParameterError
 from ..core.zoo import DEFAULT_MODEL
-from .common import PanelMixin, format_seconds, rows_html, status_html
+from .common import PanelMixin, format_seconds, rows_html
 from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE
 from .tuner import UpscaleTuner
@@ -120,17 +120,9 @@ class VideoTuner(PanelMixin, w.VBox):
         self.output = w.Text(description="save as", style=style, layout=wide)
         self.overwrite = w.Checkbox(value=False, description="overwrite", indent=False)
         self.resume = w.Checkbox(value=False, description="resume an interrupted run", indent=False)
-        self.run_button = w.Button(description="Upscale whole clip", button_style="primary", icon="film")
-        self.cancel_button = w.Button(
-            description="Cancel", button_style="warning", icon="stop", disabled=True
+        self.build_run_controls(
+            run="Upscale whole clip", icon="film", unit="frames", status="load a clip", style=style
         )
-        self.progress = w.IntProgress(
-            value=0, min=0, max=1, description="frames", style=style, layout=w.Layout(width="260px")
-        )
-        self.progress_label = w.Label("")
-        self.status = w.HTML(status_html("load a clip", "idle"))
-        self.error = w.HTML("")
-        self.stats = w.HTML("")
         self.compare_frame = w.IntSlider(
             value=0,
             min=0,
