@@ -140,6 +140,33 @@ def test_second_load_reads_the_cached_ir_and_does_not_convert(monkeypatch, empty
         run_upscale(_model("rrdb", seed=5), image, backend="openvino", precision="fp32")
 
 
+def test_a_cached_run_compiles_the_ir_file_without_reading_it(monkeypatch, empty_cache):
+    import openvino
+
+    model, image = _model(), _image(12, 12)
+    first = run_upscale(model, image, backend="openvino", precision="fp32").image
+
+    def no_read(self, *args, **kwargs):
+        raise AssertionError("read the IR although it is cached")
+
+    monkeypatch.setattr(openvino.Core, "read_model", no_read)
+    again = run_upscale(model, image, backend="openvino", precision="fp32").image
+    np.testing.assert_array_equal(first, again)
+
+
+def test_a_damaged_cached_ir_is_converted_again_with_a_warning(empty_cache, caplog):
+    model, image = _model(), _image(12, 12)
+    first = run_upscale(model, image, backend="openvino", precision="fp32").image
+    shutil.rmtree(empty_cache / "openvino" / "compiled")  # so the damaged file is really read
+    (xml,) = (empty_cache / "openvino").glob("*.xml")
+    xml.write_text("<net>not a model")
+    with caplog.at_level(logging.WARNING):
+        again = run_upscale(model, image, backend="openvino", precision="fp32").image
+    np.testing.assert_array_equal(first, again)
+    assert "converting it again" in caplog.text
+    assert xml.read_text().startswith("<?xml")
+
+
 def test_a_killed_conversion_leaves_nothing_that_looks_cached(monkeypatch, empty_cache):
     def killed(model, path, compress_to_fp16=False):
         (empty_cache / "openvino").mkdir(parents=True, exist_ok=True)

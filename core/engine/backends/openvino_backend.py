@@ -18,6 +18,7 @@ import importlib.util
 import logging
 import math
 import threading
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -97,6 +98,35 @@ def load_or_convert(facts: ModelFacts) -> tuple[Any, bool]:
         model = convert(facts)
         _save_atomic(model, xml)
         return model, True
+
+
+def load_ir(facts: ModelFacts, precision: str) -> tuple[Any, bool]:
+    """The model to compile for ``precision`` (the path of its IR, else the model itself) and
+    whether that IR was already cached before this call.
+
+    A path rather than a read model: with ``CACHE_DIR`` set, OpenVINO compiles a path whose
+    blob is cached without reading the IR at all (x4plus int8: 0.4 s instead of 0.5 s reading
+    the IR plus 0.4 s compiling). A fresh conversion or quantisation is saved first and its
+    path returned too, so the first run's blob is the one the second run finds.
+    """
+    if precision == "int8":
+        from .openvino_int8 import int8_model_path, load_or_quantize
+
+        xml = int8_model_path(facts)
+        if _ir_complete(xml):
+            return str(xml), True
+        model = load_or_quantize(facts, load_or_convert(facts)[0])
+    else:
+        xml = converted_model_path(facts, "fp32")
+        if _ir_complete(xml):
+            return str(xml), True
+        model, _ = load_or_convert(facts)
+    # the saved file if saving worked: the next run then finds this run's compiled blob
+    return (str(xml) if _ir_complete(xml) else model), False
+
+
+def _ir_complete(xml: Path) -> bool:
+    return xml.is_file() and xml.with_suffix(".bin").is_file()
 
 
 def compile_model(model: Any, precision: str, threads: int | None, *, what: str = "model") -> Any:
@@ -232,12 +262,17 @@ class OpenVINOBackend:
         self, facts: ModelFacts, precision: str, device: torch.device, *, tta: bool, threads: int | None
     ) -> OpenVINORunner:
         self.require()
-        model, _converted = load_or_convert(facts)
-        if precision == "int8":
-            from .openvino_int8 import load_or_quantize
-
-            model = load_or_quantize(facts, model)
-        compiled = compile_model(model, precision, threads)
+        model, cached = load_ir(facts, precision)
+        try:
+            compiled = compile_model(model, precision, threads)
+        except BackendCompileError as exc:
+            if not cached:
+                raise
+            # a damaged cache entry, not the model: make it again once
+            log.warning("the cached OpenVINO model %s did not compile (%s); converting it again", model, exc)
+            Path(model).unlink(missing_ok=True)
+            model, _ = load_ir(facts, precision)
+            compiled = compile_model(model, precision, threads)
         return OpenVINORunner(facts, precision, compiled, tta=tta, threads=threads, model=model)
 
     def bytes_per_pixel(self, facts: ModelFacts, precision: str, *, batch_items: int, tta: bool) -> float:

@@ -12,7 +12,9 @@ found by a per-layer sensitivity measurement, see docs/engine.md) stay in floati
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
+from pathlib import Path
 from typing import Any
 
 from ...errors import BackendCompileError
@@ -20,7 +22,14 @@ from ..modelinfo import ModelFacts
 from .openvino_ir import INSTALL_HINT, converted_model_path, require_openvino, save_ir_atomic
 from .samples import sample_windows
 
-__all__ = ["load_or_quantize", "quantize", "keep_in_float", "RECIPE", "CALIBRATION_WINDOWS"]
+__all__ = [
+    "load_or_quantize",
+    "int8_model_path",
+    "quantize",
+    "keep_in_float",
+    "RECIPE",
+    "CALIBRATION_WINDOWS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +100,20 @@ def quantize(facts: ModelFacts, model: Any, *, ignored: list[str] | None = None,
         ) from exc
 
 
+def int8_model_path(facts: ModelFacts) -> Path:
+    """Where the quantised IR lives. NNCF's version comes from the package metadata: importing
+    NNCF takes ~0.4 s, which a run that finds the model cached should not pay."""
+    try:
+        version = importlib.metadata.version("nncf")
+    except importlib.metadata.PackageNotFoundError:
+        version = _nncf().__version__
+    return converted_model_path(facts, "int8", f"-{RECIPE}-nncf{version}")
+
+
 def load_or_quantize(facts: ModelFacts, model: Any) -> Any:
     """The cached int8 IR, or a fresh quantisation (saved for the next run)."""
     ov = require_openvino()
-    nncf = _nncf()
-    xml = converted_model_path(facts, "int8", f"-{RECIPE}-nncf{nncf.__version__}")
+    xml = int8_model_path(facts)
     if xml.is_file() and xml.with_suffix(".bin").is_file():
         try:
             return ov.Core().read_model(str(xml))
