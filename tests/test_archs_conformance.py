@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from realesrgan_kit.core.archs import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN
+from realesrgan_kit.core.archs.rrdbnet_quantize import TrunkSplitDenseBlock, split_dense_trunks
 from support import reference_impl
 from support.tiny_models import tiny_discriminator, tiny_rrdb, tiny_srvgg
 
@@ -24,6 +25,24 @@ def test_rrdbnet_matches_reference(scale, in_ch):
         ref = reference_impl.rrdbnet(net.state_dict(), x, scale=scale, num_block=2)
     assert ours.shape == (1, in_ch, 16 * scale, 16 * scale)
     torch.testing.assert_close(ours, ref, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1, 4])
+def test_rrdbnet_quantization_form_computes_the_same_and_leaves_the_original(scale):
+    net = tiny_rrdb(scale=scale, num_feat=8, num_grow_ch=5, num_block=2)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    split = split_dense_trunks(net)
+    blocks = [m for m in split.modules() if isinstance(m, TrunkSplitDenseBlock)]
+    assert len(blocks) == 2 * 3
+    # the trunk's share of all five convolutions runs as one: 4 growths + the block's output
+    assert blocks[0].trunk.in_channels == 8 and blocks[0].trunk.out_channels == 4 * 5 + 8
+    assert [c.in_channels for c in blocks[0].features] == [5, 10, 15, 20]
+    x = _input(3)
+    with torch.inference_mode():
+        torch.testing.assert_close(split(x), net(x), rtol=0, atol=1e-5)
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    with pytest.raises(TypeError, match="RRDBNet"):
+        split_dense_trunks(tiny_srvgg())
 
 
 @pytest.mark.parametrize("num_upsample,scale", [(1, 2), (3, 8)])

@@ -45,6 +45,8 @@ class EnginePolicy:
     - ``tiling``: see :data:`Tiling`.
     - ``fast_forward``: given the engine's private, converted copy of the module, a forward
       with the same results that is faster or leaner than ``module(x)``; ``None``: ``module``.
+    - ``quantization_form``: given the module, a float32 copy with the same results arranged
+      for int8 quantisation (what the quantiser should see); ``None``: the module as it is.
     """
 
     tile_pad: int | None = None
@@ -53,6 +55,7 @@ class EnginePolicy:
     channels_last: bool = True
     tiling: Tiling = "supported"
     fast_forward: Callable[[nn.Module], Forward] | None = None
+    quantization_form: Callable[[nn.Module], nn.Module] | None = None
 
 
 def default_policy(model: Any = None) -> EnginePolicy:

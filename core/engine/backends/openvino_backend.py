@@ -14,6 +14,7 @@ reshaped to that size, so edge windows need neither padding nor a compile per sh
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import logging
 import math
@@ -115,7 +116,10 @@ def load_ir(facts: ModelFacts, precision: str) -> tuple[Any, bool]:
         xml = int8_model_path(facts)
         if _ir_complete(xml):
             return str(xml), True
-        model = load_or_quantize(facts, load_or_convert(facts)[0])
+        form = facts.policy.quantization_form
+        # the architecture's quantisation form is a different graph: converted for int8 only
+        source = convert(dataclasses.replace(facts, module=form(facts.module))) if form else None
+        model = load_or_quantize(facts, source if source is not None else load_or_convert(facts)[0])
     else:
         xml = converted_model_path(facts, "fp32")
         if _ir_complete(xml):

@@ -3,11 +3,16 @@
 Calibration uses ``CALIBRATION_WINDOWS`` of our own 64×64 sample windows (``samples.py``),
 never the user's images, which keeps it deterministic and under ~1 GB even for
 RealESRGAN_x4plus. The quantised IR is cached beside the fp32 one, keyed by the weights hash,
-the OpenVINO and NNCF versions and ``RECIPE``. Weights are quantised per output channel
-(NNCF's default for convolutions); activations use the ``mixed`` preset (asymmetric), which
-suits the leaky-ReLU features of these networks better than the symmetric default; fast bias
-correction is on. The operations ``keep_in_float`` lists (the output side of the network,
-found by a per-layer sensitivity measurement, see docs/engine.md) stay in floating point.
+the OpenVINO and NNCF versions, ``RECIPE`` and whether the CPU has VNNI. What is quantised is
+the architecture's ``quantization_form`` where it has one (RRDBNet: the dense blocks' trunk
+apart, ``archs/rrdbnet_quantize.py``). Weights are quantised per output channel (NNCF's
+default for convolutions), with all 8 bits where the CPU has VNNI and 7 where it does not
+(NNCF's overflow fix); activations use the ``mixed`` preset (asymmetric), which suits the
+leaky-ReLU features of these networks better than the symmetric default. Additions stay in
+float (quantising the residual sums costs quality and buys no int8 convolution), and bias
+correction is off (no better on our samples, and calibration runs in half the time). The
+operations ``keep_in_float`` lists (the network's ends, found by a per-layer sensitivity
+measurement, see docs/engine.md) stay in floating point.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from ...errors import BackendCompileError
 from ..modelinfo import ModelFacts
+from .machine import cpu_has_int8_dot_product
 from .openvino_ir import INSTALL_HINT, converted_model_path, require_openvino, save_ir_atomic
 from .samples import sample_windows
 
@@ -33,9 +39,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RECIPE = "r3"
+RECIPE = "r4"
 """Bumped whenever the settings below change, so stale quantised models are not reused."""
 CALIBRATION_WINDOWS = 8
+IGNORED_TYPES: tuple[str, ...] = ("Interpolate", "Add")
+"""Operations never quantised: nearest-neighbour upsampling only copies values, and additions
+(residual sums, the split dense blocks' partial sums) would be rounded to 8 bits in the trunk."""
 CALIBRATION_SIDE = 64
 
 
@@ -81,15 +90,19 @@ def quantize(facts: ModelFacts, model: Any, *, ignored: list[str] | None = None,
             facts.input_channels, CALIBRATION_SIDE, CALIBRATION_WINDOWS, multiple=facts.multiple_of
         )
     ]
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+
     settings: dict[str, Any] = {
         "preset": nncf.QuantizationPreset.MIXED,
         "subset_size": len(windows),
-        "fast_bias_correction": True,
+        "advanced_parameters": AdvancedQuantizationParameters(
+            overflow_fix=OverflowFix.DISABLE if cpu_has_int8_dot_product() else OverflowFix.ENABLE,
+            disable_bias_correction=True,
+        ),
     }
     settings.update(options)
     names = keep_in_float(model) if ignored is None else ignored
-    # nearest-neighbour upsampling only copies values: quantising around it adds error, no speed
-    settings["ignored_scope"] = nncf.IgnoredScope(names=names, types=["Interpolate"], validate=False)
+    settings["ignored_scope"] = nncf.IgnoredScope(names=names, types=list(IGNORED_TYPES), validate=False)
     try:
         return nncf.quantize(model, nncf.Dataset(windows), **settings)
     except Exception as exc:
@@ -107,7 +120,8 @@ def int8_model_path(facts: ModelFacts) -> Path:
         version = importlib.metadata.version("nncf")
     except importlib.metadata.PackageNotFoundError:
         version = _nncf().__version__
-    return converted_model_path(facts, "int8", f"-{RECIPE}-nncf{version}")
+    dot = "vnni" if cpu_has_int8_dot_product() else "novnni"
+    return converted_model_path(facts, "int8", f"-{RECIPE}-{dot}-nncf{version}")
 
 
 def load_or_quantize(facts: ModelFacts, model: Any) -> Any:

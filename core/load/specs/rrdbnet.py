@@ -9,6 +9,7 @@ from typing import Any
 
 from ...archs.rrdbnet import RRDBNet, unshuffle_factor
 from ...archs.rrdbnet_forward import TAIL_STRIPE_BYTES, lean_forward_for
+from ...archs.rrdbnet_quantize import split_dense_trunks
 from ...errors import CorruptModelError, UnsupportedModelError
 from ..descriptor import SUPER_RESOLUTION
 from ..policy import EnginePolicy
@@ -186,6 +187,7 @@ def facts(hp: Mapping[str, Any]) -> ArchitectureFacts:
             activation_elements_per_pixel=RRDB_BODY_MAPS * hp["num_feat"] / (u * u),
             fixed_activation_bytes=3 * TAIL_STRIPE_BYTES,  # the tail's stripes
             fast_forward=lean_forward_for,
+            quantization_form=split_dense_trunks,
         ),
     )
 
