@@ -11,7 +11,6 @@ import pytest
 
 from realesrgan_kit.core.engine import prepare_frame_upscaler, run_upscale
 from realesrgan_kit.core.errors import OperationCancelledError
-from realesrgan_kit.core.load import build_descriptor
 from realesrgan_kit.core.video import (
     assemble_chunks,
     is_video_file,
@@ -26,14 +25,14 @@ from realesrgan_kit.core.video import (
     upscale_video,
 )
 from support.clips import decoded, frame_image, frame_times, make_clip, packets
-from support.tiny_models import tiny_srvgg
+from support.tiny_models import tiny_video_model
 
 FAST = {"preset": "ultrafast"}
 
 
 @pytest.fixture(scope="module")
 def model():
-    return build_descriptor(tiny_srvgg(upscale=2, num_feat=4, num_conv=2).state_dict())
+    return tiny_video_model()
 
 
 @pytest.fixture(scope="module")

@@ -23,17 +23,16 @@ from realesrgan_kit.core.errors import (
     UnsupportedCodecError,
     UnsupportedPixelFormatError,
 )
-from realesrgan_kit.core.load import build_descriptor
 from realesrgan_kit.core.video import probe_video, upscale_video
 from support.clips import decoded, make_clip, packets
-from support.tiny_models import tiny_srvgg
+from support.tiny_models import tiny_video_model
 
 FAST = {"preset": "ultrafast"}
 
 
 @pytest.fixture(scope="module")
 def model():
-    return build_descriptor(tiny_srvgg(upscale=2, num_feat=4, num_conv=2).state_dict())
+    return tiny_video_model()
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +115,10 @@ _CHILD = textwrap.dedent(
     import sys, threading
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    from realesrgan_kit.core.load import build_descriptor
     from realesrgan_kit.core.video import upscale_video
-    from support.tiny_models import tiny_srvgg
+    from support.tiny_models import tiny_video_model
 
-    model = build_descriptor(tiny_srvgg(upscale=2, num_feat=4, num_conv=2).state_dict())
+    model = tiny_video_model()
     marker = Path({marker!r})
     parts = Path({target!r} + ".parts")
 

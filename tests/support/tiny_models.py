@@ -67,3 +67,10 @@ def tiny_srvgg(
 
 def tiny_discriminator(in_ch: int = 3, num_feat: int = 4, seed: int = 0) -> UNetDiscriminatorSN:
     return _randomize(UNetDiscriminatorSN(num_in_ch=in_ch, num_feat=num_feat), seed)
+
+
+def tiny_video_model():
+    """The ×2 compact model the video tests run: a few convolutions, fast on every frame."""
+    from realesrgan_kit.core.load import build_descriptor
+
+    return build_descriptor(tiny_srvgg(upscale=2, num_feat=4, num_conv=2).state_dict())
