@@ -18,7 +18,6 @@ from ...zoo import model_dir
 
 __all__ = [
     "cpu_class",
-    "cpu_has_int8_dot_product",
     "weights_hash",
     "backend_cache_dir",
     "read_json",
@@ -63,19 +62,6 @@ def cpu_class() -> str:
     if cap in ("AVX2", "AVX2_VNNI", "AVX2_VNNI_2") and native.startswith("AVX-512"):
         return "AVX2 (ISA-limited)"
     return native
-
-
-def cpu_has_int8_dot_product() -> bool:
-    """True when int8 convolutions can use VNNI (AVX-512 VNNI, AVX-VNNI or AMX), honouring an
-    ``ONEDNN_MAX_CPU_ISA`` cap. Without it, oneDNN multiplies uint8 by int8 in pairs that add up
-    in 16 bits, which overflow unless weights use 7 of their 8 bits (NNCF's overflow fix)."""
-    flags = _cpu_flags()
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
-    if cap in ("AVX2_VNNI", "AVX2_VNNI_2"):
-        return "avx_vnni" in flags
-    if cap and not cap.startswith(("AVX512", "AVX10", "AMX", "ALL", "DEFAULT")):
-        return False
-    return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
 
 
 _HASHES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
