@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from realesrgan_kit.core.engine import default_tile_pad, estimate_tile_memory, run_upscale
-from realesrgan_kit.core.engine.modelinfo import model_facts
+from realesrgan_kit.core.engine.modelinfo import model_facts, probe_activations
 from realesrgan_kit.core.load import build_descriptor
 from realesrgan_kit.core.load.policy import UNKNOWN_RECEPTIVE_FIELD_PAD, EnginePolicy, default_policy
 from realesrgan_kit.core.load.specs.rrdbnet import RRDB_BODY_MAPS, RRDB_TILE_PAD
@@ -91,7 +91,35 @@ def test_a_spandrel_model_gets_a_sane_default_policy():
     facts = model_facts(foreign)
     assert facts.policy == default_policy()
     assert default_tile_pad(facts) == UNKNOWN_RECEPTIVE_FIELD_PAD  # nothing known about its field
-    assert estimate_tile_memory(foreign, 32) > 0  # measured on a shape-only copy
+    assert estimate_tile_memory(foreign, 32) > 0  # measured on a zero-weight copy
+
+
+def test_the_activation_probe_counts_layers_once_per_module_and_leaves_the_weights():
+    net = tiny_srvgg(upscale=2, num_feat=4, num_conv=2)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    facts = model_facts(spandrel_like(net, 2))
+    probe = probe_activations(facts)
+    assert probe is not None and probe is probe_activations(facts)  # remembered, not re-run
+    # the widest layer is the last conv, 4 features in and 3·2² out (the shuffle after it is a
+    # function, not a layer); the body's 4 → 4 convs and PReLUs have 8
+    assert probe.peak_elements_per_pixel == 4 + 3 * 2 * 2
+    assert probe.output_elements_per_pixel == 3 * 2 * 2
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+
+
+def test_a_module_that_fails_on_zeros_is_probed_on_meta_tensors():
+    class RefusesZeros(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 12, 3, padding=1)
+
+        def forward(self, x):
+            if x.device.type == "cpu" and not bool(x.any()):
+                raise ValueError("a blank input")
+            return torch.nn.functional.pixel_shuffle(self.conv(x), 2)
+
+    probe = probe_activations(model_facts(spandrel_like(RefusesZeros(), 2)))
+    assert probe is not None and probe.output_elements_per_pixel == 3 * 2 * 2
 
 
 def test_an_adopted_spandrel_rrdbnet_runs_with_our_policy():

@@ -147,7 +147,7 @@ def test_unknown_architecture_gets_safe_defaults(image):
     result = run_upscale(model, image, precision="fp32", tile="auto")
     assert result.image.shape == (60, 82, 3)
     assert result.report.tile_pad == 32  # unknown receptive field: a fixed pad
-    assert result.report.macs > 0  # counted on a shape-only probe
+    assert result.report.macs > 0  # counted on a zero-weight probe
 
 
 def test_threads_are_restored(tiny, image):

@@ -6,7 +6,7 @@ Per-pixel costs:
 
 - the network's live activations: the architecture policy's
   ``activation_elements_per_pixel`` where it gives one (RRDBNet: its body maps), else the
-  largest (inputs + output) of any layer, measured on a shape-only copy
+  largest (inputs + output) of any layer, measured on a zero-weight copy
   (``modelinfo.probe_activations``), times ``GENERIC_SAFETY`` for tensors kept alive across
   layers (skip connections);
 - plus the window's input and output copies (float32 and the compute format).

@@ -4,7 +4,7 @@ Each architecture spec gives its models an :class:`EnginePolicy` (the role spand
 ``ModelTiling`` plays there, plus the memory model and fast paths), so adding a network
 touches its own modules and the registry, never the engine. Models that come from elsewhere
 (a spandrel descriptor from ComfyUI) get :func:`default_policy`: the engine then measures
-what it needs on a shape-only copy of the network.
+what it needs on a zero-weight copy of the network.
 """
 
 from __future__ import annotations
