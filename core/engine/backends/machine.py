@@ -16,13 +16,7 @@ from torch import nn
 
 from ...zoo import model_dir
 
-__all__ = [
-    "cpu_class",
-    "weights_hash",
-    "backend_cache_dir",
-    "read_json",
-    "write_json_atomic",
-]
+__all__ = ["cpu_class", "weights_hash", "backend_cache_dir", "read_json", "write_json_atomic"]
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from ..network import _dihedral, _undo_dihedral
 from ..padding import reflect_pad
 from ..precision import cpu_has_fast_bf16
 from .machine import cpu_class
-from .openvino_ir import INSTALL_HINT, converted_model_path, ir_cache_dir, openvino_version
+from .openvino_ir import INSTALL_HINT, converted_model_path, ir_cache_dir, ir_is_complete, openvino_version
 from .openvino_ir import require_openvino as _require_openvino
 from .openvino_ir import save_ir_atomic as _save_atomic
 
@@ -90,7 +90,7 @@ def load_or_convert(facts: ModelFacts) -> tuple[Any, bool]:
     ov = _require_openvino()
     xml = converted_model_path(facts, "fp32")
     with _convert_lock:
-        if xml.is_file() and xml.with_suffix(".bin").is_file():
+        if ir_is_complete(xml):
             try:
                 return ov.Core().read_model(str(xml)), False
             except RuntimeError as exc:
@@ -111,26 +111,26 @@ def load_ir(facts: ModelFacts, precision: str) -> tuple[Any, bool]:
     path returned too, so the first run's blob is the one the second run finds.
     """
     if precision == "int8":
-        from .openvino_int8 import int8_model_path, load_or_quantize
+        from .openvino_int8 import int8_model_path, quantize_and_save
 
         xml = int8_model_path(facts)
-        if _ir_complete(xml):
+        if ir_is_complete(xml):
             return str(xml), True
         form = facts.policy.quantization_form
         # the architecture's quantisation form is a different graph: converted for int8 only
-        source = convert(dataclasses.replace(facts, module=form(facts.module))) if form else None
-        model = load_or_quantize(facts, source if source is not None else load_or_convert(facts)[0])
+        source = (
+            convert(dataclasses.replace(facts, module=form(facts.module)))
+            if form
+            else load_or_convert(facts)[0]
+        )
+        model = quantize_and_save(facts, source)
     else:
         xml = converted_model_path(facts, "fp32")
-        if _ir_complete(xml):
+        if ir_is_complete(xml):
             return str(xml), True
         model, _ = load_or_convert(facts)
     # the saved file if saving worked: the next run then finds this run's compiled blob
-    return (str(xml) if _ir_complete(xml) else model), False
-
-
-def _ir_complete(xml: Path) -> bool:
-    return xml.is_file() and xml.with_suffix(".bin").is_file()
+    return (str(xml) if ir_is_complete(xml) else model), False
 
 
 def compile_model(model: Any, precision: str, threads: int | None, *, what: str = "model") -> Any:

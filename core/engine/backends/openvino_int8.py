@@ -26,11 +26,11 @@ from typing import Any
 
 from ...errors import BackendCompileError
 from ..modelinfo import ModelFacts
-from .openvino_ir import INSTALL_HINT, converted_model_path, require_openvino, save_ir_atomic
+from .openvino_ir import INSTALL_HINT, converted_model_path, save_ir_atomic
 from .samples import sample_windows
 
 __all__ = [
-    "load_or_quantize",
+    "quantize_and_save",
     "int8_model_path",
     "quantize",
     "keep_in_float",
@@ -43,10 +43,10 @@ log = logging.getLogger(__name__)
 RECIPE = "r4"
 """Bumped whenever the settings below change, so stale quantised models are not reused."""
 CALIBRATION_WINDOWS = 8
+CALIBRATION_SIDE = 64
 IGNORED_TYPES: tuple[str, ...] = ("Interpolate", "Add")
 """Operations never quantised: nearest-neighbour upsampling only copies values, and additions
 (residual sums, the split dense blocks' partial sums) would be rounded to 8 bits in the trunk."""
-CALIBRATION_SIDE = 64
 
 
 def keep_in_float(model: Any) -> list[str]:
@@ -124,15 +124,9 @@ def int8_model_path(facts: ModelFacts) -> Path:
     return converted_model_path(facts, "int8", f"-{RECIPE}-nncf{version}")
 
 
-def load_or_quantize(facts: ModelFacts, model: Any) -> Any:
-    """The cached int8 IR, or a fresh quantisation (saved for the next run)."""
-    ov = require_openvino()
+def quantize_and_save(facts: ModelFacts, model: Any) -> Any:
+    """``model`` quantised (``quantize``) and saved where ``int8_model_path`` says, for the next run."""
     xml = int8_model_path(facts)
-    if xml.is_file() and xml.with_suffix(".bin").is_file():
-        try:
-            return ov.Core().read_model(str(xml))
-        except RuntimeError as exc:
-            log.warning("cached int8 model %s is unreadable (%s); quantising again", xml, exc)
     log.info("quantising the model to int8 once with NNCF (cached in %s)", xml.parent)
     quantised = quantize(facts, model)
     save_ir_atomic(quantised, xml)

@@ -23,6 +23,7 @@ __all__ = [
     "openvino_version",
     "ir_cache_dir",
     "converted_model_path",
+    "ir_is_complete",
     "save_ir_atomic",
 ]
 
@@ -55,6 +56,11 @@ def converted_model_path(facts: ModelFacts, precision: str, recipe: str = "") ->
     arch = (facts.architecture or type(facts.module).__name__).replace("/", "_")
     kind = "fp32" if precision in ("fp32", "bf16") else f"{precision}{recipe}"
     return ir_cache_dir() / f"{arch}-{weights_hash(facts.module)}-ov{openvino_version()}-{kind}.xml"
+
+
+def ir_is_complete(xml: Path) -> bool:
+    """Both halves of a saved IR are there (``save_ir_atomic`` moves the ``.xml`` in last)."""
+    return xml.is_file() and xml.with_suffix(".bin").is_file()
 
 
 def save_ir_atomic(model: Any, xml: Path) -> None:
