@@ -5,7 +5,8 @@ know. Facts they lack are measured on a copy of the network whose weights are al
 their shapes matter): activation sizes for the memory estimate and convolution MACs for the
 report. Zeros rather than ``meta`` tensors: the first meta operation in a process imports
 torch's compiler stack, which cost ~1 s of an OpenVINO run's start, while a zero-weight forward
-on a 16² window costs ~0.1 s (x4plus) and reads untouched zero pages, not new memory. When
+on a 16² window costs ~0.2 s (x4plus; both on a 2-core AVX-512-BF16 EPYC) and reads untouched
+zero pages, not new memory. When
 neither works the engine falls back to conservative constants.
 """
 
