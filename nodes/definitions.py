@@ -88,7 +88,12 @@ def _load_model_spec() -> NodeSpec:
             ),
         ),
         outputs=(
-            OutputSpec("model", MODEL_TYPE, "The loaded model, for 'Upscale Image (Real-ESRGAN)'."),
+            OutputSpec(
+                "model",
+                ANY_MODEL_TYPE,
+                "The loaded model, for 'Upscale Image (Real-ESRGAN)', 'Upscale Video (Real-ESRGAN)' or core's "
+                "'Upscale Image (using Model)'.",
+            ),
             OutputSpec(
                 "info",
                 "STRING",

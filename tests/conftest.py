@@ -121,3 +121,24 @@ def comfy(request, tmp_path):
             else v1.node_class_mappings()[node_id]
         )
         yield env
+
+
+@pytest.fixture(scope="session")
+def comfyui_install(tmp_path_factory: pytest.TempPathFactory):
+    """A real ComfyUI (unpacked source + its own venv, see support.real_comfyui).
+
+    Skips with a hint where no ComfyUI is found; fails instead when REALESRGAN_KIT_REQUIRE_COMFYUI=1.
+    """
+    from support import real_comfyui
+
+    try:
+        src = real_comfyui.source()
+    except real_comfyui.ComfyUIUnavailable as missing:
+        if real_comfyui.required():
+            pytest.fail(f"{real_comfyui.ENV_REQUIRE}=1 but {missing}")
+        pytest.skip(str(missing))
+    base = tmp_path_factory.mktemp("comfyui")
+    root = real_comfyui.unpack(src, base)
+    python = real_comfyui.python_for(root, base / "venv-build.log")
+    real_comfyui.link_pack(root)
+    return real_comfyui.ComfyInstall(root=root, python=python)

@@ -92,6 +92,11 @@ class ModelDescriptor:
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         return self.module(image)
 
+    def to(self, device: torch.device | str) -> ModelDescriptor:
+        """Move the network (in place, as spandrel's descriptor does); hosts call this around a run."""
+        self.module.to(device)
+        return self
+
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description (what ``realesrgan-kit info --json`` prints)."""
         return {

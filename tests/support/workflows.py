@@ -74,3 +74,58 @@ def to_prompt(workflow: dict[str, Any], classes: dict[str, type]) -> dict[str, d
                 inputs[item["name"]] = [str(link[1]), link[2]]
         prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
     return prompt
+
+
+class WorkflowMismatch(AssertionError):
+    """A saved workflow no longer fits the nodes it names (as the host declares them)."""
+
+
+def to_checked_prompt(workflow: dict[str, Any], object_info: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The API prompt for a UI workflow, read against the host's ``/object_info``.
+
+    Strict where the frontend would load a broken graph silently: every node type must exist,
+    every node must save exactly one value per widget, every linked input must be declared and
+    every link must join sockets of compatible types.
+    """
+    links = {link[0]: link for link in workflow["links"]}
+    outputs = {node["id"]: [o["type"] for o in node.get("outputs") or []] for node in workflow["nodes"]}
+    prompt: dict[str, dict[str, Any]] = {}
+    for node in workflow["nodes"]:
+        kind = node["type"]
+        if node.get("mode", 0) != 0 or kind in ("Note", "MarkdownNote"):
+            continue
+        if kind not in object_info:
+            raise WorkflowMismatch(f"node {node['id']}: the host has no node type {kind!r}")
+        declared = object_info[kind]["input"]
+        layout = widget_layout(declared)
+        values = list(node.get("widgets_values") or [])
+        if len(values) != len(layout):
+            raise WorkflowMismatch(
+                f"node {node['id']} ({kind}): saved {len(values)} widget values, the node has "
+                f"{len(layout)} widgets ({[s.name for s in layout]})"
+            )
+        inputs = {slot.name: value for slot, value in zip(layout, values, strict=True) if slot.kind == "input"}
+        all_inputs = {**declared.get("required", {}), **declared.get("optional", {})}
+        for item in node.get("inputs", []):
+            if item.get("link") is None:
+                continue
+            name = item["name"]
+            if name not in all_inputs:
+                raise WorkflowMismatch(f"node {node['id']} ({kind}): linked input {name!r} is not declared")
+            link = links[item["link"]]
+            source_type = outputs[link[1]][link[2]]
+            wanted = all_inputs[name][0]
+            if isinstance(wanted, str) and not _accepts(wanted, source_type):
+                raise WorkflowMismatch(
+                    f"node {node['id']} ({kind}): input {name!r} takes {wanted}, linked to a {source_type}"
+                )
+            inputs[name] = [str(link[1]), link[2]]
+        prompt[str(node["id"])] = {"class_type": kind, "inputs": inputs}
+    return prompt
+
+
+def _accepts(input_type: str, output_type: str) -> bool:
+    """ComfyUI's socket rule: "*" matches anything, "A,B" unions must overlap."""
+    if "*" in (input_type, output_type):
+        return True
+    return bool({t.strip() for t in input_type.split(",")} & {t.strip() for t in output_type.split(",")})
