@@ -413,3 +413,27 @@ def test_after_a_typed_error_the_server_stays_up(server: ComfyServer):
     # the next prompt runs normally
     following = _unique(_example_prompt(server, "upscale_image_realesrgan"), "SaveImage", "after-error")
     _succeeded(server.run(following))
+
+
+def test_our_requirements_keep_the_hosts_torch(comfyui_install):
+    """What ComfyUI-Manager runs for the pack, ``pip install -r requirements.txt``, replaces
+    nothing of ComfyUI's torch stack."""
+    import subprocess
+
+    run = subprocess.run(
+        [
+            str(comfyui_install.python),
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "-r",
+            str(ROOT / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    would = " ".join(line for line in run.stdout.splitlines() if line.startswith("Would install"))
+    assert "torch" not in would.lower(), would

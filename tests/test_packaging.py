@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTED_COMFYUI = "0.3.64"  # tests/test_host_comfyui.py runs this release (../shared/comfyui)
 SKIP = {
     "tests",
     "benchmarks",
@@ -98,3 +102,29 @@ def test_requirements_never_pin_torch():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     torch_reqs = [d for d in config["project"]["dependencies"] if d.startswith("torch")]
     assert torch_reqs and "==" not in torch_reqs[0]
+
+
+def test_registry_metadata_passes_comfy_cli_validation(tmp_path):
+    """What the Comfy Registry and ComfyUI-Manager read: ``comfy node validate`` (comfy-cli) passes."""
+    comfy = Path(sys.executable).with_name("comfy")
+    assert comfy.is_file(), "comfy-cli is part of the test extra"
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    run = subprocess.run(
+        [str(comfy), "--skip-prompt", "--no-enable-telemetry", "node", "validate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0 and "passed" in run.stdout + run.stderr, run.stdout + run.stderr
+    comfy_table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["comfy"]
+    icon = comfy_table["Icon"]
+    assert icon.endswith("/web/icon.png") and (ROOT / "web" / "icon.png").is_file()
+    from PIL import Image
+
+    with Image.open(ROOT / "web" / "icon.png") as image:
+        assert image.width == image.height <= 400  # the registry wants a square icon
+    # the ComfyUI the host tests run is the one the pack states
+    assert comfy_table["requires-comfyui"] == f">={TESTED_COMFYUI}"
+    assert sorted((ROOT / "example_workflows").glob("*.json"))
