@@ -3,6 +3,7 @@ Video node. One command, one table (also written to benchmarks/video_nodes_resul
 
     python benchmarks/bench_video_nodes.py            # 48 frames of 256² ×4; 128² clips of 120 and 480 frames
     python benchmarks/bench_video_nodes.py --quick    # 4 frames of 64²; 64² clips of 4 and 16 frames
+    python benchmarks/bench_video_nodes.py --host     # the batch rows inside a real ComfyUI server
 
 Every row runs in its own fresh process, inside the repository's ComfyUI stand-in (the node
 classes built the V3 way, as ComfyUI 0.3.64 loads them), with the embedded
@@ -43,6 +44,7 @@ from _support import cpu_class, import_package
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "video_nodes_results.md"
+HOST_RESULTS = Path(__file__).resolve().parent / "video_nodes_host_results.md"
 
 
 # ---------------------------------------------------------------- memory of this process
@@ -309,12 +311,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"where to write the table (default {RESULTS.name}; --quick: nowhere)",
     )
+    parser.add_argument(
+        "--host",
+        action="store_true",
+        help="the frame-batch rows in a real ComfyUI 0.3.64 server (../shared/comfyui), ours against "
+        f"core's node, fresh servers taking turns (table: {HOST_RESULTS.name})",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         args.row = args.child
         child(args)
         return 0
+    if args.host:
+        return host_main(args)
     batch_side = args.side = args.side or (64 if args.quick else 256)
     clip_side = args.clip_side or (64 if args.quick else 128)
     args.repeat = args.repeat or (1 if args.quick else 4)
@@ -345,6 +355,40 @@ def main(argv: list[str] | None = None) -> int:
     table = render(results, args)
     print(table)
     output = args.output or (None if args.quick else RESULTS)
+    if output is not None:
+        output.write_text(table, encoding="utf-8")
+    return 0
+
+
+def host_main(args: argparse.Namespace) -> int:
+    import_package()
+    from _host_batch import measure
+
+    args.side = args.side or (64 if args.quick else 256)
+    args.frames = args.frames or (4 if args.quick else 48)
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    args.clip_side = args.side
+    results = measure(args.frames, args.side, args.repeat)
+    table = render(results, args)
+    table = table.replace(
+        "its own process after a warm-up. Peak = resident memory above the process's own just before the run.",
+        "a fresh real ComfyUI 0.3.64 server (--cpu) after a one-frame warm-up, the same graph for both rows (Load "
+        "Video → Get Video Components → upscale → Preview Any). Time: ComfyUI's execution_start → execution_success. "
+        "Peak = the server's resident memory above its own just before the prompt (input batch already decoded).",
+    )
+    table = table.replace(
+        "core's Upscale Image (using Model), re-implemented (fp32 NCHW, tiled_scale 512/32, clamp copy)",
+        "core's Upscale Image (using Model), in the real server",
+    )
+    table = table.replace("# ComfyUI video benchmark", "# ComfyUI frame-batch benchmark in a real server")
+    import torch
+
+    from support.real_comfyui import TORCH_PINS
+
+    server_torch = TORCH_PINS[0].replace("==", " ")
+    table = table.replace(f"torch {torch.__version__}", f"{server_torch} (ComfyUI's own venv)")
+    print(table)
+    output = args.output or (None if args.quick else HOST_RESULTS)
     if output is not None:
         output.write_text(table, encoding="utf-8")
     return 0

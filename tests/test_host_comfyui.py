@@ -37,7 +37,7 @@ RUNNABLE = [
     "upscale_video_file_realesrgan",
 ]
 IMAGE_SIZE = (48, 64)  # height, width of the example.png the image workflows load
-CLIP = {"frames": 12, "width": 64, "height": 48}
+CLIP: dict[str, int] = {"frames": 12, "width": 64, "height": 48}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def _write_inputs(folder: Path) -> None:
     photo = cv2.imread(str(ROOT / "tests" / "data" / "0014.jpg"))
     h, w = IMAGE_SIZE
     cv2.imwrite(str(folder / "example.png"), photo[100 : 100 + h, 100 : 100 + w])
-    make_clip(folder / "example.mp4", **CLIP, audio=True)
+    make_clip(folder / "example.mp4", frames=CLIP["frames"], width=CLIP["width"], height=CLIP["height"])
     make_clip(folder / "long.mp4", frames=48, width=256, height=192, audio=False, gop=12)
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))
 
@@ -83,7 +83,9 @@ def _outputs(entry: dict[str, Any], node: str) -> dict[str, Any]:
 
 def _image(server: ComfyServer, item: dict[str, Any]) -> np.ndarray:
     data = np.frombuffer(server.view(item), dtype=np.uint8)
-    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    assert image is not None, f"{item['filename']} is not an image"
+    return image
 
 
 def _succeeded(entry: dict[str, Any]) -> None:
