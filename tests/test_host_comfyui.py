@@ -113,6 +113,8 @@ def test_the_pack_loads_with_its_nodes_and_templates(server: ComfyServer):
         "RealESRGANKitUpscale",
         "RealESRGANKitUpscaleVideo",
     ]
+    for node_id in ours:  # registered from our pack: no id collides with (and is dropped for) a core id
+        assert info[node_id]["python_module"] == "custom_nodes.realesrgan-kit", info[node_id]["python_module"]
     templates = server.get("/api/workflow_templates")
     assert sorted(templates["realesrgan-kit"]) == sorted([*RUNNABLE, "txt2img_then_realesrgan_x2"])
     assert "Cannot import" not in server.log() and "IMPORT FAILED" not in server.log()

@@ -194,17 +194,6 @@ def test_loading_needs_only_comfyuis_packages_and_requirements_txt(loaded_v3, lo
     assert {import_names[name] for name in others} <= _requirement_names()
 
 
-def test_core_ids_are_never_overridden(tmp_path):
-    """A pack id equal to a core id is dropped silently by ComfyUI; ours must not collide."""
-    code = f"import sys; sys.path[:0] = {[str(BASE), str(V3API)]!r}\nimport nodes; print(sorted(nodes.CORE_NODE_IDS))"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(tmp_path)
-    )
-    core_ids = set(json.loads(done.stdout.replace("'", '"')))
-    assert core_ids and not core_ids & OUR_IDS
-    assert all(node_id.startswith("RealESRGANKit") for node_id in OUR_IDS)
-
-
 def test_outside_comfyui_the_package_exports_nothing(tmp_path):
     pack = _custom_nodes(tmp_path, "realesrgan-kit-plain")
     code = textwrap.dedent(f"""
