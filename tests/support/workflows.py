@@ -104,7 +104,9 @@ def to_checked_prompt(workflow: dict[str, Any], object_info: dict[str, Any]) -> 
                 f"node {node['id']} ({kind}): saved {len(values)} widget values, the node has "
                 f"{len(layout)} widgets ({[s.name for s in layout]})"
             )
-        inputs = {slot.name: value for slot, value in zip(layout, values, strict=True) if slot.kind == "input"}
+        inputs = {
+            slot.name: value for slot, value in zip(layout, values, strict=True) if slot.kind == "input"
+        }
         all_inputs = {**declared.get("required", {}), **declared.get("optional", {})}
         for item in node.get("inputs", []):
             if item.get("link") is None:
