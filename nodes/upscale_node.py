@@ -79,8 +79,9 @@ def stabilize_batch(source: torch.Tensor, result: torch.Tensor, temporal: Tempor
     inputs = (source[i].detach().cpu().numpy() for i in range(source.shape[0]))
     # copies: the stabiliser keeps earlier frame-wise outputs, which are overwritten here
     outputs = (result[i].detach().cpu().numpy().copy() for i in range(result.shape[0]))
-    for i, frame in enumerate(stabilize_frames(inputs, outputs, temporal)):
-        result[i] = torch.from_numpy(frame).to(result.device)
+    with torch.inference_mode():  # the engine's result is an inference tensor
+        for i, frame in enumerate(stabilize_frames(inputs, outputs, temporal)):
+            result[i] = torch.from_numpy(frame).to(result.device)
     return result
 
 

@@ -262,3 +262,36 @@ def test_cli_refuses_temporal_for_images_only_and_bad_values(tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:
         main(["upscale", str(image), "-o", str(tmp_path / "out.png"), "--temporal", "lots"])
     assert usage.value.code == 2 and "--temporal must be" in capsys.readouterr().err
+
+
+def test_the_image_node_stabilises_a_clip_batch_only_when_asked(tmp_path, one_keyframe, model):
+    import torch
+
+    from realesrgan_kit.nodes import definitions, v3
+    from support.comfy_env import comfy_env
+
+    clip = [f.image for f in iter_video_frames(one_keyframe, stop=8)]
+    batch = torch.from_numpy(np.stack(clip).astype(np.float32) / 255.0)
+    widgets = dict(
+        resize_mode="model scale",
+        outscale=2.0,
+        width=0,
+        height=0,
+        tile="auto",
+        tile_pad=0,
+        precision="fp32",
+        tta=False,
+        alpha_mode="model",
+    )
+    with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
+        node = v3.build_v3_class(definitions.node_by_id("RealESRGANKitUpscale"), env.io)
+        (default, _), _ = env.execution.run_node(node, image=batch, model=model, **widgets)
+        (off, _), _ = env.execution.run_node(node, image=batch, model=model, temporal="off", **widgets)
+        (auto, _), _ = env.execution.run_node(node, image=batch, model=model, temporal="auto", **widgets)
+    assert torch.equal(default, off), "a batch is left alone unless temporal is asked for"
+    frames = [batch[i].numpy() for i in range(len(clip))]
+    expected = list(stabilize_frames(frames, [off[i].numpy().copy() for i in range(len(clip))], "auto"))
+    assert all(np.array_equal(auto[i].numpy(), e) for i, e in enumerate(expected))
+    assert torch.equal(auto[0], off[0]) and not torch.equal(auto, off)
+    api = list(iter_upscaled_frames(model, frames, precision="fp32", temporal="auto"))
+    assert all(np.array_equal(auto[i].numpy(), a) for i, a in enumerate(api)), "the node = the API"
