@@ -168,7 +168,7 @@ def upscale_node(
     alpha_mode: str = "model",
     mask: torch.Tensor | None = None,
     backend: str = "auto",
-    temporal: str = DEFAULT_BATCH_TEMPORAL,
+    temporal: str = str(DEFAULT_BATCH_TEMPORAL),
 ) -> NodeResult:
     image = check_image(image)
     if model is None or not (callable(model) or isinstance(getattr(model, "model", None), torch.nn.Module)):

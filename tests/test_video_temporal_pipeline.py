@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 from fractions import Fraction
+from typing import Any
 
 import av
 import numpy as np
@@ -121,7 +122,7 @@ def test_cancel_then_resume_continues_from_the_last_finished_chunk_identically(t
     def count(progress) -> None:
         done["frames"] = progress.frames_done
 
-    options = dict(encoder_options=FAST, chunk_frames=8, temporal="auto")
+    options: dict[str, Any] = dict(encoder_options=FAST, chunk_frames=8, temporal="auto")
     with pytest.raises(OperationCancelledError):  # inside the third chunk (frames 15..22)
         upscale_video(
             model, one_keyframe, out, progress=count, cancel=lambda: done["frames"] >= 18, **options

@@ -185,7 +185,7 @@ def prepare_video_job(
     frames: Any = None,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     chunk_frames: int | None = None,
-    temporal: Temporal | None = DEFAULT_TEMPORAL,
+    temporal: Temporal | str | None = DEFAULT_TEMPORAL,
 ) -> VideoJob:
     """Resolve a job: probe ``src``, choose output size and encoder, plan chunks, make the key.
 
@@ -401,7 +401,7 @@ def upscale_video(
     frames: Any = None,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     chunk_frames: int | None = None,
-    temporal: Temporal | None = DEFAULT_TEMPORAL,
+    temporal: Temporal | str | None = DEFAULT_TEMPORAL,
     resume: bool = False,
     force: bool = False,
     keep_parts: bool = False,

@@ -216,8 +216,23 @@ def degrade_upscale_compare() -> dict[str, Any]:
 
 
 VIDEO_MODEL = ["realesr-animevideov3-x2", "none", 0.5]
-# file, resize_mode, outscale, width, height, tile, tile_pad, precision, tta, container, codec, crf, prefix
-VIDEO_DEFAULTS = ["model scale", 2.0, 0, 0, "auto", 0, "auto", False, "mp4", "auto", -1, "video/RealESRGAN", "off"]
+# file, resize_mode, outscale, width, height, tile, tile_pad, precision, tta, container, codec, crf, prefix,
+# temporal
+VIDEO_DEFAULTS = [
+    "model scale",
+    2.0,
+    0,
+    0,
+    "auto",
+    0,
+    "auto",
+    False,
+    "mp4",
+    "auto",
+    -1,
+    "video/RealESRGAN",
+    "off",
+]
 
 
 def upscale_video() -> dict[str, Any]:
