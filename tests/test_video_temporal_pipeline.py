@@ -5,6 +5,7 @@ the nodes. (The method itself is tested in test_video_temporal_method.py.)"""
 
 from __future__ import annotations
 
+import logging
 import pickle
 from fractions import Fraction
 from typing import Any
@@ -29,6 +30,7 @@ from realesrgan_kit.core.video import (
     upscale_video,
 )
 from realesrgan_kit.core.video.frames import scan_packets
+from realesrgan_kit.core.video.temporal import AUTO_SETTINGS
 from support.clips import decoded, frame_times, hard_cut, make_clip, pan, sprite, static_scene
 from support.tiny_models import tiny_video_model
 
@@ -87,7 +89,11 @@ def test_a_ten_second_clip_with_one_keyframe_splits_into_chunks_of_at_most_four_
 def test_chunks_made_apart_equal_one_pass_with_temporal_on(tmp_path, one_keyframe, model):
     single = tmp_path / "single.mp4"
     report = upscale_video(model, one_keyframe, single, encoder_options=FAST, chunk_frames=8, temporal="auto")
-    assert report.chunks == 4 and report.temporal is not None and report.temporal["window"] == 3
+    assert (
+        report.chunks == 4
+        and report.temporal is not None
+        and report.temporal["window"] == AUTO_SETTINGS.window
+    )
     assert report.warmup_frames == 0 and report.frames_decoded_extra == 0, "one pass: nothing extra"
     frame_wise = tmp_path / "framewise.mp4"
     upscale_video(model, one_keyframe, frame_wise, encoder_options=FAST, chunk_frames=8)
@@ -135,7 +141,7 @@ def test_cancel_then_resume_continues_from_the_last_finished_chunk_identically(t
         )
     report = upscale_video(model, one_keyframe, out, resume=True, **options)
     assert report.chunks_reused == 2 and report.frames_upscaled == FRAMES - 15, "not from frame 0"
-    assert report.warmup_frames == 3, "frames 12..14 warm the state, unwritten"
+    assert report.warmup_frames == AUTO_SETTINGS.window, "the frames just before 15 warm the state, unwritten"
     assert report.frames_decoded_extra == 15, (
         "the only keyframe is frame 0: frames 0..14 decoded, not written"
     )
@@ -200,7 +206,7 @@ def test_a_variable_frame_rate_clip_keeps_its_times_and_chunks_equal_one_pass(tm
     assert _video_packets(target) == _video_packets(single)
 
 
-def test_cli_api_and_video_node_give_the_same_frames(tmp_path, one_keyframe, model):
+def test_cli_api_and_video_node_give_the_same_frames(tmp_path, one_keyframe, model, caplog):
     from realesrgan_kit.nodes import definitions, v3
     from support.comfy_env import comfy_env
 
@@ -221,7 +227,11 @@ def test_cli_api_and_video_node_give_the_same_frames(tmp_path, one_keyframe, mod
         "--precision",
         "fp32",
     ]
+    caplog.set_level(logging.INFO)
     assert main([*args, "--temporal", "auto"]) == 0
+    summary = [r.getMessage() for r in caplog.records if "cli.mkv:" in r.getMessage()]
+    assert summary and "temporal strength 1, window" in summary[0], summary
+    assert "extra decode: 0 frames decoded and not written" in summary[0], "one pass: nothing extra"
     with comfy_env(tmp_path / "ComfyUI", v3=True) as env:
         from comfy_api.input_impl import VideoFromFile
 
