@@ -22,7 +22,7 @@ from ..core.imagefile import DEFAULT_MAX_PIXELS
 from ..core.jobs.upscale_job import fit_format
 from ..core.options import ALPHA_MODES, BACKENDS, INT8_QUALITY, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
 from . import job_options
-from .video_options import VideoProgressBar, add_video_arguments
+from .video_options import VideoProgressBar, add_video_arguments, check_temporal_for_inputs
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             pix_fmt=args.pix_fmt,
             frames=args.frames,
             chunk_seconds=args.chunk_seconds,
+            temporal=args.temporal,
         ),
         outscale=args.outscale,
         width=args.width,
@@ -194,6 +195,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         threads=args.threads,
         backend=args.backend,
     )
+    check_temporal_for_inputs(args.temporal, any(u.kind == "video" for u in job.units))
     model = load_model(source, device=None, **load_options)  # here too: fails early, sizes workers
     if args.remeasure_backend:
         from ..core.engine.backends import measure_backends

@@ -13,7 +13,19 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..core.errors import InvalidParameterError
+from ..core.options import DEFAULT_TEMPORAL, TEMPORAL_HELP, TEMPORAL_OFF, Temporal, parse_temporal_choice
+from ..core.video.chunks import DEFAULT_CHUNK_SECONDS
+
 log = logging.getLogger(__name__)
+
+
+def temporal_argument(text: str) -> Temporal:
+    """``--temporal``'s value in the one vocabulary (argparse reports a bad one as a usage error)."""
+    try:
+        return parse_temporal_choice(text, name="--temporal")
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +50,30 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         "--frames", default=None, metavar="A:B", help="only frames A ≤ i < B (try a range first), e.g. 0:48"
     )
     group.add_argument(
-        "--chunk-seconds", type=float, default=None, help="chunk length for resume (default 10 s of video)"
+        "--chunk-seconds",
+        type=float,
+        default=None,
+        help=f"longest chunk, the unit of --resume and of --ray, cut whatever the keyframes "
+        f"(default {DEFAULT_CHUNK_SECONDS:g} s of video)",
     )
+    group.add_argument(
+        "--temporal",
+        type=temporal_argument,
+        default=None,
+        metavar="auto|off|S",
+        help=f"{TEMPORAL_HELP} (default {DEFAULT_TEMPORAL}); chunked, resumed and --ray runs give the "
+        "same frames as one pass",
+    )
+
+
+def check_temporal_for_inputs(temporal: Temporal | None, any_video: bool) -> None:
+    """``--temporal`` is for videos: asked for with images only, it is a mistake worth saying;
+    in a folder that mixes both, the images are upscaled frame by frame as always."""
+    if temporal is not None and temporal != TEMPORAL_OFF and not any_video:
+        raise InvalidParameterError(
+            f"--temporal {temporal} stabilises video frames against each other, but no input is a video; "
+            "drop --temporal for images (a folder that also holds videos applies it to the videos only)"
+        )
 
 
 class VideoProgressBar:

@@ -29,6 +29,14 @@ __all__ = [
     "OUTPUT_SIZE_MODES",
     "DEGRADE_PRESETS",
     "DEGRADE_RESIZE_MODES",
+    "Temporal",
+    "TEMPORAL_AUTO",
+    "TEMPORAL_OFF",
+    "TEMPORAL_WORDS",
+    "TEMPORAL_HELP",
+    "DEFAULT_TEMPORAL",
+    "DEFAULT_BATCH_TEMPORAL",
+    "parse_temporal_choice",
     "UpscaleOptions",
 ]
 
@@ -102,6 +110,55 @@ DEGRADE_PRESETS: tuple[str, ...] = ("realesrgan", "light", "heavy")
 """Names of the degradation presets (their ranges live in ``core.degrade.settings``)."""
 DEGRADE_RESIZE_MODES: tuple[str, ...] = ("area", "bilinear", "bicubic")
 """Interpolations the degradation pipeline samples from."""
+
+
+# ---- temporal stabilisation (videos) ------------------------------------------------------
+TEMPORAL_AUTO: Literal["auto"] = "auto"
+"""The method's measured default strength (``core.video.temporal`` resolves it)."""
+TEMPORAL_OFF: Literal["off"] = "off"
+"""Frame-wise output, exactly as without the temporal stage."""
+TEMPORAL_WORDS: tuple[str, ...] = (TEMPORAL_AUTO, TEMPORAL_OFF)
+
+Temporal = Literal["auto", "off"] | float
+"""``"auto"``, ``"off"`` or a strength in [0, 1] (0 gives the frame-wise output bit for bit)."""
+
+TEMPORAL_HELP = (
+    "flicker reduction across frames: 'auto' (the measured default strength), 'off' (frame-wise, "
+    "as an image upscale) or a strength from 0 (off) to 1"
+)
+
+DEFAULT_TEMPORAL: Temporal = TEMPORAL_OFF
+"""What videos get when nothing is asked: one constant, so that turning 'auto' on for every
+video front end is this one line (the lead decides it from benchmarks/bench_temporal.py)."""
+DEFAULT_BATCH_TEMPORAL: Temporal = TEMPORAL_OFF
+"""The image node's default: a batch of unrelated images must never be blended."""
+
+
+def parse_temporal_choice(value: object, *, name: str = "temporal") -> Temporal:
+    """``value`` in the one temporal vocabulary: ``"auto"``, ``"off"`` or a float in [0, 1].
+
+    Accepts the words in any case and strengths as numbers or text (CLI arguments, node text);
+    ``None`` is the default (:data:`DEFAULT_TEMPORAL`). Anything else raises
+    :class:`InvalidParameterError`. ``core.video.temporal.parse_temporal`` turns the choice
+    into the method's settings.
+    """
+    if value is None:
+        return DEFAULT_TEMPORAL
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in TEMPORAL_WORDS:
+            return TEMPORAL_AUTO if text == TEMPORAL_AUTO else TEMPORAL_OFF
+        try:
+            strength = float(text)
+        except ValueError:
+            strength = None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        strength = float(value)
+    else:
+        strength = None
+    if strength is None or not 0.0 <= strength <= 1.0:  # NaN fails both comparisons
+        raise InvalidParameterError(f"{name} must be {TEMPORAL_HELP}; got {value!r}")
+    return strength
 
 
 # ---- one upscale call's options -----------------------------------------------------------

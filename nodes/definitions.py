@@ -8,7 +8,14 @@ users: append new inputs at the end (optional sockets last), never reorder or re
 
 from __future__ import annotations
 
-from ..core.options import INT8_QUALITY, TILE_AUTO, TILE_HELP
+from ..core.options import (
+    DEFAULT_BATCH_TEMPORAL,
+    DEFAULT_TEMPORAL,
+    INT8_QUALITY,
+    TEMPORAL_HELP,
+    TILE_AUTO,
+    TILE_HELP,
+)
 from ..core.zoo import DEFAULT_MODEL
 from .compare_node import SIZE_MISMATCH, compare_node
 from .degrade_node import PRESETS, RESIZE_BACK, SEED_MAX, STEPS, degrade_node
@@ -217,6 +224,14 @@ def _upscale_spec() -> NodeSpec:
                 "and model (measured once, stored in the user model folder); 'openvino' needs "
                 "pip install 'realesrgan-kit[openvino]' and runs on the CPU.",
             ),
+            InputSpec(
+                "temporal",
+                "STRING",
+                default=str(DEFAULT_BATCH_TEMPORAL),
+                optional=True,
+                tooltip=f"For a batch that is a video clip (frames in order): {TEMPORAL_HELP}. Leave it 'off' "
+                "for a batch of unrelated images; the stabiliser also starts afresh at every scene cut.",
+            ),
         ),
         outputs=(
             OutputSpec("image", "IMAGE", "The upscaled images (4 channels if the input had 4)."),
@@ -392,6 +407,14 @@ def _upscale_video_spec() -> NodeSpec:
                 "VIDEO",
                 optional=True,
                 tooltip="ComfyUI's VIDEO (Load Video). Read as a file stream, never decoded whole.",
+            ),
+            InputSpec(
+                "temporal",
+                "STRING",
+                default=str(DEFAULT_TEMPORAL),
+                optional=True,
+                tooltip=f"Flicker reduction: {TEMPORAL_HELP}. Static areas stop shimmering; motion, "
+                "occlusions and scene cuts keep the frame-wise result.",
             ),
         ),
         outputs=(

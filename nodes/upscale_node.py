@@ -11,12 +11,16 @@ import torch
 from ..core.errors import InvalidParameterError, OperationCancelledError
 from ..core.options import (
     BACKENDS,
+    DEFAULT_BATCH_TEMPORAL,
     KEPT_ALPHA_MODES,
     OUTPUT_SIZE_MODES,
     PRECISIONS,
+    TEMPORAL_OFF,
     TILE_AUTO,
     TILE_WHOLE,
+    Temporal,
     Tile,
+    parse_temporal_choice,
     parse_tile,
 )
 from . import host
@@ -33,6 +37,8 @@ __all__ = [
     "size_arguments",
     "estimate_memory",
     "offload",
+    "node_temporal",
+    "stabilize_batch",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,28 @@ def node_tile(value: Any) -> Tile:
     if text in (str(LEGACY_AUTO_TILE), ""):
         return TILE_AUTO
     return parse_tile(text)
+
+
+def node_temporal(value: Any) -> Temporal:
+    """The node's ``temporal`` text (``auto``, ``off`` or a strength in [0, 1]); empty is off."""
+    text = str(value).strip()
+    return parse_temporal_choice(text or "off", name="temporal")
+
+
+def stabilize_batch(source: torch.Tensor, result: torch.Tensor, temporal: Temporal) -> torch.Tensor:
+    """An upscaled IMAGE batch that is a clip, stabilised frame after frame against the input
+    frames (core's temporal stage; it resets itself at scene cuts). Changed in place."""
+    from ..core.video import stabilize_frames
+
+    if temporal == TEMPORAL_OFF or result.shape[0] < 2:
+        return result
+    inputs = (source[i].detach().cpu().numpy() for i in range(source.shape[0]))
+    # copies: the stabiliser keeps earlier frame-wise outputs, which are overwritten here
+    outputs = (result[i].detach().cpu().numpy().copy() for i in range(result.shape[0]))
+    with torch.inference_mode():  # the engine's result is an inference tensor
+        for i, frame in enumerate(stabilize_frames(inputs, outputs, temporal)):
+            result[i] = torch.from_numpy(frame).to(result.device)
+    return result
 
 
 def _engine() -> Any:
@@ -140,6 +168,7 @@ def upscale_node(
     alpha_mode: str = "model",
     mask: torch.Tensor | None = None,
     backend: str = "auto",
+    temporal: str = str(DEFAULT_BATCH_TEMPORAL),
 ) -> NodeResult:
     image = check_image(image)
     if model is None or not (callable(model) or isinstance(getattr(model, "model", None), torch.nn.Module)):
@@ -154,6 +183,7 @@ def upscale_node(
     if alpha_mode not in ALPHA_MODES:
         raise InvalidParameterError(f"alpha_mode must be one of {', '.join(ALPHA_MODES)}; got {alpha_mode!r}")
     tile_choice = node_tile(tile)
+    temporal_choice = node_temporal(temporal)
     if tile_pad < 0:
         raise InvalidParameterError(f"tile_pad must be 0 (auto) or positive; got {tile_pad}")
     sizes = size_arguments(resize_mode, outscale, width, height)
@@ -198,6 +228,7 @@ def upscale_node(
     finally:
         if on_accelerator:
             offload(model)
+    result = stabilize_batch(source, result, temporal_choice)
     # ComfyUI IMAGEs live in 0..1: the engine already clamps its float outputs to that range.
     out_image, out_mask = split_alpha(result, has_alpha, keep_alpha_channel=image.shape[-1] == 4)
     return NodeResult((out_image, out_mask))

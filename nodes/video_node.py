@@ -11,10 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidParameterError, InvalidVideoError, OperationCancelledError
-from ..core.options import TILE_AUTO, TILE_WHOLE, Tile
+from ..core.options import DEFAULT_TEMPORAL, TILE_AUTO, TILE_WHOLE, Tile
 from . import host
 from .spec import NodeResult
-from .upscale_node import AUTO, AUTO_ESTIMATE_TILE, PRECISIONS, node_tile, offload, size_arguments
+from .upscale_node import (
+    AUTO,
+    AUTO_ESTIMATE_TILE,
+    PRECISIONS,
+    node_temporal,
+    node_tile,
+    offload,
+    size_arguments,
+)
 
 __all__ = [
     "NO_FILE",
@@ -134,6 +142,7 @@ def upscale_video_node(
     crf: int = AUTO_CRF,
     filename_prefix: str = DEFAULT_PREFIX,
     video: Any = None,
+    temporal: str = str(DEFAULT_TEMPORAL),
 ) -> NodeResult:
     from ..core.video import parts_dir_for, probe_video, upscale_video
 
@@ -144,6 +153,7 @@ def upscale_video_node(
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("container", container, CONTAINERS)
     tile_choice = node_tile(tile)
+    temporal_choice = node_temporal(temporal)
     if tile_pad < 0:
         raise InvalidParameterError(f"tile_pad must be 0 (auto) or positive; got {tile_pad}")
     if crf < AUTO_CRF:
@@ -174,6 +184,7 @@ def upscale_video_node(
                 device=device,
                 codec=None if codec == AUTO_CODEC else codec,
                 crf=None if crf == AUTO_CRF else int(crf),
+                temporal=temporal_choice,
                 progress=lambda p: tracker(p.frames_done, p.frames_total or p.frames_done),
                 cancel=host.interrupted,
             )
@@ -193,7 +204,12 @@ def upscale_video_node(
         f"{report.frames} frames {report.input_size[0]}×{report.input_size[1]} → "
         f"{report.output_size[0]}×{report.output_size[1]}, {report.codec} {report.pix_fmt}"
         f"{'' if report.crf is None else f' crf {report.crf}'}, {report.fps:.2f} frames/s; "
-        f"kept: {', '.join(report.copied_streams) or 'no other streams'}"
+        + (
+            "temporal off; "
+            if report.temporal is None
+            else f"temporal strength {report.temporal['strength']:g} (window {report.temporal['window']}); "
+        )
+        + f"kept: {', '.join(report.copied_streams) or 'no other streams'}"
         + (f"; dropped: {', '.join(report.dropped_streams)}" if report.dropped_streams else "")
     )
     log.info("%s: %s", target, summary)

@@ -197,6 +197,35 @@ def test_chunks_of_one_clip_run_on_two_workers_and_assemble_to_the_single_proces
     assert not Path(str(out) + ".parts").exists()
 
 
+def test_a_single_keyframe_clip_with_temporal_on_splits_over_two_workers_into_the_single_process_file(
+    ray_session, tiny_weights, tmp_path
+):
+    from realesrgan_kit.core.jobs.upscale_job import split_videos
+    from realesrgan_kit.core.load import load_model
+    from support.clips import make_clip, pan
+
+    clip = make_clip(tmp_path / "pan.mp4", frames=24, gop=10_000, content=pan(1), audio=False)
+    video_options = {"preset": "ultrafast", "chunk_seconds": 0.25, "temporal": "auto"}
+    single = tmp_path / "single.mp4"
+    cli = ["--model", tiny_weights, "--preset", "ultrafast", "--chunk-seconds", "0.25", "--temporal", "auto"]
+    assert main(["upscale", str(clip), "-o", str(single), *cli]) == 0
+
+    out = tmp_path / "ray.mp4"
+    model = load_model(tiny_weights)
+    job, _ = plan_upscale_job(
+        [str(clip)], str(out), model=model, model_source=tiny_weights, video_options=video_options
+    )
+    job = split_videos(job, model)
+    chunks = [u for u in job.units if u.kind == "video_chunk"]
+    assert len(chunks) == 4, "one keyframe, yet 4 chunks of 6 frames"
+    assert all(u.payload[0].temporal is not None for u in chunks), "every chunk carries the setting"
+    job.worker = BarrierSpec(job.worker, starts=str(tmp_path / "starts"), workers=2)
+    summary = run_job(job, RayExecutor(workers=2))
+    assert summary.ok, [o.error for o in summary.failed]
+    assert len({o.worker for o in summary.outcomes if o.unit.kind == "video_chunk"}) == 2
+    assert out.read_bytes() == single.read_bytes()
+
+
 def _alive_nodes() -> int:
     return sum(1 for node in ray.nodes() if node["Alive"])
 

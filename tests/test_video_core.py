@@ -84,15 +84,20 @@ def test_frames_are_rgb_in_presentation_order_and_seekable(clip):
     assert [f.index for f in iter_video_frames(clip, start=5, stop=9)] == [5, 6, 7, 8]
 
 
-def test_chunks_start_at_keyframes_and_cover_every_frame(clip):
-    chunks = plan_chunks(clip, chunk_frames=3)  # keyframes every 4 frames
-    assert [(c.start_frame, c.stop_frame) for c in chunks] == [(0, 4), (4, 8), (8, 12)]
-    assert chunks[0].seek_pts is None and chunks[1].seek_pts == chunks[1].start_pts
+def test_chunks_are_cut_whatever_the_keyframes_and_cover_every_frame(clip):
+    chunks = plan_chunks(clip, chunk_frames=3)  # keyframes every 4 frames: cuts at 3, 6, 9 anyway
+    assert [(c.start_frame, c.stop_frame) for c in chunks] == [(0, 3), (3, 6), (6, 9), (9, 12)]
+    assert chunks[0].seek_pts is None
+    assert [c.seek_frame for c in chunks] == [0, 0, 4, 8], "each decodes from the keyframe before it"
+    assert [c.frames_decoded_extra for c in chunks] == [0, 3, 2, 1]
     ranged = plan_chunks(clip, frames="5:11", chunk_frames=3)
     assert [(c.start_frame, c.stop_frame) for c in ranged] == [(5, 8), (8, 11)]
     seek, start = ranged[0].seek_pts, ranged[0].start_pts
     assert seek is not None and start is not None
     assert seek < start, "a range start decodes from the keyframe before it"
+    warm = plan_chunks(clip, frames="5:11", chunk_frames=3, warmup_frames=2)
+    assert [c.warmup_frames for c in warm] == [0, 2], "no warm-up before the range's first frame"
+    assert warm[1].seek_frame == 4 and warm[1].frames_decoded_extra == 4
 
 
 def test_upscale_video_keeps_frames_timestamps_audio_and_rotation(tmp_path, clip, model):

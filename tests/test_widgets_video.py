@@ -122,3 +122,33 @@ def test_a_real_worker_thread_runs_the_clip(clip, tiny_model, tmp_path):
         assert outcome.status == "done" and (tmp_path / "threaded.mp4").is_file()
     finally:
         tuner.close()
+
+
+def test_the_temporal_control_reaches_the_clip_run_and_its_report(clip, tiny_model, tmp_path):
+    target = tmp_path / "steady.mp4"
+    tuner = _tuner(clip, tiny_model, output=target)
+    assert tuner.temporal.value == "off" and list(tuner.temporal.options) == ["auto", "off"]
+    tuner.temporal.value = "0.5"  # typed: a strength
+    outcome = tuner.run_clip().result()
+    assert outcome.status == "done", tuner.error.value
+    assert tuner.report.temporal["strength"] == 0.5
+    assert "strength 0.5" in tuner.stats.value
+    tuner.temporal.value = "lots"
+    tuner.run_button.click()
+    assert "temporal must be" in tuner.error.value
+
+
+def test_the_temporal_profile_shows_both_outputs_and_their_flicker(clip, tiny_model):
+    tuner = _tuner(clip, tiny_model)
+    tuner.frame.value = 4
+    outcome = tuner.show_temporal_profile().result()
+    assert outcome.status == "done", tuner.error.value
+    preview = tuner.preview
+    assert preview.frames == (4, 4 + 8), "from the chosen frame to the clip's end (at most 24 frames)"
+    assert preview.frame_wise.shape == preview.stabilised.shape == (8, 64, 3)
+    assert str(preview.temporal) == "auto", "'off' in the control previews auto"
+    assert tuner.profile.shown_before.shape[:2] == (32, 64), "4 rows per frame"
+    assert (
+        "frame-wise" in tuner.profile_note.value
+        and f"{preview.error_stabilised:.3f}" in tuner.profile_note.value
+    )

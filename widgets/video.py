@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
+import numpy as np
 import traitlets
 
 from ..core.errors import InvalidParameterError
+from ..core.options import DEFAULT_TEMPORAL, TEMPORAL_HELP, TEMPORAL_WORDS, parse_temporal_choice
 from ..core.zoo import DEFAULT_MODEL
 from .common import PanelMixin, format_seconds, rows_html
 from .compare import CompareView
@@ -68,12 +70,14 @@ class VideoTuner(PanelMixin, w.VBox):
     ``source``: a video path. ``output``: where the whole clip goes (default ``<name>_x<outscale>``
     beside the source). ``model``, ``device``, ``threads``, ``memory_budget``,
     ``search_dirs``: as for :class:`UpscaleTuner` (which is embedded as ``self.tuner``).
+    ``self.temporal`` is the clip's flicker reduction (``auto``, ``off`` or a strength).
     ``executor``: where jobs run (tests pass ``InlineExecutor()``). ``video_runner``: the
     whole-clip call (default ``core.video.upscale_video``); ``frame_runner``: the tuner's.
     """
 
     state = traitlets.Unicode("idle")
-    """idle, running, done, cancelled or failed: the last whole-clip run's state."""
+    """idle, running, done, cancelled or failed: the last run's state (the whole clip, or the
+    temporal profile)."""
 
     def __init__(
         self,
@@ -120,6 +124,15 @@ class VideoTuner(PanelMixin, w.VBox):
         self.output = w.Text(description="save as", style=style, layout=wide)
         self.overwrite = w.Checkbox(value=False, description="overwrite", indent=False)
         self.resume = w.Checkbox(value=False, description="resume an interrupted run", indent=False)
+        self.temporal = w.Combobox(
+            value=str(DEFAULT_TEMPORAL),
+            options=list(TEMPORAL_WORDS),
+            ensure_option=False,
+            description="temporal",
+            tooltip=f"{TEMPORAL_HELP}; type a strength such as 0.5",
+            style=style,
+            layout=wide,
+        )
         self.build_run_controls(
             run="Upscale whole clip", icon="film", unit="frames", status="load a clip", style=style
         )
@@ -140,6 +153,20 @@ class VideoTuner(PanelMixin, w.VBox):
             format="mp4", autoplay=False, loop=False, controls=True, layout=w.Layout(max_width="720px")
         )
         self.player_note = w.HTML("")
+        self.profile_button = w.Button(
+            description="Temporal profile",
+            icon="bars",
+            tooltip="Upscale a second of the clip from the chosen frame, frame by frame and with the temporal "
+            "setting, and show one row of pixels stacked over time for both (flicker draws noise across "
+            "the lines)",
+            layout=w.Layout(width="160px"),
+        )
+        self.profile = CompareView(
+            preview_side=preview_side, layout=w.Layout(width="100%", max_width="720px")
+        )
+        self.profile.before_label, self.profile.after_label = "frame-wise", "stabilised"
+        self.profile_note = w.HTML("")
+        self.preview: Any = None
         self.run_button.add_class("rk-video-run")
         self.cancel_button.add_class("rk-video-cancel")
         self.status.add_class("rk-video-status")
@@ -150,6 +177,7 @@ class VideoTuner(PanelMixin, w.VBox):
                 self.details,
                 self.frame,
                 w.HBox([self.output, self.overwrite]),
+                self.temporal,
                 self.resume,
                 w.HBox([self.run_button, self.cancel_button]),
                 w.HBox([self.progress, self.progress_label]),
@@ -159,7 +187,17 @@ class VideoTuner(PanelMixin, w.VBox):
             ],
             layout=w.Layout(width="360px"),
         )
-        result = w.VBox([self.compare_frame, self.compare, self.player, self.player_note])
+        result = w.VBox(
+            [
+                self.compare_frame,
+                self.compare,
+                self.player,
+                self.player_note,
+                self.profile_button,
+                self.profile_note,
+                self.profile,
+            ]
+        )
         super().__init__(
             [
                 w.HTML("<b>1. Clip and frame</b>"),
@@ -177,6 +215,9 @@ class VideoTuner(PanelMixin, w.VBox):
         )
         self.run_button.on_click(lambda _: self.run_action(self.run_clip, "starting the clip"))
         self.cancel_button.on_click(lambda _: self.cancel())
+        self.profile_button.on_click(
+            lambda _: self.run_action(self.show_temporal_profile, "making the profile")
+        )
         self.frame.observe(
             lambda change: self.run_action(lambda: self.show_frame(change["new"]), "reading the frame"),
             "value",
@@ -231,8 +272,10 @@ class VideoTuner(PanelMixin, w.VBox):
         source = self._require_source()
         target = Path(self.output.value.strip() or default_output_path(source, self.tuner.outscale.value))
         settings = self.tuner.settings()
+        temporal = parse_temporal_choice(self.temporal.value, name="temporal")  # typed error when mistyped
         options = {
             **settings.engine_kwargs(),
+            "temporal": temporal,
             "device": self.tuner.device,
             "threads": self.tuner.threads,
             "memory_budget": self.tuner.memory_budget,
@@ -246,6 +289,40 @@ class VideoTuner(PanelMixin, w.VBox):
                 on_progress=self.report_progress,
                 on_finish=self._on_clip_done,
             )
+        except BaseException:
+            self._end()
+            raise
+
+    def show_temporal_profile(self) -> concurrent.futures.Future[JobOutcome[Any]]:
+        """Profiles of the frame-wise and the stabilised upscale of a second of the clip from the
+        chosen frame, side by side, with their flicker figures (E_t against bicubic); in the
+        background, with the tuner's settings and the ``temporal`` control (``off`` shows
+        ``auto``)."""
+        source = self._require_source()
+        settings = self.tuner.settings()
+        temporal = parse_temporal_choice(self.temporal.value, name="temporal")
+        options = {
+            **settings.engine_kwargs(),
+            "device": self.tuner.device,
+            "memory_budget": self.tuner.memory_budget,
+        }
+        start = int(self.frame.value)
+        if self.frame.max > 0:
+            start = min(start, self.frame.max - 1)  # at least two frames to compare
+
+        def job(context: JobContext) -> Any:
+            from ..core.video.temporal_preview import temporal_preview
+
+            model = self.tuner.load_selected_model(settings.model)
+            context.raise_if_cancelled()
+            self.set_status("making the temporal profile…", "running")
+            return temporal_preview(
+                model, source, start=start, temporal=temporal, cancel=context.cancelled, **options
+            )
+
+        self._begin()
+        try:
+            return self.worker.submit(job, on_finish=self._on_profile_done)
         except BaseException:
             self._end()
             raise
@@ -350,6 +427,29 @@ class VideoTuner(PanelMixin, w.VBox):
             self.set_status("failed (details below)", "failed")
         self._end()
 
+    def _on_profile_done(self, outcome: JobOutcome[Any]) -> None:
+        if outcome.status == "done":
+            preview: Any = outcome.result
+            self.preview = preview
+            stretch = 4  # rows per frame: a second of video is 24 rows, too thin to see otherwise
+            self.profile.set_images(
+                np.repeat(preview.frame_wise, stretch, axis=0), np.repeat(preview.stabilised, stretch, axis=0)
+            )
+            first, stop = preview.frames
+            self.profile_note.value = (
+                f"Row {preview.row} of frames {first}–{stop - 1}, time running down. Flicker (E<sub>t</sub> "
+                f"against bicubic, lower is steadier): frame-wise {preview.error_frame_wise:.3f}, stabilised "
+                f"({preview.temporal}) {preview.error_stabilised:.3f}."
+            )
+            self.set_status("temporal profile ready", "done")
+        elif outcome.status == "cancelled":
+            self.set_status("cancelled", "cancelled")
+        else:
+            assert outcome.error is not None
+            self.show_error(outcome.error, "making the profile")
+            self.set_status("failed (details below)", "failed")
+        self._end()
+
     def _show_player(self, path: Path) -> None:
         size = path.stat().st_size
         if size > INLINE_PLAYER_LIMIT:
@@ -378,6 +478,13 @@ class VideoTuner(PanelMixin, w.VBox):
             ),
             ("kept", ", ".join(report.copied_streams) or "no other streams"),
         ]
+        temporal = getattr(report, "temporal", None)
+        if temporal is not None:
+            rows.append(("temporal", f"strength {temporal['strength']:g}, window {temporal['window']}"))
+        extra = getattr(report, "frames_decoded_extra", 0)
+        if extra:
+            warm = getattr(report, "warmup_frames", 0)
+            rows.append(("extra decode", f"{extra} frames decoded, not written ({warm} upscaled as warm-up)"))
         if report.requested_size is not None:
             asked = report.requested_size
             rows.append(("rounded", f"from {asked[0]}×{asked[1]} for {report.pix_fmt}"))

@@ -33,6 +33,7 @@ __all__ = [
     "plan_upscale_job",
     "UpscaleWorker",
     "REQUEST_TILE",
+    "temporal_summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ VIDEO_INPUT_SUFFIXES = (
     ".mpeg",
     ".3gp",
 )
-_VIDEO_OPTIONS = ("codec", "crf", "preset", "pix_fmt", "frames", "chunk_seconds")
+_VIDEO_OPTIONS = ("codec", "crf", "preset", "pix_fmt", "frames", "chunk_seconds", "temporal")
+"""``upscale_video``'s options that only videos take (``video_options``); they travel in the
+worker recipe and, for chunk units, in the pickled ``VideoJob``, so every worker gets them."""
 _VIDEO_ENGINE_OPTIONS = (
     "outscale",
     "width",
@@ -218,7 +221,7 @@ class UpscaleWorker:
     budget_tiles: bool = False
     """Run auto tiles inside ``memory`` (set for clusters, where ``memory`` is reserved)."""
     video_options: Mapping[str, Any] = field(default_factory=dict)
-    """codec, crf, preset, pix_fmt, frames, chunk_seconds: for video inputs."""
+    """codec, crf, preset, pix_fmt, frames, chunk_seconds, temporal: for video inputs."""
     resume: bool = False
     """A video unit continues from the chunks an interrupted run left."""
     max_pixels: int | None = DEFAULT_MAX_PIXELS
@@ -344,7 +347,7 @@ class _UpscaleRunner:
                 report.pix_fmt,
             )
         log.info(
-            "%s → %s: %d frames %d×%d → %d×%d, %s %s, %d chunks (%d reused), %.1f s, %.2f fps; copied: %s",
+            "%s → %s: %d frames %d×%d → %d×%d, %s %s, %d chunks (%d reused), %.1f s, %.2f fps; %s; copied: %s",
             source,
             target,
             report.frames,
@@ -356,9 +359,22 @@ class _UpscaleRunner:
             report.chunks_reused,
             report.seconds,
             report.fps,
+            temporal_summary(report),
             ", ".join(report.copied_streams) or "no other streams",
         )
         return target
+
+
+def temporal_summary(report: Any) -> str:
+    """The temporal setting of a ``VideoReport`` and the decoding it cost beyond the frames written."""
+    if report.temporal is None:
+        setting = "temporal off"
+    else:
+        setting = f"temporal strength {report.temporal['strength']:g}, window {report.temporal['window']}"
+    return (
+        f"{setting}; extra decode: {report.frames_decoded_extra} frames decoded and not written "
+        f"({report.warmup_frames} of them upscaled as warm-up)"
+    )
 
 
 def request_memory(model: Any, run_options: Mapping[str, Any]) -> int | None:
@@ -402,7 +418,7 @@ def plan_upscale_job(
     name or path, so that cluster workers load it themselves. ``run_options`` are
     :func:`run_upscale`'s (outscale, width, height, tile, tile_pad, precision, alpha, tta,
     device, threads); ``video_options`` those of ``upscale_video`` for video inputs (codec,
-    crf, preset, pix_fmt, frames, chunk_seconds). ``max_pixels``: images larger than this (by
+    crf, preset, pix_fmt, frames, chunk_seconds, temporal). ``max_pixels``: images larger than this (by
     their header) are refused before decoding; ``keep_metadata``: write ICC/EXIF/XMP/DPI/PNG
     text back where the output format holds them. Units are keyed by their input; a video is
     one unit until :func:`split_videos`."""

@@ -4,7 +4,8 @@ Flow: ``probe`` (is it a video, its facts) → ``frames`` (packet scan, decode t
 ``chunks`` (keyframe-aligned units, their packet files) → ``parts`` (the folder of finished
 chunks beside the target, its manifest) → ``pipeline`` (decode, model and
 encode overlapping on threads with bounded queues) → ``encode`` (codec choices, RGB → packets)
-→ ``assemble`` (chunks + copied audio/subtitles → the target, atomically). ``job`` ties them
+→ ``assemble`` (chunks + copied audio/subtitles → the target, atomically). ``temporal``
+(optional flicker reduction) runs between the model and the encoder. ``job`` ties them
 into :func:`upscale_video` and the pieces a distributed runner needs (:func:`prepare_video_job`,
 :func:`upscale_chunk`, :func:`assemble_chunks`).
 
@@ -16,7 +17,7 @@ from .encode import CODEC_PREFERENCES, DEFAULT_CRF, VIDEO_SUFFIXES, EncoderSetti
 from .frames import VideoFrame, iter_video_frames, read_video_frame
 from .job import VideoJob, VideoReport, assemble_chunks, prepare_video_job, upscale_chunk, upscale_video
 from .parts import open_parts, parts_dir_for, pending_chunks
-from .pipeline import VideoProgress, iter_upscaled_frames
+from .pipeline import VideoProgress, iter_upscaled_frames, stabilize_frames
 from .probe import StreamInfo, VideoInfo, is_video_file, probe_video
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "iter_video_frames",
     "read_video_frame",
     "iter_upscaled_frames",
+    "stabilize_frames",
     "upscale_video",
     "VideoReport",
     "VideoProgress",

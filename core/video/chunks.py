@@ -1,4 +1,11 @@
-"""Chunks: keyframe-aligned runs of frames, the unit of resume and of distribution.
+"""Chunks: runs of a few seconds of frames, the unit of resume and of distribution.
+
+Chunks are cut every ``chunk_seconds`` of video whatever the source's keyframes (a clip with a
+single keyframe splits like any other): a chunk decodes from the keyframe at or before its
+first needed frame and drops what comes before. With temporal stabilisation a chunk also needs
+``warmup_frames`` frames before its start: they run through the model and the stabiliser but
+are not written, so its output equals that of one uninterrupted run. Both are extra decoding
+(:attr:`Chunk.frames_decoded_extra`), paid once per run of consecutive chunks.
 
 A chunk's encoded packets are stored in a small file of our own (``chunk-NNNNN.pkts``): a
 header (the job key, the encoder's extradata, the time base) and the packets with their exact
@@ -10,6 +17,7 @@ when complete, so a file with the final name is always whole.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -35,9 +43,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SECONDS = 10.0
-"""Minimum length of a chunk (it ends at the first keyframe after this much video): the most
-work an interruption loses, and the grain of distribution."""
+DEFAULT_CHUNK_SECONDS = 4.0
+"""Longest chunk, in seconds of video: the most work an interruption loses and the grain of
+distribution. A range is split into equal chunks of at most this length (a 10 s clip: three of
+3.3 s). Each chunk that starts a decoding pass pays for the frames between the keyframe before
+it and its start; 4 s keeps that small next to the chunk's own work for common GOPs (≤ 4 s)."""
 
 _MAGIC = b"RKPKTS1\n"
 _RECORD = struct.Struct("<qqqBI")  # pts, dts, duration, flags (1 = keyframe, 2 = no pts, 4 = no dts), size
@@ -49,7 +59,9 @@ class Chunk:
     """Frames ``start_frame`` ≤ i < ``stop_frame`` (presentation order) of the source.
 
     ``start_pts``/``stop_pts`` bound them by timestamp (``stop_pts`` None: to the end);
-    ``seek_pts`` is the keyframe decoding starts from (None: the start of the file).
+    ``seek_pts`` is the keyframe decoding starts from (None: the start of the file), frame
+    ``seek_frame``. ``warmup_frames`` frames before ``start_frame`` (the first at
+    ``warmup_pts``) warm the temporal state when the chunk starts a decoding pass.
     """
 
     index: int
@@ -58,17 +70,30 @@ class Chunk:
     start_pts: int | None
     stop_pts: int | None
     seek_pts: int | None
+    warmup_frames: int = 0
+    warmup_pts: int | None = None
+    seek_frame: int = 0
 
     @property
     def frames(self) -> int:
         return self.stop_frame - self.start_frame
+
+    @property
+    def first_pts(self) -> int | None:
+        """The first frame this chunk needs decoded (its first warm-up frame, or its start)."""
+        return self.warmup_pts if self.warmup_frames else self.start_pts
+
+    @property
+    def frames_decoded_extra(self) -> int:
+        """Frames decoded and not written when this chunk starts a pass (warm-up included)."""
+        return self.start_frame - self.seek_frame
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def parse_frame_range(frames: Any, total: int) -> tuple[int, int]:
@@ -103,17 +128,22 @@ def plan_chunks(
     frames: Any = None,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     chunk_frames: int | None = None,
+    warmup_frames: int = 0,
 ) -> list[Chunk]:
-    """Split the source's frames (or ``frames`` = A:B of them) into keyframe-aligned chunks.
+    """Split the source's frames (or ``frames`` = A:B of them) into equal chunks.
 
-    A chunk ends at the first keyframe after ``chunk_frames`` frames (default: that many
-    frames as ``chunk_seconds`` of video). A stream without timestamps is one chunk.
+    Each chunk holds at most ``chunk_frames`` frames (default: that many frames as
+    ``chunk_seconds`` of video), wherever the keyframes are. ``warmup_frames``: frames before
+    a chunk's start (within the range) that its run needs for temporal state. A stream
+    without timestamps is one chunk.
     """
     scan = src if isinstance(src, PacketScan) else scan_packets(src)
     total = len(scan.pts) if scan.pts else scan.frame_count
     if total == 0:
         raise CorruptVideoError(f"{scan.path}: the video stream has no frames")
     first, last = parse_frame_range(frames, total)
+    if isinstance(warmup_frames, bool) or not isinstance(warmup_frames, int) or warmup_frames < 0:
+        raise InvalidParameterError(f"warmup_frames must be a whole number ≥ 0, got {warmup_frames!r}")
     if not scan.pts:
         if (first, last) != (0, total):
             raise InvalidParameterError(
@@ -122,27 +152,37 @@ def plan_chunks(
             )
         return [Chunk(0, 0, total, None, None, None)]
     if chunk_frames is None:
+        if not chunk_seconds > 0:
+            raise InvalidParameterError(f"chunk_seconds must be above 0, got {chunk_seconds!r}")
         span = scan.pts[-1] - scan.pts[0]
         rate = (total - 1) / float(span * scan.time_base) if span > 0 else 25.0
-        chunk_frames = max(1, round(chunk_seconds * rate))
+        chunk_frames = max(1, int(chunk_seconds * rate + 1e-6))
     elif isinstance(chunk_frames, bool) or not isinstance(chunk_frames, int) or chunk_frames < 1:
         raise InvalidParameterError(f"chunk_frames must be a whole number ≥ 1, got {chunk_frames!r}")
-    keyframes = set(scan.keyframes)
-    chunks: list[Chunk] = []
-    start = first
-    for i in range(first + 1, last):
-        if i - start >= chunk_frames and scan.pts[i] in keyframes:
-            chunks.append(_chunk(scan, len(chunks), start, i))
-            start = i
-    chunks.append(_chunk(scan, len(chunks), start, last))
-    return chunks
+    count = -(-(last - first) // chunk_frames)  # equal chunks, none longer than chunk_frames
+    bounds = [first + k * (last - first) // count for k in range(count)] + [last]
+    return [
+        _chunk(scan, k, bounds[k], bounds[k + 1], min(warmup_frames, bounds[k] - first)) for k in range(count)
+    ]
 
 
-def _chunk(scan: PacketScan, index: int, start: int, stop: int) -> Chunk:
+def _chunk(scan: PacketScan, index: int, start: int, stop: int, warmup: int) -> Chunk:
     start_pts = scan.pts[start]
     stop_pts = scan.pts[stop] if stop < len(scan.pts) else None
-    seek = scan.keyframe_at_or_before(start_pts) if start > 0 else None
-    return Chunk(index, start, stop, start_pts, stop_pts, seek)
+    needed = start - warmup
+    seek = scan.keyframe_at_or_before(scan.pts[needed]) if needed > 0 else None
+    seek_frame = 0 if seek is None else bisect.bisect_left(scan.pts, seek)
+    return Chunk(
+        index,
+        start,
+        stop,
+        start_pts,
+        stop_pts,
+        seek,
+        warmup_frames=warmup,
+        warmup_pts=scan.pts[needed] if warmup else None,
+        seek_frame=seek_frame,
+    )
 
 
 def chunk_path(parts: Path, index: int) -> Path:

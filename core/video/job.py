@@ -17,13 +17,13 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParameterError, OutputExistsError
 from ..fileio import same_file
-from ..options import TILE_AUTO, Tile
+from ..options import DEFAULT_TEMPORAL, TILE_AUTO, Temporal, Tile
 from .assemble import AssemblyResult, assemble_parts
 from .chunks import (
     DEFAULT_CHUNK_SECONDS,
@@ -34,7 +34,7 @@ from .chunks import (
 from .encode import VIDEO_SUFFIXES, EncoderSettings, choose_encoder_settings
 from .frames import ColourModel, colour_model_for, scan_packets
 from .parts import open_parts, parts_dir_for, pending_chunks
-from .pipeline import VideoProgress, run_chunks
+from .pipeline import VideoProgress, resolve_temporal, run_chunks
 from .probe import VideoInfo, probe_video
 
 __all__ = [
@@ -79,6 +79,8 @@ class VideoJob:
     key: str
     identity: dict[str, Any]
     requested_size: tuple[int, int] | None = None
+    temporal: Any = None
+    """The stabiliser's settings (``core.video.temporal.TemporalSettings``); None: frame-wise."""
 
     @property
     def trimmed(self) -> bool:
@@ -121,6 +123,14 @@ class VideoReport:
     chapters: int = 0
     rotation: int = 0
     engine: dict[str, Any] = field(default_factory=dict)
+    temporal: dict[str, Any] | None = None
+    """The stabiliser's settings as a dict (strength, window, ...); None: frame-wise output."""
+    warmup_frames: int = 0
+    """Frames run through the model and the stabiliser only to warm it (not written): the
+    temporal warm-up of every chunk that started a decoding pass (after a resume, say)."""
+    frames_decoded_extra: int = 0
+    """Frames decoded and not written: from the keyframe before each pass's first chunk to its
+    start (the warm-up included). 0 for one uninterrupted pass from the start."""
 
 
 def model_fingerprint(model: Any) -> str:
@@ -175,10 +185,13 @@ def prepare_video_job(
     frames: Any = None,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     chunk_frames: int | None = None,
+    temporal: Temporal | str | None = DEFAULT_TEMPORAL,
 ) -> VideoJob:
     """Resolve a job: probe ``src``, choose output size and encoder, plan chunks, make the key.
 
-    ``model`` must be loaded here (see :func:`upscale_video` for names). Nothing is written.
+    ``model`` must be loaded here (see :func:`upscale_video` for names). ``temporal`` (see
+    :func:`upscale_video`) is part of the key: a resume with another setting is refused.
+    Nothing is written.
     """
     from ..engine.modelinfo import model_facts
     from ..engine.resize import output_size
@@ -195,7 +208,14 @@ def prepare_video_job(
     scan = scan_packets(source)
     total = len(scan.pts) if scan.pts else scan.frame_count
     frame_range = parse_frame_range(frames, total)
-    chunks = plan_chunks(scan, frames=frame_range, chunk_seconds=chunk_seconds, chunk_frames=chunk_frames)
+    stabiliser = resolve_temporal(temporal)
+    chunks = plan_chunks(
+        scan,
+        frames=frame_range,
+        chunk_seconds=chunk_seconds,
+        chunk_frames=chunk_frames,
+        warmup_frames=0 if stabiliser is None else int(stabiliser.window),
+    )
     facts = model_facts(model)
     out_h, out_w = output_size(
         info.height,
@@ -248,7 +268,9 @@ def prepare_video_job(
         "frames": list(frame_range),
         "chunks": [[c.start_frame, c.stop_frame] for c in chunks],
     }
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    if stabiliser is not None:  # frame-wise jobs keep the key they had before the option
+        identity["temporal"] = _temporal_dict(stabiliser)
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
     return VideoJob(
         src=source,
         dst=target,
@@ -263,7 +285,12 @@ def prepare_video_job(
         key=key,
         identity=identity,
         requested_size=asked,
+        temporal=stabiliser,
     )
+
+
+def _temporal_dict(settings: Any) -> dict[str, Any]:
+    return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in asdict(settings).items()}
 
 
 def _frame_upscaler(model: Any, job: VideoJob, cancel: Callable[[], bool] | None) -> Callable[[Any], Any]:
@@ -314,6 +341,7 @@ def upscale_chunk(
         settings=job.settings,
         colour=job.colour,
         upscale_frame=_frame_upscaler(model, job, cancel),
+        temporal=job.temporal,
         frame_step=job.frame_step,
         on_chunk=lambda _c, path: made.append(path),
         progress=progress,
@@ -373,6 +401,7 @@ def upscale_video(
     frames: Any = None,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     chunk_frames: int | None = None,
+    temporal: Temporal | str | None = DEFAULT_TEMPORAL,
     resume: bool = False,
     force: bool = False,
     keep_parts: bool = False,
@@ -387,7 +416,12 @@ def upscale_video(
     what ``pix_fmt`` can hold (the report says so). Engine options as :func:`run_upscale`.
     Encoder: ``codec`` (default: the best the container and PyAV allow, libx264 for mp4/mkv),
     ``crf``, ``preset``, ``pix_fmt`` (default: the source's, 10-bit kept where the codec can).
-    ``frames``: ``"A:B"`` or ``(A, B)`` to write frames A ≤ i < B only. ``resume``: continue
+    ``frames``: ``"A:B"`` or ``(A, B)`` to write frames A ≤ i < B only. ``temporal``:
+    ``"auto"``, ``"off"`` or a strength in [0, 1] (default ``core.options.DEFAULT_TEMPORAL``):
+    flicker reduction, each frame stabilised against the frames before it (``core.video.temporal``);
+    chunks warm it on the frames before their start, so chunked, resumed and distributed runs
+    write the same frames as one pass. ``chunk_seconds``: longest chunk (the unit of resume),
+    cut whatever the keyframes. ``resume``: continue
     from the chunks an interrupted run left in ``<dst>.parts/``; ``force``: replace ``dst``
     and discard earlier chunks. ``progress(VideoProgress)`` after every frame; ``cancel()``
     polled between tiles and frames (finished chunks stay for a resume).
@@ -421,6 +455,7 @@ def upscale_video(
         frames=frames,
         chunk_seconds=chunk_seconds,
         chunk_frames=chunk_frames,
+        temporal=temporal,
     )
     open_parts(job, resume=resume, force=force)
     todo = pending_chunks(job)
@@ -434,7 +469,7 @@ def upscale_video(
     try:
         if threads is not None:
             torch.set_num_threads(threads)
-        upscaled = run_chunks(
+        counts = run_chunks(
             job.src,
             todo,
             parts=job.parts,
@@ -442,6 +477,7 @@ def upscale_video(
             settings=job.settings,
             colour=job.colour,
             upscale_frame=upscale_frame,
+            temporal=job.temporal,
             frame_step=job.frame_step,
             progress=progress,
             cancel=cancel,
@@ -455,6 +491,7 @@ def upscale_video(
             torch.set_num_threads(previous_threads)
     result = _assemble(job, force=force, keep_parts=keep_parts)
     seconds = time.perf_counter() - started
+    upscaled = counts.frames_upscaled
     upscaler = upscale_frame.state.get("upscaler")  # type: ignore[attr-defined]
     engine = {}
     if upscaler is not None:
@@ -486,4 +523,7 @@ def upscale_video(
         chapters=result.chapters,
         rotation=job.info.rotation,
         engine=engine,
+        temporal=None if job.temporal is None else _temporal_dict(job.temporal),
+        warmup_frames=counts.warmup_frames,
+        frames_decoded_extra=counts.frames_decoded_extra,
     )

@@ -1,12 +1,15 @@
 """Test clips made with PyAV: synthetic frames, a tone track, CFR or VFR, rotation, 8 or 10 bits.
 
 Each frame carries its index as a brightness ramp (frame ``i`` has mean ≈ ``i`` · step), so a
-test can tell which frame it got back after lossy coding.
+test can tell which frame it got back after lossy coding. Other content for the temporal
+tests: a static textured scene, a pan over a texture, a sprite moving over a texture and a
+hard cut between two scenes (:func:`static_scene`, :func:`pan`, :func:`sprite`,
+:func:`hard_cut`); a huge ``gop`` makes a clip whose only keyframe is its first frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,6 +27,55 @@ def frame_image(index: int, height: int, width: int, *, deep: bool = False, step
     if deep:
         return (img * 257).astype(np.uint16)
     return img.astype(np.uint8)
+
+
+Content = Callable[[int, int, int], np.ndarray]
+"""Frame ``index`` of ``height`` × ``width`` as RGB uint8."""
+
+
+def texture(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth-ish random RGB texture (blurred noise plus edges), uint8: detail a GAN redraws."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, size=(height // 2 + 1, width // 2 + 1, 3)).astype(np.float32)
+    big = np.repeat(np.repeat(noise, 2, axis=0), 2, axis=1)[:height, :width]
+    stripes = 60 * (((np.arange(width)[None, :] // 5) + (np.arange(height)[:, None] // 7)) % 2)
+    return np.clip(0.6 * big + stripes[:, :, None] + 20, 0, 255).astype(np.uint8)
+
+
+def static_scene(seed: int = 0) -> Content:
+    """The same textured picture in every frame."""
+    return lambda index, height, width: texture(height, width, seed)
+
+
+def pan(pixels_per_frame: int = 1, seed: int = 0) -> Content:
+    """A window sliding right over a wider texture."""
+
+    def frame(index: int, height: int, width: int) -> np.ndarray:
+        wide = texture(height, width * 4, seed)
+        x = (index * pixels_per_frame) % (width * 3)
+        return np.ascontiguousarray(wide[:, x : x + width])
+
+    return frame
+
+
+def sprite(size: int = 6, pixels_per_frame: int = 2, seed: int = 0) -> Content:
+    """A bright square crossing a static texture (occlusions and ghosting)."""
+
+    def frame(index: int, height: int, width: int) -> np.ndarray:
+        image = texture(height, width, seed).copy()
+        x = (index * pixels_per_frame) % max(1, width - size)
+        y = (height - size) // 2
+        image[y : y + size, x : x + size] = (250, 240, 40)
+        return image
+
+    return frame
+
+
+def hard_cut(at: int, before: Content | None = None, after: Content | None = None) -> Content:
+    """Scene ``before`` up to frame ``at`` - 1, then an unrelated scene ``after``."""
+    first = before or static_scene(1)
+    second = after or (lambda index, height, width: 255 - texture(height, width, 7))
+    return lambda index, height, width: (first if index < at else second)(index, height, width)
 
 
 def make_clip(
@@ -44,8 +96,10 @@ def make_clip(
     metadata: dict[str, str] | None = None,
     chapters: bool = False,
     subtitles: bool = False,
+    content: Content | None = None,
 ) -> Path:
-    """Write a clip; ``pts`` (with ``time_base``) makes it variable frame rate."""
+    """Write a clip; ``pts`` (with ``time_base``) makes it variable frame rate; ``content``
+    draws the frames (default :func:`frame_image`)."""
     deep = "10" in pix_fmt or "12" in pix_fmt
     tb = time_base or Fraction(1, rate)
     stamps = list(pts) if pts is not None else [round(i / rate / tb) for i in range(frames)]
@@ -95,9 +149,12 @@ def make_clip(
                 ]
             )
         for i, stamp in enumerate(stamps):
-            frame = av.VideoFrame.from_ndarray(
-                frame_image(i, height, width, deep=deep), format="rgb48le" if deep else "rgb24"
-            )
+            if content is None:
+                pixels = frame_image(i, height, width, deep=deep)
+            else:
+                pixels = content(i, height, width)
+                pixels = pixels.astype(np.uint16) * 257 if deep else pixels
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb48le" if deep else "rgb24")
             frame.pts = stamp
             frame.time_base = tb
             for packet in v.encode(frame):

@@ -143,7 +143,7 @@ class Graph:
 
 
 STEPS_ON = [True] * 10
-UPSCALE_DEFAULTS = ["model scale", 2.0, 0, 0, "auto", 0, "auto", False, "model", "auto"]
+UPSCALE_DEFAULTS = ["model scale", 2.0, 0, 0, "auto", 0, "auto", False, "model", "auto", "off"]
 LOAD_DEFAULTS = ["RealESRGAN_x4plus", "none", 0.5]
 
 
@@ -174,7 +174,7 @@ def txt2img_upscale() -> dict[str, Any]:
         "RealESRGANKitUpscale",
         (1580, 0),
         (320, 330),
-        ["outscale", 2.0, 0, 0, "auto", 0, "auto", False, "model", "auto"],
+        ["outscale", 2.0, 0, 0, "auto", 0, "auto", False, "model", "auto", "off"],
         title="Upscale ×2 (Real-ESRGAN)",
     )
     g.add(9, "SaveImage", (1940, 0), (420, 460), ["txt2img_realesrgan_x2"])
@@ -216,8 +216,23 @@ def degrade_upscale_compare() -> dict[str, Any]:
 
 
 VIDEO_MODEL = ["realesr-animevideov3-x2", "none", 0.5]
-# file, resize_mode, outscale, width, height, tile, tile_pad, precision, tta, container, codec, crf, prefix
-VIDEO_DEFAULTS = ["model scale", 2.0, 0, 0, "auto", 0, "auto", False, "mp4", "auto", -1, "video/RealESRGAN"]
+# file, resize_mode, outscale, width, height, tile, tile_pad, precision, tta, container, codec, crf, prefix,
+# temporal
+VIDEO_DEFAULTS = [
+    "model scale",
+    2.0,
+    0,
+    0,
+    "auto",
+    0,
+    "auto",
+    False,
+    "mp4",
+    "auto",
+    -1,
+    "video/RealESRGAN",
+    "off",
+]
 
 
 def upscale_video() -> dict[str, Any]:
