@@ -9,7 +9,7 @@ import torch
 from ...errors import BackendError, InvalidParameterError
 from ...options import PRECISIONS
 from ..modelinfo import ModelFacts
-from .autoselect import cached_choice, choose_backend
+from .autoselect import choose_backend
 from .base import Backend, WindowRunner
 from .fallback import FallbackRunner
 from .registry import BACKENDS, get_backend
@@ -43,20 +43,16 @@ def select_backend(
     if precision not in PRECISIONS:
         raise InvalidParameterError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if requested == "auto":
-        if measure:
-            choice = choose_backend(
-                facts, precision, device, job_pixels=job_pixels, threads=threads, remeasure=remeasure
-            )
-        else:
-            stored = (
-                cached_choice(facts, precision, threads)
-                if device.type == "cpu" and precision != "int8"
-                else None
-            )
-            if stored is not None:
-                choice = stored
-            else:
-                choice = choose_backend(facts, precision, device, job_pixels=0, threads=threads)
+        # Without measuring, choose_backend gives the stored decision, else torch: it reads the
+        # store once (each read hashes the weights, or checks the remembered hash).
+        choice = choose_backend(
+            facts,
+            precision,
+            device,
+            job_pixels=job_pixels if measure else 0,
+            threads=threads,
+            remeasure=remeasure and measure,
+        )
         return Selection("auto", get_backend(choice.backend), choice.precision, choice.reason)
     backend = get_backend(requested)
     backend.require()
