@@ -487,7 +487,10 @@ def run_job(
         results: list[Any] = []
         for index, frame in enumerate(job.frames):
             if record.kind == "torch" and batch_out is None:
-                batch_out = torch.empty((record.batch, out_h, out_w, final_c), dtype=torch.float32)
+                # a normal tensor, not an inference one: a caller outside inference mode may
+                # change the result in place or feed it to autograd (inference tensors refuse both)
+                with torch.inference_mode(False):
+                    batch_out = torch.empty((record.batch, out_h, out_w, final_c), dtype=torch.float32)
             target = batch_out[index] if batch_out is not None else None
             out = _run_image(job, frame, target, tracker, record.batch - index)
             computed += job.plan.computed_pixels()

@@ -18,6 +18,7 @@ __all__ = [
     "TRAINABLE_ARCHITECTURES",
     "check_trainable",
     "trainable_copy",
+    "without_inference_tensors",
     "new_discriminator",
     "update_ema",
     "weights_digest",
@@ -56,9 +57,29 @@ def check_trainable(descriptor: Any) -> ModelDescriptor:
 
 
 def trainable_copy(module: nn.Module) -> nn.Module:
-    """A float32 copy in training mode with gradients on; the caller's model is never modified."""
-    clone = copy.deepcopy(module).float()
+    """A float32 copy in training mode with gradients on; the caller's model is never modified.
+
+    Copied outside inference mode, so the copy's tensors are normal ones (they can require
+    gradients) even when the caller is inside ``torch.inference_mode()`` or ``module`` was made
+    there."""
+    with torch.inference_mode(False):
+        clone = copy.deepcopy(module).float()
     return clone.train().requires_grad_(True)
+
+
+def without_inference_tensors(module: nn.Module) -> nn.Module:
+    """``module``, or a copy of it when any of its tensors is an inference tensor.
+
+    Autograd cannot save inference tensors for backward, so a fixed network the loss runs the
+    generator's output through (a perceptual feature extractor made inside
+    ``torch.inference_mode()``) must be copied into normal tensors; the copy is made outside
+    inference mode, where cloning gives normal tensors.
+    """
+    tensors = list(module.parameters()) + list(module.buffers())
+    if not any(t.is_inference() for t in tensors):
+        return module
+    with torch.inference_mode(False):
+        return copy.deepcopy(module)
 
 
 def new_discriminator(generator: torch.Generator, num_feat: int = 64) -> UNetDiscriminatorSN:

@@ -57,7 +57,14 @@ from .data import (
     validation_samples,
 )
 from .losses import PerceptualLoss, gan_loss
-from .networks import check_trainable, new_discriminator, trainable_copy, update_ema, weights_digest
+from .networks import (
+    check_trainable,
+    new_discriminator,
+    trainable_copy,
+    update_ema,
+    weights_digest,
+    without_inference_tensors,
+)
 from .pool import PairPoolSampler
 from .run_folder import RUN_FILE, LossLog, check_resumable, setup_record, start_run_folder
 from .settings import EXPORT_CHOICES, TrainSettings
@@ -394,7 +401,7 @@ class _Session:
             from .vgg import load_vgg19_features
 
             features = load_vgg19_features(dict(s.perceptual_layers), vgg_weights)
-        return PerceptualLoss(features, s.perceptual_layers).to(self.device)
+        return PerceptualLoss(without_inference_tensors(features), s.perceptual_layers).to(self.device)
 
     def _restore(self) -> None:
         found = latest_checkpoint(self.run_dir)
@@ -643,19 +650,25 @@ def finetune(
     saving a checkpoint; ``perceptual_features`` replaces VGG19 (tests use a small stand-in);
     ``discriminator``: initial discriminator weights (a path, zoo name or descriptor), else a
     new one. The caller's model is never modified.
+
+    Works whatever autograd mode the caller is in: training needs gradients, so the session is
+    built and run with inference mode off and gradients on (both are thread-local and restored
+    on return). Built there, the trainable copies are normal tensors even when ``model`` was
+    loaded inside ``torch.inference_mode()`` (as ComfyUI loads models).
     """
-    session = _Session(
-        model,
-        Path(run_dir),
-        settings or TrainSettings(),
-        hr_folder=hr_folder,
-        pairs=pairs,
-        val_folder=val_folder,
-        val_count=val_count,
-        resume=resume,
-        device=device,
-        perceptual_features=perceptual_features,
-        vgg_weights=vgg_weights,
-        discriminator=discriminator,
-    )
-    return session.run(progress, on_validation, cancel)
+    with torch.inference_mode(False), torch.enable_grad():
+        session = _Session(
+            model,
+            Path(run_dir),
+            settings or TrainSettings(),
+            hr_folder=hr_folder,
+            pairs=pairs,
+            val_folder=val_folder,
+            val_count=val_count,
+            resume=resume,
+            device=device,
+            perceptual_features=perceptual_features,
+            vgg_weights=vgg_weights,
+            discriminator=discriminator,
+        )
+        return session.run(progress, on_validation, cancel)
