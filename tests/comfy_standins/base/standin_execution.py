@@ -10,11 +10,16 @@
 - ``run_node(cls, **inputs)`` mirrors ``_async_map_node_over_list`` + ``get_output_from_returns``
   for one call: a V3 class is validated and its ``FUNCTION`` (EXECUTE_NORMALIZED) called on the
   class; a V1 class is instantiated and its ``FUNCTION`` called. Returns ``(outputs, ui)``.
+  Like the host (``PromptExecutor.execute_async`` runs the whole prompt inside
+  ``torch.inference_mode()``), the call runs in inference mode: tensors a node makes, the
+  weights a Load node builds included, are inference tensors.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import torch
 
 
 def input_info(cls: type, name: str) -> tuple[Any, str | None, dict[str, Any] | None]:
@@ -50,6 +55,11 @@ def _is_v3(cls: type) -> bool:
 
 
 def run_node(cls: type, **inputs: Any) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
+    with torch.inference_mode():
+        return _run_node(cls, **inputs)
+
+
+def _run_node(cls: type, **inputs: Any) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
     if _is_v3(cls):
         cls.VALIDATE_CLASS()
         cls.GET_SCHEMA()
