@@ -19,7 +19,8 @@ Hierarchy::
     │   ├── ImageTooLargeError      more pixels than the limit, told by the header before decoding
     │   └── InvalidDatasetError     a training folder that is empty, unreadable, too small or misaligned
     ├── InvalidParameterError       (also a ValueError) a bad option value
-    │   └── RunFolderMismatchError  --resume on a run folder from another setup (or none)
+    │   ├── RunFolderMismatchError  --resume on a run folder from another setup (or none)
+    │   └── PrecisionNotSupportedError  a precision asked for by name that the network fails in
     ├── UpscaleOutOfMemoryError     (also a MemoryError) out of memory even at the smallest tile
     ├── BackendError                a compute backend (torch, openvino) could not run the model
     │   ├── BackendNotInstalledError    its optional package is missing
@@ -54,6 +55,7 @@ __all__ = [
     "InvalidParameterError",
     "InvalidDatasetError",
     "RunFolderMismatchError",
+    "PrecisionNotSupportedError",
     "UpscaleOutOfMemoryError",
     "BackendError",
     "BackendNotInstalledError",
@@ -122,6 +124,10 @@ class ImageTooLargeError(InvalidImageError):
 
 class InvalidParameterError(RealESRGANKitError, ValueError):
     """An option value outside its allowed range or of the wrong kind."""
+
+
+class PrecisionNotSupportedError(InvalidParameterError):
+    """``precision`` was asked for by name and the network raises in it (e.g. a foreign model in bf16)."""
 
 
 class InvalidDatasetError(InvalidImageError):

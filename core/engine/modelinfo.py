@@ -189,8 +189,12 @@ def _probe(facts: ModelFacts, device: str) -> ActivationProbe:
     for m in copy_.modules():
         if not list(m.children()):
             m.register_forward_hook(hook)
+    # A foreign model's own call function (a descriptor's: tuple outputs, noise planes) is how
+    # the engine runs it, so it is how it is measured.
+    call = facts.policy.fast_forward if facts.policy.probe_precision else None
+    forward = copy_ if call is None else call(copy_)
     with torch.inference_mode():
-        out = copy_(torch.zeros(1, facts.input_channels, side, side, device=device))
+        out = forward(torch.zeros(1, facts.input_channels, side, side, device=device))
     pixels = side * side
     return ActivationProbe(peak / pixels, out.numel() / pixels, macs / pixels)
 

@@ -82,8 +82,13 @@ class PreparedNetwork:
 
     @property
     def channels_last(self) -> bool:
-        """Channels-last where the architecture prefers it and the device has it (not MPS)."""
-        return self.facts.policy.channels_last and self.device.type != "mps"
+        """Channels-last where the architecture prefers it and the device has it (not MPS), unless
+        the network was found to fail on channels-last tensors."""
+        return (
+            self.facts.policy.channels_last
+            and self.device.type != "mps"
+            and _architecture_key(self.facts.module) not in _CONTIGUOUS_ONLY
+        )
 
     def _build(self, dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor]:
         module = self.facts.module
@@ -126,11 +131,47 @@ class PreparedNetwork:
         assert total is not None
         return total.div_(8)[..., : h * s, : w * s]
 
-    def __call__(self, window: torch.Tensor) -> torch.Tensor:
-        """``window``: float32 [N, C, h, w] (any device) → float32 [N, C', h·s, w·s] on the CPU."""
+    def run_once(self, window: torch.Tensor) -> torch.Tensor:
+        """One window in this network's precision, as is: no fp32 recompute of non-finite
+        values (what a precision probe needs to see). Output on the compute device."""
         if self._forward is None:
             self._forward = self._build(self.dtype)
-        out = self._run(self._forward, window, self.dtype)
+        try:
+            return self._run(self._forward, window, self.dtype)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            if not self._may_switch_layout(exc):
+                raise
+            return self._run_contiguous(window, exc)
+
+    def _may_switch_layout(self, exc: Exception) -> bool:
+        # Only networks from elsewhere (ours are tested in channels-last), never after OOM, and
+        # in fp32 only: the precision probe runs such a network in fp32 before any reduced
+        # format, so the layout is settled there and a dtype error is not retried.
+        return (
+            self.channels_last
+            and self.facts.policy.probe_precision
+            and self.precision == "fp32"
+            and not isinstance(exc, torch.OutOfMemoryError)
+        )
+
+    def _run_contiguous(self, window: torch.Tensor, first_error: Exception) -> torch.Tensor:
+        """Retry in the plain (NCHW) layout some networks' ``view`` calls need (IPT's); keep it
+        for the architecture when that works, else raise the first error."""
+        key = _architecture_key(self.facts.module)
+        _CONTIGUOUS_ONLY.add(key)
+        try:
+            forward = self._build(self.dtype)
+            out = self._run(forward, window, self.dtype)
+        except Exception:
+            _CONTIGUOUS_ONLY.discard(key)
+            raise first_error from None
+        log.info("%s fails on channels-last tensors (%s); running it contiguous", key[1], first_error)
+        self._forward, self._fp32_forward = forward, None
+        return out
+
+    def __call__(self, window: torch.Tensor) -> torch.Tensor:
+        """``window``: float32 [N, C, h, w] (any device) → float32 [N, C', h·s, w·s] on the CPU."""
+        out = self.run_once(window)
         if self.precision != "fp32" and not bool(torch.isfinite(out).all()):
             if self.fp32_fallbacks == 0:
                 log.warning(
@@ -141,6 +182,15 @@ class PreparedNetwork:
                 self._fp32_forward = self._build(torch.float32)
             out = self._run(self._fp32_forward, window, torch.float32)
         return out.float().cpu() if out.device.type != "cpu" else out.float()
+
+
+_CONTIGUOUS_ONLY: set[tuple[str, str]] = set()
+"""Architectures (module, class) whose forward failed on channels-last tensors and worked on
+contiguous ones, for the life of the process."""
+
+
+def _architecture_key(module: nn.Module) -> tuple[str, str]:
+    return type(module).__module__, type(module).__qualname__
 
 
 def module_dtype(module: nn.Module) -> torch.dtype:

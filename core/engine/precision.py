@@ -3,7 +3,9 @@
 ``auto`` picks fp16 on CUDA and MPS (tensor cores / the GPU's native half), bf16 on CPUs where
 PyTorch has fast bf16 convolutions (oneDNN with AVX-512-BF16 or AMX), else fp32. A model whose
 descriptor says it cannot run in a format is never run in it; a tile whose reduced-precision
-output is not finite is recomputed in fp32 by the runner.
+output is not finite is recomputed in fp32 by the runner. Models that are not ours (their
+policy says ``probe_precision``) are first probed in the reduced format (``precision_probe``):
+``auto`` runs fp32 where they raise or lose quality there.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, RealESRGANKitError
 from ..options import PRECISIONS
 
 __all__ = [
@@ -101,13 +103,7 @@ def resolve_precision(model: Any, precision: str, device: Any) -> str:
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     half_ok, bf16_ok = _supports(model, "supports_half"), _supports(model, "supports_bfloat16")
     if precision == "auto":
-        if dev.type in ("cuda", "mps"):
-            if half_ok:
-                return "fp16"
-            if bf16_ok and dev.type == "cuda" and torch.cuda.is_bf16_supported():
-                return "bf16"
-            return "fp32"
-        return "bf16" if bf16_ok and cpu_has_fast_bf16() else "fp32"
+        return _probed(model, _auto_precision(dev, half_ok, bf16_ok), dev, asked=False)
     if (precision == "fp16" and not half_ok) or (precision == "bf16" and not bf16_ok):
         log.warning("this model does not support %s; running it in fp32", precision)
         return "fp32"
@@ -115,4 +111,36 @@ def resolve_precision(model: Any, precision: str, device: Any) -> str:
         log.warning("bf16 on this CPU is emulated (no AVX-512-BF16/AMX): it will be slower than fp32")
     if dev.type == "cpu" and precision == "fp16" and not cpu_has_fast_fp16():
         log.warning("fp16 on this CPU is emulated and slow; bf16 or fp32 is faster here")
-    return precision
+    return _probed(model, precision, dev, asked=True)
+
+
+def _auto_precision(dev: torch.device, half_ok: bool, bf16_ok: bool) -> str:
+    if dev.type in ("cuda", "mps"):
+        if half_ok:
+            return "fp16"
+        if bf16_ok and dev.type == "cuda" and torch.cuda.is_bf16_supported():
+            return "bf16"
+        return "fp32"
+    return "bf16" if bf16_ok and cpu_has_fast_bf16() else "fp32"
+
+
+def _probed(model: Any, precision: str, dev: torch.device, *, asked: bool) -> str:
+    """``precision``, or what the precision probe makes of it for a model that is not ours."""
+    if precision == "fp32":
+        return precision
+    # imported here: the probe runs the network through network.py, which imports this module
+    from .modelinfo import ModelFacts, model_facts
+    from .precision_probe import check_reduced_precision
+
+    if isinstance(model, ModelFacts):
+        facts = model
+    elif getattr(model, "engine_policy", None) is not None:
+        return precision  # one of ours: its policy was measured, not probed
+    else:
+        try:
+            facts = model_facts(model)
+        except RealESRGANKitError:  # not a model the engine can read: nothing to probe
+            return precision
+    if not facts.policy.probe_precision:
+        return precision
+    return check_reduced_precision(facts, precision, dev, asked=asked)

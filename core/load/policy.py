@@ -47,6 +47,9 @@ class EnginePolicy:
       with the same results that is faster or leaner than ``module(x)``; ``None``: ``module``.
     - ``quantization_form``: given the module, a float32 copy with the same results arranged
       for int8 quantisation (what the quantiser should see); ``None``: the module as it is.
+    - ``probe_precision``: whether ``precision="auto"`` must first check, on a small window,
+      that the network works in reduced precision (``engine.precision_probe``). Our own
+      architectures have measured policies and say ``False``; models from elsewhere say ``True``.
     """
 
     tile_pad: int | None = None
@@ -56,13 +59,17 @@ class EnginePolicy:
     tiling: Tiling = "supported"
     fast_forward: Callable[[nn.Module], Forward] | None = None
     quantization_form: Callable[[nn.Module], nn.Module] | None = None
+    probe_precision: bool = False
 
 
 def default_policy(model: Any = None) -> EnginePolicy:
     """The policy of a model that carries none: everything measured, plus what it tells.
 
     A spandrel descriptor's ``tiling`` (``ModelTiling.SUPPORTED / DISCOURAGED / INTERNAL``)
-    is kept, so the engine can say when it tiles a network that discourages it.
+    is kept, so the engine can say when it tiles a network that discourages it. Its call
+    function is kept too: spandrel runs some networks through one (FBCNN and MMRealSR return
+    a tuple, DRUNet takes a noise-level plane, MixDehazeNet's and IPT's outputs are rescaled),
+    and core's upscale node runs them that way. Whether reduced precision works is probed.
     """
     tiling = getattr(getattr(model, "tiling", None), "name", None)
     known: dict[str, Tiling] = {
@@ -70,4 +77,20 @@ def default_policy(model: Any = None) -> EnginePolicy:
         "DISCOURAGED": "discouraged",
         "INTERNAL": "internal",
     }
-    return EnginePolicy(tiling=known.get(str(tiling).upper(), "supported"))
+    return EnginePolicy(
+        tiling=known.get(str(tiling).upper(), "supported"),
+        fast_forward=_descriptor_call(model),
+        probe_precision=True,
+    )
+
+
+def _descriptor_call(model: Any) -> Callable[[nn.Module], Forward] | None:
+    """The forward a spandrel descriptor uses (its ``_call_fn(module, image)``), if it has one."""
+    call: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = getattr(model, "_call_fn", None)
+    if not callable(call):
+        return None
+
+    def bind(module: nn.Module) -> Forward:
+        return lambda x: call(module, x)
+
+    return bind
