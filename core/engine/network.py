@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .dtypes import DTYPES
 from .modelinfo import ModelFacts
 from .padding import reflect_pad
-from .precision import DTYPES
 
-__all__ = ["prepare_network", "PreparedNetwork"]
+__all__ = ["prepare_network", "PreparedNetwork", "dihedral", "undo_dihedral"]
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +48,15 @@ def _converted_copy(
     return copy.deepcopy(module, memo).eval()
 
 
-def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th of the 8 flips/rotations TTA averages (0 ≤ k < 8; 4..7 flip first)."""
     if k >= 4:
         x = x.flip(-1)
     return torch.rot90(x, k % 4, (-2, -1)) if k % 4 else x
 
 
-def _undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+def undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The inverse of :func:`dihedral` (every backend undoes a TTA view the same way)."""
     if k % 4:
         x = torch.rot90(x, -(k % 4), (-2, -1))
     return x.flip(-1) if k >= 4 else x
@@ -123,10 +125,10 @@ class PreparedNetwork:
             return forward(x)[..., : h * s, : w * s]
         total: torch.Tensor | None = None
         for k in range(8):
-            xi = _dihedral(x, k)
+            xi = dihedral(x, k)
             if self.channels_last:
                 xi = xi.contiguous(memory_format=torch.channels_last)
-            yi = _undo_dihedral(forward(xi), k).float()
+            yi = undo_dihedral(forward(xi), k).float()
             total = yi if total is None else total.add_(yi)
         assert total is not None
         return total.div_(8)[..., : h * s, : w * s]

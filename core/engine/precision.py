@@ -17,6 +17,7 @@ import torch
 
 from ..errors import InvalidParameterError, RealESRGANKitError
 from ..options import PRECISIONS
+from .dtypes import DTYPES
 
 __all__ = [
     "PRECISIONS",
@@ -28,8 +29,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -31,15 +31,27 @@ from ...errors import (
     InvalidParameterError,
 )
 from ..modelinfo import ModelFacts, probe_activations
-from ..network import _dihedral, _undo_dihedral
+from ..network import dihedral, undo_dihedral
 from ..padding import reflect_pad
 from ..precision import cpu_has_fast_bf16
 from .machine import cpu_class
-from .openvino_ir import INSTALL_HINT, converted_model_path, ir_cache_dir, ir_is_complete, openvino_version
+from .openvino_ir import (
+    OPENVINO_INSTALL_HINT,
+    converted_model_path,
+    ir_cache_dir,
+    ir_is_complete,
+    openvino_version,
+)
 from .openvino_ir import require_openvino as _require_openvino
 from .openvino_ir import save_ir_atomic as _save_atomic
 
-__all__ = ["OpenVINOBackend", "OpenVINORunner", "converted_model_path", "openvino_version", "INSTALL_HINT"]
+__all__ = [
+    "OpenVINOBackend",
+    "OpenVINORunner",
+    "converted_model_path",
+    "openvino_version",
+    "OPENVINO_INSTALL_HINT",
+]
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +212,7 @@ class OpenVINORunner:
             return self._infer(request, x)
         total: torch.Tensor | None = None
         for k in range(8):
-            yi = _undo_dihedral(self._infer(request, _dihedral(x, k).contiguous()), k)
+            yi = undo_dihedral(self._infer(request, dihedral(x, k).contiguous()), k)
             total = yi if total is None else total.add_(yi)
         assert total is not None
         return total.div_(8)
@@ -256,7 +268,7 @@ class OpenVINOBackend:
             log.warning("bf16 on this CPU is emulated (no AVX-512-BF16/AMX): it will be slower than fp32")
         if precision == "int8" and importlib.util.find_spec("nncf") is None:
             raise BackendNotInstalledError(
-                f"precision 'int8' quantises with NNCF, which is not installed; install it with {INSTALL_HINT}, "
+                f"precision 'int8' quantises with NNCF, which is not installed; install it with {OPENVINO_INSTALL_HINT}, "
                 "or use precision='fp32'/'bf16'",
                 backend="openvino",
             )

@@ -26,7 +26,7 @@ from typing import Any
 
 from ...errors import BackendCompileError
 from ..modelinfo import ModelFacts
-from .openvino_ir import INSTALL_HINT, converted_model_path, save_ir_atomic
+from .openvino_ir import OPENVINO_INSTALL_HINT, converted_model_path, save_ir_atomic
 from .samples import sample_windows
 
 __all__ = [
@@ -76,7 +76,7 @@ def _nncf() -> Any:
         from ...errors import BackendNotInstalledError
 
         raise BackendNotInstalledError(
-            f"precision 'int8' needs NNCF, which is not installed ({exc}); install it with {INSTALL_HINT}",
+            f"precision 'int8' needs NNCF, which is not installed ({exc}); install it with {OPENVINO_INSTALL_HINT}",
             backend="openvino",
         ) from exc
     return nncf

@@ -18,7 +18,7 @@ from ..modelinfo import ModelFacts
 from .machine import backend_cache_dir, weights_hash
 
 __all__ = [
-    "INSTALL_HINT",
+    "OPENVINO_INSTALL_HINT",
     "require_openvino",
     "openvino_version",
     "ir_cache_dir",
@@ -27,7 +27,7 @@ __all__ = [
     "save_ir_atomic",
 ]
 
-INSTALL_HINT = "pip install 'realesrgan-kit[openvino]'"
+OPENVINO_INSTALL_HINT = "pip install 'realesrgan-kit[openvino]'"
 
 
 def require_openvino() -> Any:
@@ -36,7 +36,7 @@ def require_openvino() -> Any:
     except ImportError as exc:
         raise BackendNotInstalledError(
             f"backend 'openvino' needs the openvino package, which is not installed ({exc}); "
-            f"install it with {INSTALL_HINT}, or use backend='torch'",
+            f"install it with {OPENVINO_INSTALL_HINT}, or use backend='torch'",
             backend="openvino",
         ) from exc
     return openvino
