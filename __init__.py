@@ -13,8 +13,6 @@ Library use::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 # Where each lazily imported public name lives (relative to this package).
 _LAZY = {
     "load_model": ".core.load",
@@ -31,6 +29,8 @@ _LAZY = {
 # pytest (rootdir at the repo root) or a plain script may import this file bare, where relative
 # imports fail; ComfyUI always imports it as a package.
 if __package__:
+    # defined in core, which never imports this root (the root imports the front ends)
+    from .core.version import __version__ as __version__
     from .nodes.registration import comfy_exports as _comfy_exports
 
     # Exactly one registration style, and only when ComfyUI is importing the pack.

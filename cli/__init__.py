@@ -11,8 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
 from ..core.errors import RealESRGANKitError
+from ..core.version import __version__
 from . import degrade_command, finetune_command, model_commands, upscale_command
 
 __all__ = ["main", "build_parser"]

@@ -8,6 +8,7 @@ tuner and the tile sweep used to import each other this way).
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,28 +29,34 @@ def _modules() -> dict[str, tuple[Path, bool]]:
     return modules
 
 
+def relative_targets(name: str, is_package: bool, tree: ast.AST, modules: Collection[str]) -> set[str]:
+    """The package modules that the relative imports in ``tree`` (module ``name``) reach; ``""``
+    is the package root (``from ... import __version__`` from ``core.jobs.x`` reaches it)."""
+    package = name.split(".") if is_package else name.split(".")[:-1]
+    package = [p for p in package if p]
+    targets: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.level:
+            continue
+        base = package[: len(package) - (node.level - 1)]
+        module = ".".join(base + (node.module.split(".") if node.module else []))
+        for alias in node.names:
+            submodule = f"{module}.{alias.name}" if module else alias.name
+            if submodule in modules:
+                targets.add(submodule)
+            elif module in modules:
+                targets.add(module)
+    targets.discard(name)
+    return targets
+
+
 def import_graph() -> dict[str, set[str]]:
     """Module → the package modules it imports (names relative to the package root)."""
     modules = _modules()
-    graph: dict[str, set[str]] = {}
-    for name, (file, is_package) in modules.items():
-        package = name.split(".") if is_package else name.split(".")[:-1]
-        package = [p for p in package if p]
-        targets: set[str] = set()
-        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.ImportFrom) or not node.level:
-                continue
-            base = package[: len(package) - (node.level - 1)]
-            module = ".".join(base + (node.module.split(".") if node.module else []))
-            for alias in node.names:
-                submodule = f"{module}.{alias.name}" if module else alias.name
-                if submodule in modules:
-                    targets.add(submodule)
-                elif module in modules:
-                    targets.add(module)
-        targets.discard(name)
-        graph[name] = targets
-    return graph
+    return {
+        name: relative_targets(name, is_package, ast.parse(file.read_text(encoding="utf-8")), modules)
+        for name, (file, is_package) in modules.items()
+    }
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -89,3 +96,37 @@ def test_find_cycle_reports_a_cycle():
 
 def test_no_module_imports_itself_back():
     assert find_cycle(import_graph()) is None
+
+
+FRONT_ENDS = ("nodes", "widgets", "cli", "__main__")
+
+
+def _front_end_or_root(target: str) -> bool:
+    return target == "" or target.split(".")[0] in FRONT_ENDS
+
+
+def test_relative_imports_of_the_root_and_the_front_ends_are_seen():
+    modules = {"", "core", "core.jobs", "core.jobs.x", "core.version", "nodes", "nodes.registration", "cli"}
+    cases = {
+        "from ... import __version__": {""},
+        "from ...nodes.registration import comfy_exports": {"nodes.registration"},
+        "from ... import cli": {"cli"},
+        "from ..version import __version__": {"core.version"},
+        "def f():\n    from ... import nodes": {"nodes"},  # lazy imports count too
+    }
+    for source, expected in cases.items():
+        assert relative_targets("core.jobs.x", False, ast.parse(source), modules) == expected, source
+
+
+def test_core_imports_neither_the_root_nor_a_front_end():
+    """core/ is the floor the front ends stand on: it never imports the package root (which
+    imports nodes/), nodes/, widgets/ or cli/, lazily or not."""
+    graph = import_graph()
+    offenders = sorted(
+        f"{name} → {target or '(package root)'}"
+        for name, targets in graph.items()
+        if name == "core" or name.startswith("core.")
+        for target in targets
+        if _front_end_or_root(target)
+    )
+    assert not offenders

@@ -179,9 +179,9 @@ class _DegradeRunner:
         storage.write_bytes(location, text.encode("utf-8"), overwrite=overwrite)
 
     def _sample(self, src: str, dst: str | None, *, overwrite: bool) -> str:
-        from ... import __version__
         from ..degrade import degrade, derive_seed
         from ..degrade.pairs import aligned_crop_boxes, pair_scale
+        from ..version import __version__
 
         opts = self.options
         image = storage.read_image_at(src, max_pixels=opts.max_pixels)
