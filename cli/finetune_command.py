@@ -181,9 +181,9 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if args.threads is not None:
         if args.threads < 1:
             raise InvalidParameterError(f"--threads must be at least 1; got {args.threads}")
-        import torch
+        from ..core.engine.threads import set_process_threads
 
-        torch.set_num_threads(args.threads)  # this command's own process
+        set_process_threads(args.threads)  # this command's own process
     vgg_weights = args.vgg_weights
     if args.download_vgg:
         if not args.vgg_sha256:

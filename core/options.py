@@ -20,6 +20,7 @@ __all__ = [
     "TILE_WORDS",
     "TILE_HELP",
     "parse_tile",
+    "check_whole_number",
     "PRECISIONS",
     "TRAIN_PRECISIONS",
     "BACKENDS",
@@ -54,6 +55,13 @@ TILE_HELP = (
     "'auto' (as large as free memory allows; the whole image when it fits), 'whole' (one window, "
     "no tiles) or a tile size in input pixels"
 )
+
+
+def check_whole_number(value: Any, name: str, *, minimum: int) -> int:
+    """``value`` when it is an int ≥ ``minimum`` (not a bool), else an ``InvalidParameterError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidParameterError(f"{name} must be a whole number ≥ {minimum}, got {value!r}")
+    return value
 
 
 def parse_tile(value: object, *, name: str = "tile") -> Tile:

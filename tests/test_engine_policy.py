@@ -134,6 +134,6 @@ def test_spandrel_tiling_hint_is_kept_and_tiling_against_it_is_logged(name, tili
     foreign.tiling = SimpleNamespace(name=name)  # spandrel's ModelTiling enum member
     assert model_facts(foreign).policy.tiling == tiling
     image = torch.rand(1, 20, 20, 3)
-    with caplog.at_level(logging.WARNING, logger="realesrgan_kit.core.engine.api"):
+    with caplog.at_level(logging.WARNING, logger="realesrgan_kit.core.engine.run"):
         run_upscale(foreign, image, tile=8, tile_pad=2, precision="fp32")
     assert ("tiling is discouraged" in caplog.text) == (tiling == "discouraged")

@@ -288,3 +288,24 @@ def test_overlapping_calls_with_different_threads_each_get_their_own(tiny):
         assert seen[i] == {wanted[i]}, f"call {i} ran with {seen[i]} threads, asked for {wanted[i]}"
     assert process_default_threads() == default_before, "new threads get the count they got before"
     assert torch.get_num_threads() == main_before
+
+
+def test_the_old_engine_step_names_still_work_with_a_warning(tiny, image):
+    """``plan_job``/``run_job`` were renamed (``core.jobs.run_job`` is another thing); the old
+    names stay as deprecated aliases of the same functions."""
+    import realesrgan_kit.core.engine as engine
+    from realesrgan_kit.core.engine import api
+    from realesrgan_kit.core.options import UpscaleOptions
+
+    with pytest.warns(DeprecationWarning, match="use plan_upscale"):
+        plan_job = engine.plan_job
+    with pytest.warns(DeprecationWarning, match="use run_planned_upscale"):
+        run_job = api.run_job
+    assert plan_job is engine.plan_upscale and run_job is engine.run_planned_upscale
+    job = plan_job(engine.check_options(tiny, UpscaleOptions(precision="fp32")), image)
+    np.testing.assert_array_equal(run_job(job).image, upscale(tiny, image, precision="fp32"))
+    with pytest.raises(AttributeError):
+        _ = engine.no_such_name
+    with pytest.warns(DeprecationWarning, match="use RAY_INSTALL_HINT"):
+        from realesrgan_kit.core.jobs import INSTALL_HINT
+    assert "realesrgan-kit[ray]" in INSTALL_HINT

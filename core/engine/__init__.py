@@ -5,6 +5,8 @@ Flow: normalise (``images``) → channels and premultiplied alpha (``channels``)
 buffer → divide alpha back → float resize (``resize``) → back to the caller's kind and dtype.
 """
 
+from typing import Any
+
 from ..options import UpscaleOptions
 from .api import (
     DEFAULT_BLEND,
@@ -16,9 +18,10 @@ from .api import (
     check_options,
     choose_tile,
     default_tile_pad,
+    deprecated_name,
     estimate_tile_memory,
-    plan_job,
-    run_job,
+    plan_upscale,
+    run_planned_upscale,
     run_upscale,
     upscale,
 )
@@ -31,8 +34,8 @@ __all__ = [
     "run_upscale",
     "UpscaleOptions",
     "check_options",
-    "plan_job",
-    "run_job",
+    "plan_upscale",
+    "run_planned_upscale",
     "CheckedOptions",
     "UpscaleJob",
     "prepare_frame_upscaler",
@@ -49,3 +52,7 @@ __all__ = [
     "DEFAULT_BORDER",
     "DEFAULT_BLEND",
 ]
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: plan_job / run_job still work, with a warning
+    return deprecated_name(__name__, name)

@@ -21,7 +21,7 @@ import torch
 from ..errors import InvalidImageError
 from ..imageio import pil_to_array
 
-__all__ = ["ImageRecord", "read_images", "write_image", "assemble_output"]
+__all__ = ["ImageRecord", "read_images", "to_caller_image", "assemble_output"]
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def _channel_order(hwc: torch.Tensor, bgr: bool) -> torch.Tensor:
     return hwc
 
 
-def write_image(hwc: torch.Tensor, record: ImageRecord) -> Any:
+def to_caller_image(hwc: torch.Tensor, record: ImageRecord) -> Any:
     """One float32 H×W×C result → the caller's kind (not used for torch batches)."""
     channels = hwc.shape[2]
     if record.kind == "numpy":

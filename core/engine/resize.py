@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from ..errors import InvalidParameterError
 
-__all__ = ["output_size", "resize_hwc"]
+__all__ = ["upscaled_size", "resize_hwc"]
 
 
 def _positive_int(value: object, name: str) -> int:
@@ -29,7 +29,7 @@ def _positive_int(value: object, name: str) -> int:
     return int(value)
 
 
-def output_size(
+def upscaled_size(
     height: int,
     width: int,
     scale: float,

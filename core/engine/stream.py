@@ -3,9 +3,10 @@
 ``run_upscale`` checks its options, plans (precision, tile, channels, output size) and makes a
 private copy of the weights on every call; for a video that would repeat the weight
 conversion per frame. ``prepare_frame_upscaler`` runs :func:`check_options` and
-:func:`plan_job` once for a frame size and returns a callable that upscales one image at a time
-with that plan and its prepared network. The results equal ``run_upscale`` with the same
-options on each image.
+:func:`plan_upscale` once for a frame size and returns a callable that upscales one image at a
+time with that plan and its prepared network, through the same steps as ``run_upscale``
+(``run.py``: the thread count, the image run, the report). The results equal ``run_upscale``
+with the same options on each image.
 """
 
 from __future__ import annotations
@@ -16,12 +17,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..errors import InvalidImageError, InvalidParameterError
-from ..options import UpscaleOptions
-from .api import UpscaleJob, UpscaleReport, _check_int, _macs_per_pixel, _run_image, check_options, plan_job
-from .images import read_images, write_image
+from ..options import UpscaleOptions, check_whole_number
+from .images import read_images, to_caller_image
+from .run import (
+    RunTally,
+    UpscaleJob,
+    UpscaleReport,
+    caller_threads,
+    check_options,
+    engine_context,
+    plan_upscale,
+    report_of,
+    upscale_planned_image,
+)
 from .runner import Progress
 
 __all__ = ["FrameUpscaler", "prepare_frame_upscaler"]
@@ -40,9 +50,17 @@ class FrameUpscaler:
     input_shape: tuple[int, ...]
     input_dtype: np.dtype
     cancel: Callable[[], bool] | None = None
-    images: int = 0
-    seconds: float = 0.0
-    _computed: int = field(default=0, repr=False)
+    tally: RunTally = field(default_factory=RunTally)
+
+    @property
+    def images(self) -> int:
+        """Images upscaled so far."""
+        return self.tally.images
+
+    @property
+    def seconds(self) -> float:
+        """Seconds spent upscaling them."""
+        return self.tally.seconds
 
     @property
     def options(self) -> UpscaleOptions:
@@ -62,45 +80,17 @@ class FrameUpscaler:
         started = time.perf_counter()
         record, frames = read_images(image, bgr=self.options.bgr)
         tracker = Progress(total=self.job.plan.count, cancel=self.cancel)
-        threads = self.options.threads
-        previous = torch.get_num_threads()
-        try:
-            if threads is not None:
-                torch.set_num_threads(threads)
-            with torch.inference_mode():
-                out = _run_image(self.job, next(frames), None, tracker, 1)
-                self._computed += self.job.plan.computed_pixels()
-                result = write_image(out, record)
-        finally:
-            if threads is not None:
-                torch.set_num_threads(previous)
-        self.images += 1
-        self.seconds += time.perf_counter() - started
+        with engine_context(self.options):
+            out = upscale_planned_image(self.job, next(frames), None, tracker, 1, self.tally)
+            result = to_caller_image(out, record)
+        self.tally.seconds += time.perf_counter() - started
         return result
 
     def report(self) -> UpscaleReport:
-        job = self.job
-        checked, channels = job.checked, job.channels
-        tta = checked.options.tta
-        macs = _macs_per_pixel(checked.facts) * self._computed * channels.batch * (8 if tta else 1)
-        return UpscaleReport(
-            tile=0 if job.plan.count == 1 else int(job.tile or max(job.plan.window)),
-            tile_pad=checked.pad,
-            tiles=job.plan.count * self.images,
-            precision=checked.precision,
-            device=str(checked.device),
-            seconds=self.seconds,
-            input_size=(job.record.height, job.record.width),
-            output_size=job.out_size,
-            macs=int(macs),
-            peak_memory_bytes=None,
-            fp32_fallbacks=job.network.fp32_fallbacks,
-            images=self.images,
-            window=job.plan.window,
-            blend=job.plan.blend,
-            border=checked.border,
-            tta=tta,
-        )
+        """The images run so far, reported as ``run_upscale`` reports one call (no peak memory:
+        the frames are not one block)."""
+        with caller_threads(self.options):  # the cost probe may run the network once
+            return report_of(self.job, self.tally)
 
 
 def prepare_frame_upscaler(
@@ -123,8 +113,8 @@ def prepare_frame_upscaler(
     here (``width``/``height`` name the input frames). ``tile="auto"`` is chosen for this frame
     size once.
     """
-    _check_int(height, "height", minimum=1)
-    _check_int(width, "width", minimum=1)
+    check_whole_number(height, "height", minimum=1)
+    check_whole_number(width, "width", minimum=1)
     if channels not in (1, 3, 4):
         raise InvalidParameterError(f"channels must be 1, 3 or 4; got {channels!r}")
     if options is not None and (option_fields or out_width is not None or out_height is not None):
@@ -135,5 +125,6 @@ def prepare_frame_upscaler(
         options = UpscaleOptions(width=out_width, height=out_height, **option_fields)
     np_dtype = np.dtype(dtype)
     shape: tuple[int, ...] = (height, width, channels)
-    job = plan_job(check_options(model, options), np.zeros(shape, dtype=np_dtype))
+    with caller_threads(options):  # planning may run probe forwards: they get the count too
+        job = plan_upscale(check_options(model, options), np.zeros(shape, dtype=np_dtype))
     return FrameUpscaler(job=job, input_shape=shape, input_dtype=np_dtype, cancel=cancel)

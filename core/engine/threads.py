@@ -11,6 +11,10 @@ So calls that ask for a count hold one lock for their whole run (they are serial
 with exactly its count), and on the way out they restore both the calling thread's own count
 and the process default, which is read (and written back) from a short-lived helper thread.
 Calls with ``threads=None`` never take the lock and never touch the setting.
+
+This module is the only place that sets the count: the engine's calls, the frame upscaler and
+the video job use :func:`torch_threads`; a process the kit starts for itself (a Ray worker, the
+fine-tuning command) sets its own count once with :func:`set_process_threads`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import TypeVar
 
 import torch
 
-__all__ = ["torch_threads", "process_default_threads"]
+__all__ = ["torch_threads", "process_default_threads", "set_process_threads"]
 
 T = TypeVar("T")
 
@@ -58,3 +62,13 @@ def torch_threads(threads: int | None) -> Iterator[None]:
             torch.set_num_threads(own)
             if default != own:
                 _in_fresh_thread(torch.set_num_threads, default)
+
+
+def set_process_threads(threads: int) -> None:
+    """Set the count for good, in a process the kit owns (a Ray worker, a command-line run):
+    the calling thread's and the default every new thread picks up, under the same lock as
+    :func:`torch_threads`, so no call running meanwhile restores a stale value over it."""
+    with _THREAD_COUNT_LOCK:
+        torch.set_num_threads(threads)
+        if process_default_threads() != threads:
+            _in_fresh_thread(torch.set_num_threads, threads)

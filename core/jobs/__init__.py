@@ -11,9 +11,12 @@ Every unit writes its outputs atomically; with ``resume`` finished units are ski
 optional (``pip install "realesrgan-kit[ray]"``) and imported only when a RayExecutor runs.
 """
 
+import warnings
+from typing import Any
+
 from .degrade_job import DatasetShardError, DegradeOptions, DegradeWorker, plan_degrade_job
 from .local import LocalExecutor
-from .ray_executor import INSTALL_HINT, ClusterError, RayExecutor, import_ray
+from .ray_executor import RAY_INSTALL_HINT, ClusterError, RayExecutor, import_ray
 from .run import Executor, run_job
 from .units import (
     DEFAULT_MAX_RETRIES,
@@ -50,7 +53,7 @@ __all__ = [
     "RayExecutor",
     "ClusterError",
     "import_ray",
-    "INSTALL_HINT",
+    "RAY_INSTALL_HINT",
     "plan_upscale_job",
     "UpscaleWorker",
     "fit_format",
@@ -59,3 +62,14 @@ __all__ = [
     "DegradeWorker",
     "DatasetShardError",
 ]
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: the old name of RAY_INSTALL_HINT, with a warning
+    if name == "INSTALL_HINT":
+        warnings.warn(
+            "realesrgan_kit.core.jobs.INSTALL_HINT is deprecated; use RAY_INSTALL_HINT (the same text)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return RAY_INSTALL_HINT
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

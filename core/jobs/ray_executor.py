@@ -28,11 +28,11 @@ from ..errors import ClusterError, MissingDependencyError
 from . import storage
 from .units import Job, Unit, UnitOutcome, WorkerResources, WorkerSpec, is_retryable
 
-__all__ = ["RayExecutor", "ClusterError", "import_ray", "INSTALL_HINT"]
+__all__ = ["RayExecutor", "ClusterError", "import_ray", "RAY_INSTALL_HINT"]
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = 'pip install "realesrgan-kit[ray]"'
+RAY_INSTALL_HINT = 'pip install "realesrgan-kit[ray]"'
 
 
 def import_ray() -> Any:
@@ -41,7 +41,7 @@ def import_ray() -> Any:
         import ray
     except ImportError as exc:
         raise MissingDependencyError(
-            f"running on Ray needs the optional Ray support, which is not installed; install it with: {INSTALL_HINT}"
+            f"running on Ray needs the optional Ray support, which is not installed; install it with: {RAY_INSTALL_HINT}"
         ) from exc
     return ray
 
@@ -59,10 +59,11 @@ class UnitActor:
 
     def __init__(self, spec: WorkerSpec, threads: int) -> None:
         import ray
-        import torch
+
+        from ..engine.threads import set_process_threads
 
         # This process is the worker's own: its thread count is the CPUs it reserved.
-        torch.set_num_threads(max(1, threads))
+        set_process_threads(max(1, threads))
         self.node = ray.get_runtime_context().get_node_id()
         self.pid = str(os.getpid())
         self.error: BaseException | None = None

@@ -33,6 +33,7 @@ __all__ = [
     "plan_upscale_job",
     "UpscaleWorker",
     "REQUEST_TILE",
+    "engine_summary",
     "temporal_summary",
 ]
 
@@ -304,7 +305,7 @@ class _UpscaleRunner:
         )
         report = result.report
         log.info(
-            "%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s on %s, %.1fs",
+            "%s → %s: %dx%d → %dx%d, %d tiles of %d px, %s %s on %s, %.1fs",
             source,
             target,
             report.input_size[1],
@@ -313,6 +314,7 @@ class _UpscaleRunner:
             report.output_size[0],
             report.tiles,
             report.tile,
+            report.backend,
             report.precision,
             report.device,
             report.seconds,
@@ -347,7 +349,7 @@ class _UpscaleRunner:
                 report.pix_fmt,
             )
         log.info(
-            "%s → %s: %d frames %d×%d → %d×%d, %s %s, %d chunks (%d reused), %.1f s, %.2f fps; %s; copied: %s",
+            "%s → %s: %d frames %d×%d → %d×%d, %s %s, %d chunks (%d reused), %.1f s, %.2f fps, %s; %s; copied: %s",
             source,
             target,
             report.frames,
@@ -359,10 +361,19 @@ class _UpscaleRunner:
             report.chunks_reused,
             report.seconds,
             report.fps,
+            engine_summary(report),
             temporal_summary(report),
             ", ".join(report.copied_streams) or "no other streams",
         )
         return target
+
+
+def engine_summary(report: Any) -> str:
+    """The backend and precision a ``VideoReport``'s frames ran in, and on which device."""
+    engine = report.engine
+    if not engine:
+        return "no frame upscaled"
+    return f"{engine['backend']} {engine['precision']} on {engine['device']}"
 
 
 def temporal_summary(report: Any) -> str:

@@ -194,7 +194,7 @@ def prepare_video_job(
     Nothing is written.
     """
     from ..engine.modelinfo import model_facts
-    from ..engine.resize import output_size
+    from ..engine.resize import upscaled_size
 
     source, target = Path(src), Path(dst)
     if same_file(source, target) or source.resolve() == target.resolve():
@@ -217,7 +217,7 @@ def prepare_video_job(
         warmup_frames=0 if stabiliser is None else int(stabiliser.window),
     )
     facts = model_facts(model)
-    out_h, out_w = output_size(
+    out_h, out_w = upscaled_size(
         info.height,
         info.width,
         facts.default_outscale or facts.scale,
@@ -426,7 +426,7 @@ def upscale_video(
     and discard earlier chunks. ``progress(VideoProgress)`` after every frame; ``cancel()``
     polled between tiles and frames (finished chunks stay for a resume).
     """
-    import torch
+    from ..engine.threads import torch_threads
 
     started = time.perf_counter()
     loaded = _load(model, denoise_strength)
@@ -465,10 +465,8 @@ def upscale_video(
     if reused:
         log.info("resuming %s: %d of %d chunks are finished", job.dst, reused, len(job.chunks))
     upscale_frame = _frame_upscaler(loaded, job, cancel)
-    previous_threads = torch.get_num_threads()
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
+    # the one mechanism that sets torch's thread count (the count is process-wide: see threads.py)
+    with torch_threads(threads):
         counts = run_chunks(
             job.src,
             todo,
@@ -486,9 +484,6 @@ def upscale_video(
             chunks_done=reused,
             chunks_total=len(job.chunks),
         )
-    finally:
-        if threads is not None:
-            torch.set_num_threads(previous_threads)
     result = _assemble(job, force=force, keep_parts=keep_parts)
     seconds = time.perf_counter() - started
     upscaled = counts.frames_upscaled
@@ -500,6 +495,7 @@ def upscale_video(
             "tile": rep.tile,
             "tiles_per_frame": rep.tiles // max(1, rep.images),
             "precision": rep.precision,
+            "backend": rep.backend,
             "device": rep.device,
         }
     return VideoReport(
