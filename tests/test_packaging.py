@@ -128,3 +128,38 @@ def test_registry_metadata_passes_comfy_cli_validation(tmp_path):
     # the ComfyUI the host tests run is the one the pack states
     assert comfy_table["requires-comfyui"] == f">={TESTED_COMFYUI}"
     assert sorted((ROOT / "example_workflows").glob("*.json"))
+
+
+def _core_modules():
+    import importlib
+    import pkgutil
+
+    import realesrgan_kit.core as core
+
+    yield core
+    for info in pkgutil.walk_packages(core.__path__, "realesrgan_kit.core."):
+        yield importlib.import_module(info.name)
+
+
+def test_a_public_name_means_one_thing_across_core():
+    """A name in two core modules' ``__all__`` is one object re-exported (``core.jobs.run_job``
+    is not the engine's, ``imageio.write_image`` writes a file): no name, two meanings."""
+    exported: dict[str, dict[str, object]] = {}
+    for module in _core_modules():
+        for name in getattr(module, "__all__", ()):
+            exported.setdefault(name, {})[module.__name__] = getattr(module, name)
+    assert len(exported) > 100, "the walk sees core's modules"
+    clashes = {
+        name: sorted(owners)
+        for name, owners in exported.items()
+        if len({id(value) for value in owners.values()}) > 1
+    }
+    assert not clashes
+
+
+def test_the_version_lives_in_core_and_the_root_re_exports_it():
+    import realesrgan_kit
+    from realesrgan_kit.core.version import __version__
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert realesrgan_kit.__version__ == __version__ == config["project"]["version"]

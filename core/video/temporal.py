@@ -37,13 +37,11 @@ import cv2
 import numpy as np
 
 from ..errors import InvalidImageError, InvalidParameterError
+from ..options import TEMPORAL_WORDS  # the words ``--temporal`` accepts besides a strength in [0, 1]
 
 __all__ = ["TEMPORAL_WORDS", "TemporalSettings", "parse_temporal", "TemporalStabilizer", "AUTO_SETTINGS"]
 
 log = logging.getLogger(__name__)
-
-TEMPORAL_WORDS = ("auto", "off")
-"""The words ``--temporal`` accepts besides a strength in [0, 1]."""
 
 
 @dataclass(frozen=True)

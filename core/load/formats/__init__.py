@@ -23,7 +23,7 @@ from ...errors import CorruptModelError, UnsafeModelError, UnsupportedModelError
 from ..statedict import StateDict, unwrap_state_dict
 from .ncnn import NCNN_MAGIC, read_ncnn
 
-__all__ = ["RawWeights", "read_weights", "sniff_format", "WEIGHT_FORMATS", "supported_formats_text"]
+__all__ = ["RawWeights", "read_weights", "sniff_weight_format", "WEIGHT_FORMATS", "supported_formats_text"]
 
 WEIGHT_FORMATS: tuple[tuple[str, str], ...] = (
     ("PyTorch .pth/.pt/.ckpt", "loaded with weights_only=True: no code in the file runs"),
@@ -47,7 +47,7 @@ class RawWeights:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def sniff_format(path: Path) -> str | None:
+def sniff_weight_format(path: Path) -> str | None:
     """``'torch-zip'``, ``'torch-pickle'``, ``'safetensors'``, ``'ncnn'`` or ``None``."""
     with path.open("rb") as fh:
         head = fh.read(16)
@@ -229,7 +229,7 @@ def read_weights(path: str | Path) -> RawWeights:
         raise UnsupportedModelError(f"{path} is a folder; give the weights file itself")
     if path.stat().st_size == 0:
         raise CorruptModelError(f"{path} is empty (0 bytes): the download or copy did not finish")
-    kind = sniff_format(path)
+    kind = sniff_weight_format(path)
     if kind is None and path.suffix == ".bin" and path.with_suffix(".param").is_file():
         kind = "ncnn"
     if kind in ("torch-zip", "torch-pickle"):
