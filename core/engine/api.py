@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..errors import InvalidParameterError, UpscaleOutOfMemoryError
+from ..errors import InvalidParameterError, PrecisionNotSupportedError, UpscaleOutOfMemoryError
 from ..load.policy import GENERIC_MAX_TILE_PAD, UNKNOWN_RECEPTIVE_FIELD_PAD
 from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, parse_tile
 from .backends import Backend, Selection, WindowRunner, get_backend, open_runner, select_backend
@@ -25,6 +25,7 @@ from .images import ImageRecord, assemble_output, read_images, write_image
 from .memory import PeakMemory, check_budget, default_budget
 from .modelinfo import ModelFacts, model_facts, probe_activations
 from .precision import resolve_device, resolve_precision
+from .precision_probe import probe_reduced_precision, warn_fp32_fallback
 from .resize import output_size, resize_hwc
 from .runner import Progress, is_out_of_memory, make_plan, padded_size, run_tiles
 from .threads import torch_threads
@@ -299,6 +300,10 @@ def _run_image(
         try:
             run_tiles(job.network, channels, net_input, buffer, plan, job.border, progress)
             break
+        except PrecisionNotSupportedError:
+            if job.checked.options.precision != "auto" or job.network.precision == "fp32":
+                raise
+            _continue_in_fp32(job, progress, images_left)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -310,6 +315,18 @@ def _run_image(
         target.copy_(out)
         return target
     return out
+
+
+def _continue_in_fp32(job: UpscaleJob, progress: Progress, images_left: int) -> None:
+    """``auto`` chose a reduced precision the network failed in on a real window (its probe had
+    passed): say so once, and run this image and the rest in fp32 with torch."""
+    verdict = probe_reduced_precision(job.facts, job.network.precision, job.checked.device)
+    warn_fp32_fallback(job.facts, job.network.precision, verdict.reason)
+    options = job.checked.options
+    job.network = get_backend("torch").open(
+        job.facts, "fp32", job.checked.device, tta=options.tta, threads=options.threads
+    )
+    progress.total = progress.done + job.plan.count * images_left
 
 
 def _shrink_after_oom(

@@ -170,8 +170,23 @@ class PreparedNetwork:
         return out
 
     def __call__(self, window: torch.Tensor) -> torch.Tensor:
-        """``window``: float32 [N, C, h, w] (any device) → float32 [N, C', h·s, w·s] on the CPU."""
-        out = self.run_once(window)
+        """``window``: float32 [N, C, h, w] (any device) → float32 [N, C', h·s, w·s] on the CPU.
+
+        A network from elsewhere that raises in reduced precision although its probe passed (a
+        code path the probe window did not take, e.g. a mask rebuilt for another window size)
+        raises :class:`PrecisionNotSupportedError`: ``auto`` then reruns the image in fp32."""
+        try:
+            out = self.run_once(window)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            if self.precision == "fp32" or not self.facts.policy.probe_precision:
+                raise
+            # imported here: both import this module
+            from .precision_probe import failed_at_run_time
+            from .runner import is_out_of_memory
+
+            if is_out_of_memory(exc):
+                raise
+            raise failed_at_run_time(self.facts, self.precision, self.device, window, exc) from exc
         if self.precision != "fp32" and not bool(torch.isfinite(out).all()):
             if self.fp32_fallbacks == 0:
                 log.warning(

@@ -40,7 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 PACK_NAME = "realesrgan_kit_pack"
 SEED = 1234
-IMAGE_SIDE = 48
+IMAGE_SIDE = 64  # not the precision probe's 48²: the run must not see only what the probe saw
 IMAGE_SIDES = {"AuraSR": 64}  # AuraSR's generator is built for 64² inputs
 
 # Architectures core's node cannot run, or that are not image-to-image networks.
@@ -420,6 +420,39 @@ def fast_bf16() -> bool:
     return bool(importlib.import_module(f"{PACK_NAME}.core.engine").cpu_has_fast_bf16())
 
 
+def _db(value: float) -> str:
+    return "exact" if value >= 999 else f"{value:.1f}"
+
+
+def markdown_rows(report: dict[str, Any]) -> list[str]:
+    """The matrix as Markdown table rows (``benchmarks/spandrel_matrix.md``)."""
+    lines = [
+        "| architecture (class) | × | auto ran | dB fp32 | dB auto | core s | ours fp32 s | ours auto s "
+        "| ours / core (fp32) | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["rows"]:
+        name = (
+            r["architecture"]
+            if r.get("class", r["architecture"]) == r["architecture"]
+            else f"{r['architecture']} ({r['class']})"
+        )
+        if r["status"] != "ok":
+            reason = r.get("reason") or r.get("error") or r.get("core_error") or r["status"]
+            lines.append(f"| {name} | | | | | | | | | {r['status']}: {reason} |")
+            continue
+        fp32, auto = r["fp32"], r["auto"]
+        note = "; ".join(auto["warnings"]) or ("stochastic forward" if r["core_repeat_psnr_db"] < 60 else "")
+        if r["core_repeat_psnr_db"] < 60:
+            note = f"core against itself {r['core_repeat_psnr_db']:.1f} dB (noise in the forward)"
+        lines.append(
+            f"| {name} | {r['scale']} | {auto['precision_used']} | {_db(fp32['psnr_db'])} | {_db(auto['psnr_db'])} "
+            f"| {r['core_seconds']:.3f} | {fp32['best_seconds']:.3f} | {auto['best_seconds']:.3f} "
+            f"| {fp32['best_seconds'] / r['core_seconds']:.1f}× | {note} |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -430,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="architecture ids to run (default: all)")
     parser.add_argument("--side", type=int, default=IMAGE_SIDE, help="test image side in pixels")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per node (best is kept)")
+    parser.add_argument("--markdown", help="also write the matrix as Markdown table rows here")
     options = parser.parse_args(argv)
     if not options.comfyui:
         parser.error("give --comfyui <ComfyUI folder> or set REALESRGAN_KIT_COMFYUI_ROOT")
@@ -462,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         "not_covered": [a for a in registered if a not in covered] if not options.only else [],
         "rows": rows,
     }
+    if options.markdown:
+        Path(options.markdown).write_text("\n".join(markdown_rows(report)) + "\n")
     text = json.dumps(report, indent=1, default=str)
     if options.out:
         Path(options.out).write_text(text)
