@@ -19,7 +19,13 @@ import pytest
 import torch
 from torch import nn
 
-from realesrgan_kit.core.engine import cpu_has_fast_bf16, precision_probe, resolve_precision, upscale
+from realesrgan_kit.core.engine import (
+    cpu_has_fast_bf16,
+    precision_probe,
+    resolve_precision,
+    run_upscale,
+    upscale,
+)
 from realesrgan_kit.core.engine import precision as precision_module
 from realesrgan_kit.core.engine.modelinfo import model_facts, probe_activations
 from realesrgan_kit.core.errors import PrecisionNotSupportedError
@@ -77,6 +83,21 @@ class PlainConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         type(self).runs += 1  # counted on the class: the engine runs converted copies
         return self.conv(x)
+
+
+class FloatMaskForLargeWindows(nn.Module):
+    """Works in bf16 on the probe's window, raises on wider ones (GRL rebuilds a float32 table
+    for window sizes it was not built for)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = _near_identity_conv(seed=6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if x.shape[-1] > 2 * precision_probe.PROBE_SIDE:
+            y = (y.permute(0, 2, 3, 1) @ torch.eye(3, device=x.device)).permute(0, 3, 1, 2)
+        return y
 
 
 class FlattensWithView(nn.Module):
@@ -228,3 +249,21 @@ def test_a_descriptors_call_function_is_how_the_network_runs():
         expected = model.model(image.permute(0, 3, 1, 2))[0].clamp(0, 1).permute(0, 2, 3, 1)
     torch.testing.assert_close(out, expected)
     assert probe_activations(model_facts(model)) is not None, "the memory probe runs it that way too"
+
+
+def test_auto_reruns_in_fp32_when_reduced_precision_fails_after_the_probe(bf16_looks_fast, caplog):
+    side = 2 * precision_probe.PROBE_SIDE + 8
+    image = torch.rand(2, side, side, 3, generator=torch.Generator().manual_seed(3))
+    model = foreign(FloatMaskForLargeWindows())
+    assert resolve_precision(model, "auto", CPU) == "bf16", "the probe's window passes"
+    with caplog.at_level(logging.WARNING, logger=PROBE_LOGGER):
+        result = run_upscale(model, image, precision="auto", backend="torch", tile="whole")
+    assert result.report.precision == "fp32"
+    expected = upscale(model, image, precision="fp32", backend="torch", tile="whole")
+    torch.testing.assert_close(result.image, expected)
+    warnings = _probe_warnings(caplog)
+    assert len(warnings) == 1 and "FloatMaskForLargeWindows" in warnings[0], warnings
+    assert resolve_precision(model, "auto", CPU) == "fp32", "the failure is remembered"
+    precision_probe.forget_probes()  # asked for by name, the same failure is a typed error at run time
+    with pytest.raises(PrecisionNotSupportedError, match="raises in bf16 on a"):
+        upscale(foreign(FloatMaskForLargeWindows()), image, precision="bf16", backend="torch", tile="whole")

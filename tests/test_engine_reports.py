@@ -54,6 +54,20 @@ class FloatMaskInMatmul(nn.Module):
         return (y @ mix).permute(0, 3, 1, 2)
 
 
+class RaisesInBf16OnWideWindows(nn.Module):
+    """Passes the precision probe (its window is narrow) and raises in bf16 on wider windows,
+    so the network switches to fp32 while the job runs (GRL does this)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = FloatMaskInMatmul()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > 2 * precision_probe.PROBE_SIDE:
+            return self.inner(x)
+        return self.inner.conv(x)
+
+
 @pytest.fixture(autouse=True)
 def backend_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REALESRGAN_KIT_BACKEND_CACHE", str(tmp_path_factory.getbasetemp() / "backend-cache"))
@@ -108,6 +122,23 @@ def test_images_and_frames_report_the_fp32_fall_back_not_the_request(bf16_falls_
     upscaler = prepare_frame_upscaler(bf16_falls_back, 24, 32, precision="auto", backend="torch")
     upscaler(image)
     assert (upscaler.report().backend, upscaler.report().precision) == ("torch", "fp32")
+
+
+def test_a_frame_report_names_the_precision_the_network_switched_to(caplog):
+    """The plan chose bf16 (the probe passed); the network ran fp32: the report says fp32."""
+    precision_probe.forget_probes()
+    width = 2 * precision_probe.PROBE_SIDE + 8
+    image = _image(16, width)
+    with pytest.MonkeyPatch.context() as patch, caplog.at_level(logging.WARNING):
+        patch.setattr(precision_module, "cpu_has_fast_bf16", lambda: True)
+        model = spandrel_like(RaisesInBf16OnWideWindows().eval(), 1)
+        upscaler = prepare_frame_upscaler(model, 16, width, precision="auto", backend="torch", tile="whole")
+        assert upscaler.job.checked.precision == "bf16", "planned in bf16"
+        upscaler(image)
+        upscaler(image)
+    precision_probe.forget_probes()
+    report = upscaler.report()
+    assert (report.backend, report.precision, report.images) == ("torch", "fp32", 2)
 
 
 def test_video_reports_openvino_and_its_precision(tmp_path, clip):

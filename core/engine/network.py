@@ -73,6 +73,10 @@ class PreparedNetwork:
     fp32_fallbacks: int = 0
     _forward: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
     _fp32_forward: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
+    explain_failure: Callable[[torch.Tensor, Exception], Exception] | None = field(default=None, repr=False)
+    """How a reduced-precision failure of a network from elsewhere becomes a typed error (the
+    torch backend passes the precision probe's; injected so that this module, which the probe
+    runs, does not import the probe back). None: errors are raised as they come."""
 
     @property
     def backend(self) -> str:
@@ -172,8 +176,25 @@ class PreparedNetwork:
         return out
 
     def __call__(self, window: torch.Tensor) -> torch.Tensor:
-        """``window``: float32 [N, C, h, w] (any device) → float32 [N, C', h·s, w·s] on the CPU."""
-        out = self.run_once(window)
+        """``window``: float32 [N, C, h, w] (any device) → float32 [N, C', h·s, w·s] on the CPU.
+
+        A network from elsewhere that raises in reduced precision although its probe passed (a
+        code path the probe window did not take, e.g. a mask rebuilt for another window size)
+        raises :class:`PrecisionNotSupportedError`: ``auto`` then reruns the image in fp32."""
+        try:
+            out = self.run_once(window)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            if (
+                self.explain_failure is None
+                or self.precision == "fp32"
+                or not self.facts.policy.probe_precision
+            ):
+                raise
+            from .runner import is_out_of_memory  # imported here: the runner imports the backends
+
+            if is_out_of_memory(exc):
+                raise
+            raise self.explain_failure(window, exc) from exc
         if self.precision != "fp32" and not bool(torch.isfinite(out).all()):
             if self.fp32_fallbacks == 0:
                 log.warning(
@@ -202,7 +223,14 @@ def module_dtype(module: nn.Module) -> torch.dtype:
 
 
 def prepare_network(
-    facts: ModelFacts, precision: str, device: torch.device, *, tta: bool = False
+    facts: ModelFacts,
+    precision: str,
+    device: torch.device,
+    *,
+    tta: bool = False,
+    explain_failure: Callable[[torch.Tensor, Exception], Exception] | None = None,
 ) -> PreparedNetwork:
     """A lazily built network for one call (weights are copied on the first window)."""
-    return PreparedNetwork(facts=facts, precision=precision, device=device, tta=tta)
+    return PreparedNetwork(
+        facts=facts, precision=precision, device=device, tta=tta, explain_failure=explain_failure
+    )

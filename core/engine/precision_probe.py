@@ -31,7 +31,16 @@ from ..errors import PrecisionNotSupportedError
 from .modelinfo import ModelFacts
 from .network import prepare_network
 
-__all__ = ["MIN_PSNR_DB", "PROBE_SIDE", "ProbeVerdict", "probe_reduced_precision", "check_reduced_precision"]
+__all__ = [
+    "MIN_PSNR_DB",
+    "PROBE_SIDE",
+    "ProbeVerdict",
+    "probe_reduced_precision",
+    "check_reduced_precision",
+    "failed_at_run_time",
+    "warn_fp32_fallback",
+    "forget_probes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +136,29 @@ def probe_reduced_precision(facts: ModelFacts, precision: str, device: torch.dev
     return verdict
 
 
+def failed_at_run_time(
+    facts: ModelFacts, precision: str, device: torch.device, window: torch.Tensor, error: Exception
+) -> PrecisionNotSupportedError:
+    """Remember that the network raised in ``precision`` on a real window after all, and the
+    typed error to raise (``auto`` catches it and reruns in fp32: :func:`warn_fp32_fallback`)."""
+    reason = f"it raises in {precision} on a {window.shape[-2]}×{window.shape[-1]} window: {type(error).__name__}: {error}"
+    with _lock:
+        _verdicts[_key(facts, precision, device)] = ProbeVerdict("raises", reason)
+    return PrecisionNotSupportedError(
+        f"this {_architecture(facts)} network fails in {precision} ({reason}); "
+        "use precision='auto' (it runs such networks in fp32) or precision='fp32'"
+    )
+
+
+def warn_fp32_fallback(facts: ModelFacts, precision: str, reason: str) -> None:
+    """The one warning per architecture that ``auto`` runs it in fp32 instead of ``precision``."""
+    _warn_once(
+        facts,
+        precision,
+        f"{_architecture(facts)} does not run well in {precision} ({reason}); running it in fp32",
+    )
+
+
 def _warn_once(facts: ModelFacts, precision: str, message: str) -> None:
     with _lock:
         marker = (_architecture(facts), precision)
@@ -146,11 +178,7 @@ def check_reduced_precision(facts: ModelFacts, precision: str, device: torch.dev
         return precision
     name = _architecture(facts)
     if not asked:
-        _warn_once(
-            facts,
-            precision,
-            f"{name} does not run well in {precision} ({verdict.reason}); running it in fp32",
-        )
+        warn_fp32_fallback(facts, precision, verdict.reason)
         return "fp32"
     if verdict.problem == "raises":
         raise PrecisionNotSupportedError(

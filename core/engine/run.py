@@ -18,13 +18,14 @@ from typing import Any
 
 import torch
 
-from ..errors import UpscaleOutOfMemoryError
+from ..errors import PrecisionNotSupportedError, UpscaleOutOfMemoryError
 from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, check_whole_number
 from .backends import Selection, WindowRunner, get_backend, open_runner, select_backend
 from .channels import ChannelPlan, plan_channels
 from .images import ImageRecord, assemble_output, read_images, to_caller_image
 from .memory import PeakMemory, check_budget, default_budget
 from .modelinfo import ModelFacts, model_facts, probe_activations
+from .precision_probe import probe_reduced_precision, warn_fp32_fallback
 from .resize import resize_hwc, upscaled_size
 from .runner import Progress, is_out_of_memory, make_plan, run_tiles
 from .sizing import (
@@ -354,6 +355,10 @@ def _upscale_image(
         try:
             run_tiles(job.network, channels, net_input, buffer, plan, job.border, progress)
             break
+        except PrecisionNotSupportedError:
+            if job.checked.options.precision != "auto" or job.network.precision == "fp32":
+                raise
+            _continue_in_fp32(job, progress, images_left)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -365,6 +370,18 @@ def _upscale_image(
         target.copy_(out)
         return target
     return out
+
+
+def _continue_in_fp32(job: UpscaleJob, progress: Progress, images_left: int) -> None:
+    """``auto`` chose a reduced precision the network failed in on a real window (its probe had
+    passed): say so once, and run this image and the rest in fp32 with torch."""
+    verdict = probe_reduced_precision(job.facts, job.network.precision, job.checked.device)
+    warn_fp32_fallback(job.facts, job.network.precision, verdict.reason)
+    options = job.checked.options
+    job.network = get_backend("torch").open(
+        job.facts, "fp32", job.checked.device, tta=options.tta, threads=options.threads
+    )
+    progress.total = progress.done + job.plan.count * images_left
 
 
 def _shrink_after_oom(

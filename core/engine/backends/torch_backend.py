@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ..memory import fixed_bytes, tile_bytes_per_pixel
@@ -28,7 +30,14 @@ class TorchBackend:
     def open(
         self, facts: ModelFacts, precision: str, device: torch.device, *, tta: bool, threads: int | None
     ) -> PreparedNetwork:
-        return prepare_network(facts, precision, device, tta=tta)
+        explain = None
+        if precision != "fp32" and facts.policy.probe_precision:
+            # a network from elsewhere that fails at run time although its probe passed: the
+            # probe remembers it and gives the typed error (auto then reruns in fp32)
+            from ..precision_probe import failed_at_run_time
+
+            explain = functools.partial(failed_at_run_time, facts, precision, device)
+        return prepare_network(facts, precision, device, tta=tta, explain_failure=explain)
 
     def bytes_per_pixel(self, facts: ModelFacts, precision: str, *, batch_items: int, tta: bool) -> float:
         return tile_bytes_per_pixel(facts, DTYPES[precision], batch_items=batch_items, tta=tta)
