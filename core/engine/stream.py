@@ -87,7 +87,7 @@ class FrameUpscaler:
             tile=0 if job.plan.count == 1 else int(job.tile or max(job.plan.window)),
             tile_pad=checked.pad,
             tiles=job.plan.count * self.images,
-            precision=checked.precision,
+            precision=job.network.precision,  # fp32 after an auto fall-back
             device=str(checked.device),
             seconds=self.seconds,
             input_size=(job.record.height, job.record.width),
