@@ -22,6 +22,7 @@ from torch import nn
 from realesrgan_kit.core.engine import (
     cpu_has_fast_bf16,
     precision_probe,
+    prepare_frame_upscaler,
     resolve_precision,
     run_upscale,
     upscale,
@@ -267,3 +268,16 @@ def test_auto_reruns_in_fp32_when_reduced_precision_fails_after_the_probe(bf16_l
     precision_probe.forget_probes()  # asked for by name, the same failure is a typed error at run time
     with pytest.raises(PrecisionNotSupportedError, match="raises in bf16 on a"):
         upscale(foreign(FloatMaskForLargeWindows()), image, precision="bf16", backend="torch", tile="whole")
+
+
+def test_the_frame_upscaler_falls_back_the_same_way(bf16_looks_fast, caplog):
+    side = 2 * precision_probe.PROBE_SIDE + 8
+    frames = np.random.default_rng(4).integers(0, 256, (3, side, side, 3), dtype=np.uint8)
+    model = foreign(FloatMaskForLargeWindows())
+    upscaler = prepare_frame_upscaler(model, side, side, precision="auto", backend="torch", tile="whole")
+    with caplog.at_level(logging.WARNING, logger=PROBE_LOGGER):
+        outs = [upscaler(frame) for frame in frames]
+    expected = upscale(model, frames[0], precision="fp32", backend="torch", tile="whole")
+    np.testing.assert_array_equal(outs[0], expected)
+    assert upscaler.report().precision == "fp32"
+    assert len(_probe_warnings(caplog)) == 1

@@ -14,7 +14,10 @@ there gets a typed error instead of a silent fall-back.
 The verdict is remembered per architecture — the module's class and its parameters' names and
 shapes (the hyperparameters that change the network), the precision and the device type — for
 the life of the process. The probe runs in ``torch.inference_mode()``, which accepts weights
-made in any autograd mode, and costs two forwards of one small window.
+made in any autograd mode, and costs two forwards of one 48² window, once per architecture:
+measured with random weights on the 2-core AVX-512-BF16 Xeon under load, 8.4 s for a
+SwinIR-M-sized network (16.6 M parameters) and 18 s for a HAT-L-sized one (26 M); a 512² job
+runs such a network on over 100× as many pixels.
 """
 
 from __future__ import annotations
