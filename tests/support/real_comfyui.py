@@ -92,7 +92,15 @@ def unpack(src: Path, dest: Path) -> Path:
         if not (src / "main.py").is_file():
             raise ComfyUIUnavailable(f"{src} has no main.py: not a ComfyUI folder; {HOW_TO_POINT}")
         root = dest / src.name
-        shutil.copytree(src, root, symlinks=True, ignore=shutil.ignore_patterns("custom_nodes", "models"))
+
+        # the user's own packs and model files stay behind (only those top-level folders:
+        # comfy/ldm/models is code)
+        def user_folders(folder: str, names: list[str]) -> set[str]:
+            return (
+                {"custom_nodes", "models", "input", "output"} & set(names) if Path(folder) == src else set()
+            )
+
+        shutil.copytree(src, root, symlinks=True, ignore=user_folders)
         (root / "custom_nodes").mkdir()
     else:
         with tarfile.open(src) as archive:
