@@ -165,11 +165,14 @@ def _sprite_clip(frames: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list
 
 
 def test_moving_sprite_is_not_smeared() -> None:
+    """Around the sprite the output stays the frame-wise one (here noise-free, so also the
+    truth); without the confidence erosion and the clamp the mean error is ~1.3 and the
+    99.5th percentile ~46: a visible trail."""
     pairs, masks = _sprite_clip(10)
     out = _run(TemporalSettings(), pairs)
     for (_, high), result, mask in zip(pairs, out, masks, strict=True):
         error = np.abs(result.astype(np.int16) - high.astype(np.int16))[mask]
-        assert error.mean() < 0.5 and np.percentile(error, 99.5) <= 8
+        assert error.mean() < 0.5 and np.percentile(error, 99.5) <= 12
 
 
 @pytest.mark.parametrize(
