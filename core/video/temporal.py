@@ -60,8 +60,10 @@ class TemporalSettings:
     3 removes most flicker (averaging 4 frames halves independent detail noise) while the
     state stays small (3 output frames) and the chunk warm-up short."""
     flow_preset: int = 1
-    """DIS preset on the low-res frames: 0 ultrafast, 1 fast, 2 medium. Fast costs a few ms at
-    480p input and follows sub-pixel pans better than ultrafast."""
+    """DIS preset on the low-res frames: 0 ultrafast, 1 fast, 2 medium. The benchmark's
+    figures barely differ between them, but ultrafast's coarser flow at motion boundaries
+    leaves a visible trail beside a moving sprite (the sprite test's 99.5th percentile error
+    15 against 7); fast costs ~13 ms at 854×480 input."""
     match_tolerance: float = 16.0
     """Low-res colour error (0-255 scale) at which a warped frame's confidence has fallen to
     zero. Compression noise stays below it; occlusions and failed flow exceed it."""
@@ -199,17 +201,17 @@ class TemporalStabilizer:
         channels = _colour_channels(upscaled)
         low = _colour(low_res, channels, 255.0 / _full_scale(low_res.dtype))
         grey = _grey(low)
-        if self._previous_grey is not None:
-            step = self._dis.calc(
-                grey, self._previous_grey, np.empty(0, np.float32)
-            )  # current pixel → previous frame
-            if self._is_cut(low, step):
+        step_error = None
+        if self._previous_grey is not None and self._previous_low is not None:
+            step = self._dis.calc(grey, self._previous_grey, np.empty(0, np.float32))  # current → previous
+            step_error = cv2.absdiff(self._warp_low(self._previous_low, step), low)
+            if float(np.mean(cv2.mean(step_error)[: _planes(step_error)])) > self.settings.cut_threshold:
                 log.debug("temporal: scene cut, history dropped")
                 self._history.clear()
             else:
                 self._extend_history(step)
         current = _colour(upscaled, channels)
-        result = self._blend(low, current, upscaled) if self._history else upscaled
+        result = self._blend(low, current, upscaled, step_error) if self._history else upscaled
         self._previous_grey, self._previous_low, self._previous_high = grey, low, current
         return result
 
@@ -225,12 +227,6 @@ class TemporalStabilizer:
             self.reset()
         self._shape = shape
 
-    def _is_cut(self, low: np.ndarray, step: np.ndarray) -> bool:
-        assert self._previous_low is not None
-        warped = self._warp_low(self._previous_low, step)
-        error = float(np.mean(cv2.mean(cv2.absdiff(warped, low))[: 1 if low.ndim == 2 else low.shape[2]]))
-        return error > self.settings.cut_threshold
-
     def _extend_history(self, step: np.ndarray) -> None:
         """Add the previous frame to the history and re-aim every older flow at the current
         frame: flow(t→t-k)(x) = step(x) + flow(t-1→t-k)(x + step(x))."""
@@ -240,9 +236,12 @@ class TemporalStabilizer:
         self._history.append(_Entry(self._previous_low, self._previous_high, step))
         self._history.extend(chained[: self.settings.window - 1])
 
-    def _blend(self, low: np.ndarray, current: np.ndarray, upscaled: np.ndarray) -> np.ndarray:
+    def _blend(
+        self, low: np.ndarray, current: np.ndarray, upscaled: np.ndarray, step_error: np.ndarray | None
+    ) -> np.ndarray:
         """The confidence-weighted mean of the current output and the earlier ones warped
-        into it, then bounded by the current frame's local range."""
+        into it, then bounded by the current frame's local range. ``step_error`` is the
+        previous frame's warped low-res error, already computed for the cut check."""
         s = self.settings
         out_h, out_w = current.shape[:2]
         low_h, low_w = low.shape[:2]
@@ -250,8 +249,9 @@ class TemporalStabilizer:
         grid = _grid(self._grids, out_h, out_w)
         mean = current
         total = np.ones((out_h, out_w), np.float32)
-        for entry in self._history:
-            weight = cv2.resize(self._confidence(entry, low), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+        for index, entry in enumerate(self._history):
+            error = step_error if index == 0 and step_error is not None else self._low_error(entry, low)
+            weight = cv2.resize(self._confidence(error), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
             vectors = cv2.resize(entry.flow * scale, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
             warped = cv2.remap(
                 entry.high, cv2.add(vectors, grid), None, s.interpolation, borderMode=cv2.BORDER_REPLICATE
@@ -260,13 +260,17 @@ class TemporalStabilizer:
             total = cv2.add(total, weight)
         return _to_output(mean, upscaled, s.clamp_radius)
 
-    def _confidence(self, entry: _Entry, low: np.ndarray) -> np.ndarray:
-        """Per low-res pixel, how far the warped earlier frame can be trusted: 1 where it matches
-        the current low-res frame, falling to 0 at ``match_tolerance`` (the largest channel
-        error, 0-255); then shrunk by ``confidence_erode`` pixels so that the bilinear
-        upsampling does not leak trust across the edge of an occlusion. Times the strength."""
+    def _low_error(self, entry: _Entry, low: np.ndarray) -> np.ndarray:
+        """|earlier low-res frame warped into the current one − the current one| (0-255)."""
+        return cv2.absdiff(self._warp_low(entry.low, entry.flow), low)
+
+    def _confidence(self, error: np.ndarray) -> np.ndarray:
+        """Per low-res pixel, how far the warped earlier frame can be trusted, from its error:
+        1 where it matches the current low-res frame, falling to 0 at ``match_tolerance`` (the
+        largest channel error, 0-255); then shrunk by ``confidence_erode`` pixels so that the
+        bilinear upsampling does not leak trust across the edge of an occlusion. Times the
+        strength."""
         s = self.settings
-        error = cv2.absdiff(self._warp_low(entry.low, entry.flow), low)
         if error.ndim == 3:
             planes = cv2.split(error)
             error = planes[0]
@@ -284,6 +288,10 @@ class TemporalStabilizer:
         """Sample a low-res ``image`` at x + flow(x) (bilinear, edges replicated)."""
         coordinates = cv2.add(flow, _grid(self._grids, flow.shape[0], flow.shape[1]))
         return cv2.remap(image, coordinates, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _planes(image: np.ndarray) -> int:
+    return 1 if image.ndim == 2 else image.shape[2]
 
 
 def _grid(cache: dict[tuple[int, int], np.ndarray], height: int, width: int) -> np.ndarray:
