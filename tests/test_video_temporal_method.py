@@ -13,14 +13,20 @@ import cv2
 import numpy as np
 import pytest
 
-from realesrgan_kit.core.errors import InvalidParameterError
+from realesrgan_kit.core.errors import InvalidImageError, InvalidParameterError
 from realesrgan_kit.core.video.temporal import (
     TEMPORAL_WORDS,
     TemporalSettings,
     TemporalStabilizer,
     parse_temporal,
 )
-from realesrgan_kit.core.video.temporal_metrics import temporal_error
+from realesrgan_kit.core.video.temporal_metrics import (
+    sharpness,
+    temporal_error,
+    temporal_error_proxy,
+    temporal_profile,
+    warped_error,
+)
 
 SIZE = (48, 64)  # low-res height, width
 SCALE = 2
@@ -218,3 +224,43 @@ def test_output_does_not_depend_on_opencv_threads() -> None:
         cv2.setNumThreads(threads)
     for a, b, c in zip(default, single, three, strict=True):
         assert a.tobytes() == b.tobytes() == c.tobytes()
+
+
+@pytest.mark.parametrize("start", [5, 6, 7, 8])
+def test_warm_start_across_a_cut_is_byte_identical(start: int) -> None:
+    """Start points around a cut at frame 6: the warm-up may span the cut or begin after it."""
+    pairs = _clip(frames=6, seed=1) + _clip(frames=6, seed=2)
+    rgba16 = [(_as(low, np.uint16, 4, 65535, 90), _as(high, np.uint16, 4, 65535, 40)) for low, high in pairs]
+    settings = TemporalSettings()
+    continuous = _run(settings, rgba16)
+    chunk = TemporalStabilizer(settings)
+    for low, high in rgba16[start - chunk.warmup_frames : start]:
+        chunk.push(low, high)
+    for t in range(start, len(rgba16)):
+        assert chunk.push(*rgba16[t]).tobytes() == continuous[t].tobytes()
+
+
+def test_metrics_measure_what_they_say() -> None:
+    lows = list(_scene(5, 6, 0.5))
+    truth = [np.clip(low + 0.5, 0, 255).astype(np.uint8) for low in lows]
+    noisy = [
+        np.clip(f.astype(np.float32) + np.random.default_rng(t).normal(0, 6, f.shape), 0, 255).astype(
+            np.uint8
+        )
+        for t, f in enumerate(truth)
+    ]
+    assert temporal_error(truth, truth) == 0.0
+    assert temporal_error(noisy, truth) > 3.0
+    assert warped_error(noisy) > warped_error(truth)
+    blurred = [cv2.GaussianBlur(f, (5, 5), 1.5) for f in truth]
+    assert sharpness(blurred) < 0.9 * sharpness(truth)
+    small = [cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in truth]
+    assert temporal_error_proxy(noisy, small) > temporal_error_proxy(truth, small)
+    profile = temporal_profile(truth, row=10)
+    assert profile.shape == (6, truth[0].shape[1], 3) and np.array_equal(profile[2], truth[2][10])
+    column = temporal_profile(truth, column=-1)
+    assert column.shape == (truth[0].shape[0], 6, 3) and np.array_equal(column[:, 3], truth[3][:, -1])
+    with pytest.raises(InvalidImageError):
+        temporal_profile(truth, row=1000)
+    with pytest.raises(InvalidImageError):
+        temporal_error(truth[:1], truth[:1])
