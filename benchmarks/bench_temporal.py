@@ -488,7 +488,7 @@ def overhead(frames: int, model) -> list[str]:
 SWEEP = {
     "auto": {},
     "window 1": {"window": 1},
-    "window 2": {"window": 2},
+    "window 3": {"window": 3},
     "window 5": {"window": 5},
     "strength 0.5": {"strength": 0.5},
     "no clamp": {"clamp_radius": -1},

@@ -102,9 +102,10 @@ def test_warmup_equals_window() -> None:
     assert TemporalStabilizer(TemporalSettings(window=5)).warmup_frames == 5
 
 
+@pytest.mark.parametrize("window", [1, 2, 3])
 @pytest.mark.parametrize("start", [1, 3, 4, 9])
-def test_warm_started_chunk_is_byte_identical_to_a_continuous_run(start: int) -> None:
-    settings = TemporalSettings(window=3)
+def test_warm_started_chunk_is_byte_identical_to_a_continuous_run(window: int, start: int) -> None:
+    settings = TemporalSettings(window=window)
     pairs = _clip(frames=12)
     continuous = _run(settings, pairs)
     chunk = TemporalStabilizer(settings)
@@ -116,11 +117,16 @@ def test_warm_started_chunk_is_byte_identical_to_a_continuous_run(start: int) ->
 
 
 def test_history_is_actually_used() -> None:
-    """The window property above would hold trivially for a filter that changes nothing."""
+    """The window property above would hold trivially for a filter that changes nothing, and
+    a warm-up one frame short must differ (else the test could not see a longer memory)."""
     pairs = _clip(frames=6)
     out = _run(TemporalSettings(), pairs)
     assert out[0].tobytes() == pairs[0][1].tobytes()  # nothing to average with yet
     assert not np.array_equal(out[3], pairs[3][1])
+    short = TemporalStabilizer(TemporalSettings())
+    for low, high in pairs[5 - short.warmup_frames + 1 : 5]:
+        short.push(low, high)
+    assert short.push(*pairs[5]).tobytes() != out[5].tobytes()
 
 
 def test_strength_zero_returns_the_frame_wise_output() -> None:

