@@ -537,6 +537,59 @@ def _sweep_row(name: str, rows: Sequence[dict]) -> str:
     )
 
 
+def save_profile(path: Path, clips: Sequence[Clip], model) -> None:
+    """A picture of one row of pixels over time (time downwards) for bicubic, frame-wise and
+    stabilised output of each clip, side by side and labelled: the 80 px of the row where the
+    frame-wise output changes most over time, magnified ×3 (×6 in time)."""
+    from realesrgan_kit.core.video.temporal import AUTO_SETTINGS
+    from realesrgan_kit.core.video.temporal_metrics import temporal_error, temporal_profile
+
+    blocks = []
+    for clip in clips:
+        fw = frame_wise(clip, model)
+        outputs = {
+            "bicubic": bicubic(clip).frames,
+            "frame-wise": fw.frames,
+            "stabilised": stabilised(clip, fw.frames, AUTO_SETTINGS).frames,
+        }
+        row = clip.truth[0].shape[0] // 2
+        change = np.abs(np.diff(temporal_profile(fw.frames, row=row).astype(np.float32), axis=0)).mean(
+            axis=(0, 2)
+        )
+        left = int(np.argmax(np.convolve(change, np.ones(80), mode="valid")))
+        panels = [
+            _profile_panel(
+                f"{name}, E_t {temporal_error(frames, clip.truth):.2f}",
+                temporal_profile(frames, row=row)[:, left : left + 80],
+            )
+            for name, frames in outputs.items()
+        ]
+        title = np.full((18, sum(p.shape[1] for p in panels), 3), 255, np.uint8)
+        cv2.putText(
+            title,
+            f"{clip.name}, row {row}, x {left}-{left + 79}",
+            (3, 13),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+        blocks.append(np.vstack([title, np.hstack(panels)]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(blocks), cv2.COLOR_RGB2BGR))
+    print(f"saved {path}")
+
+
+def _profile_panel(label: str, profile: np.ndarray) -> np.ndarray:
+    big = cv2.resize(profile, None, fx=3, fy=6, interpolation=cv2.INTER_NEAREST)
+    header = np.full((16, big.shape[1], 3), 255, np.uint8)
+    cv2.putText(header, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 1, cv2.LINE_AA)
+    margin = np.full((header.shape[0] + big.shape[0] + 6, 6, 3), 255, np.uint8)
+    body = np.vstack([header, big, np.full((6, big.shape[1], 3), 255, np.uint8)])
+    return np.hstack([body, margin])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny clips, few frames: checks that it runs")
@@ -545,6 +598,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overhead", action="store_true", help="only the 480p → ×2 timing row")
     parser.add_argument("--sweep", action="store_true", help="the parameter study instead of the table")
     parser.add_argument("--write", action="store_true", help=f"also write {RESULTS.relative_to(ROOT)}")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="only save a temporal-profile picture (PNG) here"
+    )
     args = parser.parse_args(argv)
     import_package()
     from realesrgan_kit import load_model
@@ -555,6 +611,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     frames = args.frames or (6 if args.quick else 24)
     width, height = (int(v) for v in (args.size or ("96x64" if args.quick else "256x160")).split("x"))
     stamp = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, CPU class {cpu_class()}"
+    if args.profile is not None:
+        clips = make_clips(width, height, frames)
+        save_profile(
+            args.profile, [c for c in clips if c.name.startswith(("cel still", "comic slow pan"))], model
+        )
+        return 0
     if args.overhead:
         lines = [f"### Overhead ({stamp})", "", *overhead(4 if args.quick else frames // 2, model)]
     elif args.sweep:
