@@ -597,6 +597,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", type=str, default=None, help="GT size WxH (default 256x160, quick 96x64)")
     parser.add_argument("--overhead", action="store_true", help="only the 480p → ×2 timing row")
     parser.add_argument("--sweep", action="store_true", help="the parameter study instead of the table")
+    parser.add_argument("--model", default=MODEL, help=f"zoo model for the quality table (default {MODEL})")
+    parser.add_argument(
+        "--kind", choices=("anime", "photo"), default=None, help="only clips of this content kind"
+    )
     parser.add_argument("--write", action="store_true", help=f"also write {RESULTS.relative_to(ROOT)}")
     parser.add_argument(
         "--profile", type=Path, default=None, help="only save a temporal-profile picture (PNG) here"
@@ -607,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from realesrgan_kit.core.video.temporal import AUTO_SETTINGS
 
     cv2.setRNGSeed(0)
-    model = load_model(MODEL)
+    model = load_model(MODEL if args.overhead else args.model)
     frames = args.frames or (6 if args.quick else 24)
     width, height = (int(v) for v in (args.size or ("96x64" if args.quick else "256x160")).split("x"))
     stamp = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, CPU class {cpu_class()}"
@@ -626,9 +630,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             *sweep(make_clips(width, height, frames), model),
         ]
     else:
-        rows = evaluate(make_clips(width, height, frames), model, AUTO_SETTINGS)
+        clips = [c for c in make_clips(width, height, frames) if args.kind in (None, c.kind)]
+        rows = evaluate(clips, model, AUTO_SETTINGS)
         lines = [
-            f"### Quality ({stamp}; {MODEL} outscale {OUTSCALE}; GT {width}×{height}, input {width // 2}×{height // 2}, {frames} frames; settings {AUTO_SETTINGS})",
+            f"### Quality ({stamp}; {args.model} outscale {OUTSCALE}; GT {width}×{height}, input {width // 2}×{height // 2}, {frames} frames; settings {AUTO_SETTINGS})",
             "",
             *kind_table(rows),
             "",
@@ -644,7 +649,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        _write(text, "overhead" if args.overhead else "sweep" if args.sweep else "quality")
+        quality = (
+            "quality"
+            if (args.model, args.kind) == (MODEL, None)
+            else f"quality {args.model} {args.kind or ''}"
+        )
+        _write(text, "overhead" if args.overhead else "sweep" if args.sweep else quality.strip())
     return 0
 
 

@@ -96,6 +96,10 @@ def test_settings_reject_out_of_range() -> None:
         TemporalSettings(strength=1.2)
     with pytest.raises(InvalidParameterError):
         TemporalSettings(window=0)
+    with pytest.raises(InvalidParameterError):
+        TemporalSettings(flow_preset=5)
+    with pytest.raises(InvalidParameterError):
+        TemporalSettings(match_tolerance=0.0)
 
 
 def test_warmup_equals_window() -> None:

@@ -10,9 +10,9 @@ motion-compensated, confidence-weighted average of it and the upscaled frames ju
 - each warped frame gets a per-pixel confidence from how well the warped low-res frame matches
   the current low-res frame (occlusions, fast or wrong motion → 0), so those areas keep the
   frame-wise output;
-- only the detail is averaged: the low frequencies (at the input's resolution) stay the
-  current frame's, so brightness and PSNR stay faithful, and the result is clamped to the
-  current frame's local range, so nothing can ghost in;
+- the weighted mean (current frame weight 1, earlier ones their confidence) is clamped to the
+  current frame's 3×3 range: flicker lies within it and is averaged, a ghost from a wrong warp
+  does not;
 - a scene cut (detected on the low-res frames) empties the history: the first frame after a
   cut is the frame-wise output exactly.
 
@@ -24,6 +24,9 @@ from frame 0, which makes chunked, resumed and distributed runs bit-identical.
 
 Every OpenCV call used here computes each output pixel independently of the thread split (DIS
 included; tests check it), so the output does not depend on ``cv2.setNumThreads``.
+
+The method, its parameters and its measurements: ``docs/temporal.md``;
+``benchmarks/bench_temporal.py`` makes the figures.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -59,23 +62,28 @@ class TemporalSettings:
     """Earlier frames averaged in. The output at frame t depends only on frames t-window .. t.
     In the parameter study 2 removes as much flicker as 3 (E_t ÷ frame-wise 0.89 / 0.77 on
     anime / photo clips against 0.90 / 0.75), stays sharper (worst 94.0 % against 93.0 %) and
-    costs one output-size warp less; 1 keeps only half the gain. It is also the chunk warm-up."""
+    costs one output-size warp less; 1 keeps less than half the gain. It is also the chunk
+    warm-up."""
     flow_preset: int = 1
     """DIS preset on the low-res frames: 0 ultrafast, 1 fast, 2 medium. The benchmark's
     figures barely differ between them, but ultrafast's coarser flow at motion boundaries
     leaves a visible trail beside a moving sprite (the sprite test's 99.5th percentile error
     15 against 7); fast costs ~13 ms at 854×480 input."""
     match_tolerance: float = 16.0
-    """Low-res colour error (0-255 scale) at which a warped frame's confidence has fallen to
-    zero. Compression noise stays below it; occlusions and failed flow exceed it."""
+    """Low-res colour error (0-255 scale, largest channel) at which a warped frame's confidence
+    has fallen to zero. The main trade-off: 3 removes almost no flicker, 24 removes a little
+    more than 16 but softens moving edges (the sprite test's 99.5th percentile error 21
+    against 7); compression noise stays well below 16, occlusions and failed flow above it."""
     cut_threshold: float = 30.0
-    """Mean low-res grey difference (0-255) after motion compensation above which two frames are
-    taken for a scene cut and the history is dropped."""
+    """Mean low-res colour difference (0-255) after motion compensation above which two frames
+    are taken for a scene cut and the history is dropped: unrelated shots score far above it,
+    the benchmark's pans, zooms, noise and JPEG below 10."""
     confidence_erode: int = 1
     """Low-res pixels by which the confident area shrinks: keeps trust from leaking over the
     edge of an occlusion when the confidence is upsampled."""
     interpolation: int = cv2.INTER_LINEAR
-    """How earlier outputs are resampled when warped (cv2.INTER_LINEAR or INTER_CUBIC)."""
+    """How earlier outputs are resampled when warped (cv2.INTER_LINEAR or INTER_CUBIC). Cubic
+    keeps 1-3 % more sharpness but costs ~35 ms more a frame at 480p → ×2."""
     clamp_radius: int = 1
     """Radius (output pixels) of the neighbourhood of the current frame whose range bounds the
     result; it stops ghosts while flicker, which stays within that range, is still averaged."""
@@ -85,6 +93,16 @@ class TemporalSettings:
             raise InvalidParameterError(f"temporal strength must be in [0, 1], got {self.strength!r}.")
         if self.window < 1:
             raise InvalidParameterError(f"temporal window must be at least 1 frame, got {self.window!r}.")
+        if self.flow_preset not in (0, 1, 2) or self.interpolation not in (cv2.INTER_LINEAR, cv2.INTER_CUBIC):
+            raise InvalidParameterError(
+                f"temporal flow_preset must be 0, 1 or 2 and interpolation cv2.INTER_LINEAR or INTER_CUBIC; "
+                f"got {self.flow_preset!r} and {self.interpolation!r}."
+            )
+        if not (self.match_tolerance > 0 and self.cut_threshold > 0 and self.confidence_erode >= 0):
+            raise InvalidParameterError(
+                "temporal match_tolerance and cut_threshold must be > 0 and confidence_erode >= 0; got "
+                f"{self.match_tolerance!r}, {self.cut_threshold!r}, {self.confidence_erode!r}."
+            )
 
 
 AUTO_SETTINGS = TemporalSettings()
@@ -119,7 +137,7 @@ def parse_temporal(value: object) -> TemporalSettings | None:
         )
     if strength == 0.0:
         return None
-    return TemporalSettings(strength=strength, window=AUTO_SETTINGS.window)
+    return replace(AUTO_SETTINGS, strength=strength)
 
 
 def _colour_channels(frame: np.ndarray) -> int:
