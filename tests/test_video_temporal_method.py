@@ -193,7 +193,15 @@ def test_moving_sprite_is_not_smeared() -> None:
 
 @pytest.mark.parametrize(
     ("dtype", "channels", "scale"),
-    [(np.uint8, 3, 255), (np.uint16, 3, 65535), (np.float32, 3, 1.0), (np.uint8, 4, 255), (np.uint8, 1, 255)],
+    [
+        (np.uint8, 3, 255),
+        (np.uint16, 3, 65535),
+        (np.float32, 3, 1.0),
+        (np.uint8, 4, 255),
+        (np.float32, 4, 1.0),
+        (np.uint8, 1, 255),
+        (np.uint16, 2, 65535),
+    ],
 )
 def test_dtype_shape_and_alpha_are_kept(dtype: type, channels: int, scale: float) -> None:
     pairs = _clip(frames=5)
@@ -203,8 +211,8 @@ def test_dtype_shape_and_alpha_are_kept(dtype: type, channels: int, scale: float
         high = _as(high8, dtype, channels, scale, alpha=200 - t)
         out = stabilizer.push(low, high)
         assert out.dtype == high.dtype and out.shape == high.shape
-        if channels == 4:
-            assert np.array_equal(out[:, :, 3], high[:, :, 3])
+        if channels in (2, 4):
+            assert np.array_equal(out[:, :, -1], high[:, :, -1])
         if t > 1:
             assert not np.array_equal(out, high)
             assert np.abs(out.astype(np.float64) - high.astype(np.float64)).max() <= 0.25 * scale
@@ -214,11 +222,26 @@ def _as(frame8: np.ndarray, dtype: type, channels: int, scale: float, alpha: int
     values = frame8.astype(np.float64) * (scale / 255.0)
     if channels == 1:
         values = values.mean(axis=2)
+    elif channels == 2:
+        values = np.dstack([values.mean(axis=2), np.full(values.shape[:2], alpha * scale / 255.0)])
     elif channels == 4:
         values = np.dstack([values, np.full(values.shape[:2], alpha * scale / 255.0)])
     if dtype is np.float32:
         return values.astype(np.float32)
     return np.rint(values).astype(dtype)
+
+
+def test_every_dtype_gets_the_same_result_on_its_scale() -> None:
+    pairs = _clip(frames=5)
+    results = {}
+    for dtype, scale in ((np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0)):
+        converted = [(_as(low, dtype, 3, scale, 0), _as(high, dtype, 3, scale, 0)) for low, high in pairs]
+        results[dtype] = [
+            out.astype(np.float64) * (255.0 / scale) for out in _run(TemporalSettings(), converted)
+        ]
+    for t in range(len(pairs)):
+        assert np.abs(results[np.uint16][t] - results[np.float32][t]).max() < 0.01
+        assert np.abs(results[np.uint8][t] - results[np.float32][t]).max() <= 0.51
 
 
 def test_output_does_not_depend_on_opencv_threads() -> None:
