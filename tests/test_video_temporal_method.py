@@ -13,14 +13,20 @@ import cv2
 import numpy as np
 import pytest
 
-from realesrgan_kit.core.errors import InvalidParameterError
+from realesrgan_kit.core.errors import InvalidImageError, InvalidParameterError
 from realesrgan_kit.core.video.temporal import (
     TEMPORAL_WORDS,
     TemporalSettings,
     TemporalStabilizer,
     parse_temporal,
 )
-from realesrgan_kit.core.video.temporal_metrics import temporal_error
+from realesrgan_kit.core.video.temporal_metrics import (
+    sharpness,
+    temporal_error,
+    temporal_error_proxy,
+    temporal_profile,
+    warped_error,
+)
 
 SIZE = (48, 64)  # low-res height, width
 SCALE = 2
@@ -90,15 +96,20 @@ def test_settings_reject_out_of_range() -> None:
         TemporalSettings(strength=1.2)
     with pytest.raises(InvalidParameterError):
         TemporalSettings(window=0)
+    with pytest.raises(InvalidParameterError):
+        TemporalSettings(flow_preset=5)
+    with pytest.raises(InvalidParameterError):
+        TemporalSettings(match_tolerance=0.0)
 
 
 def test_warmup_equals_window() -> None:
     assert TemporalStabilizer(TemporalSettings(window=5)).warmup_frames == 5
 
 
+@pytest.mark.parametrize("window", [1, 2, 3])
 @pytest.mark.parametrize("start", [1, 3, 4, 9])
-def test_warm_started_chunk_is_byte_identical_to_a_continuous_run(start: int) -> None:
-    settings = TemporalSettings(window=3)
+def test_warm_started_chunk_is_byte_identical_to_a_continuous_run(window: int, start: int) -> None:
+    settings = TemporalSettings(window=window)
     pairs = _clip(frames=12)
     continuous = _run(settings, pairs)
     chunk = TemporalStabilizer(settings)
@@ -110,11 +121,16 @@ def test_warm_started_chunk_is_byte_identical_to_a_continuous_run(start: int) ->
 
 
 def test_history_is_actually_used() -> None:
-    """The window property above would hold trivially for a filter that changes nothing."""
+    """The window property above would hold trivially for a filter that changes nothing, and
+    a warm-up one frame short must differ (else the test could not see a longer memory)."""
     pairs = _clip(frames=6)
     out = _run(TemporalSettings(), pairs)
     assert out[0].tobytes() == pairs[0][1].tobytes()  # nothing to average with yet
     assert not np.array_equal(out[3], pairs[3][1])
+    short = TemporalStabilizer(TemporalSettings())
+    for low, high in pairs[5 - short.warmup_frames + 1 : 5]:
+        short.push(low, high)
+    assert short.push(*pairs[5]).tobytes() != out[5].tobytes()
 
 
 def test_strength_zero_returns_the_frame_wise_output() -> None:
@@ -165,16 +181,27 @@ def _sprite_clip(frames: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list
 
 
 def test_moving_sprite_is_not_smeared() -> None:
+    """Around the sprite the output stays the frame-wise one (here noise-free, so also the
+    truth); without the confidence erosion and the clamp the mean error is ~1.3 and the
+    99.5th percentile ~46: a visible trail."""
     pairs, masks = _sprite_clip(10)
     out = _run(TemporalSettings(), pairs)
     for (_, high), result, mask in zip(pairs, out, masks, strict=True):
         error = np.abs(result.astype(np.int16) - high.astype(np.int16))[mask]
-        assert error.mean() < 0.5 and np.percentile(error, 99.5) <= 8
+        assert error.mean() < 0.5 and np.percentile(error, 99.5) <= 12
 
 
 @pytest.mark.parametrize(
     ("dtype", "channels", "scale"),
-    [(np.uint8, 3, 255), (np.uint16, 3, 65535), (np.float32, 3, 1.0), (np.uint8, 4, 255), (np.uint8, 1, 255)],
+    [
+        (np.uint8, 3, 255),
+        (np.uint16, 3, 65535),
+        (np.float32, 3, 1.0),
+        (np.uint8, 4, 255),
+        (np.float32, 4, 1.0),
+        (np.uint8, 1, 255),
+        (np.uint16, 2, 65535),
+    ],
 )
 def test_dtype_shape_and_alpha_are_kept(dtype: type, channels: int, scale: float) -> None:
     pairs = _clip(frames=5)
@@ -184,8 +211,8 @@ def test_dtype_shape_and_alpha_are_kept(dtype: type, channels: int, scale: float
         high = _as(high8, dtype, channels, scale, alpha=200 - t)
         out = stabilizer.push(low, high)
         assert out.dtype == high.dtype and out.shape == high.shape
-        if channels == 4:
-            assert np.array_equal(out[:, :, 3], high[:, :, 3])
+        if channels in (2, 4):
+            assert np.array_equal(out[:, :, -1], high[:, :, -1])
         if t > 1:
             assert not np.array_equal(out, high)
             assert np.abs(out.astype(np.float64) - high.astype(np.float64)).max() <= 0.25 * scale
@@ -195,11 +222,26 @@ def _as(frame8: np.ndarray, dtype: type, channels: int, scale: float, alpha: int
     values = frame8.astype(np.float64) * (scale / 255.0)
     if channels == 1:
         values = values.mean(axis=2)
+    elif channels == 2:
+        values = np.dstack([values.mean(axis=2), np.full(values.shape[:2], alpha * scale / 255.0)])
     elif channels == 4:
         values = np.dstack([values, np.full(values.shape[:2], alpha * scale / 255.0)])
     if dtype is np.float32:
         return values.astype(np.float32)
     return np.rint(values).astype(dtype)
+
+
+def test_every_dtype_gets_the_same_result_on_its_scale() -> None:
+    pairs = _clip(frames=5)
+    results = {}
+    for dtype, scale in ((np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0)):
+        converted = [(_as(low, dtype, 3, scale, 0), _as(high, dtype, 3, scale, 0)) for low, high in pairs]
+        results[dtype] = [
+            out.astype(np.float64) * (255.0 / scale) for out in _run(TemporalSettings(), converted)
+        ]
+    for t in range(len(pairs)):
+        assert np.abs(results[np.uint16][t] - results[np.float32][t]).max() < 0.01
+        assert np.abs(results[np.uint8][t] - results[np.float32][t]).max() <= 0.51
 
 
 def test_output_does_not_depend_on_opencv_threads() -> None:
@@ -215,3 +257,43 @@ def test_output_does_not_depend_on_opencv_threads() -> None:
         cv2.setNumThreads(threads)
     for a, b, c in zip(default, single, three, strict=True):
         assert a.tobytes() == b.tobytes() == c.tobytes()
+
+
+@pytest.mark.parametrize("start", [5, 6, 7, 8])
+def test_warm_start_across_a_cut_is_byte_identical(start: int) -> None:
+    """Start points around a cut at frame 6: the warm-up may span the cut or begin after it."""
+    pairs = _clip(frames=6, seed=1) + _clip(frames=6, seed=2)
+    rgba16 = [(_as(low, np.uint16, 4, 65535, 90), _as(high, np.uint16, 4, 65535, 40)) for low, high in pairs]
+    settings = TemporalSettings()
+    continuous = _run(settings, rgba16)
+    chunk = TemporalStabilizer(settings)
+    for low, high in rgba16[start - chunk.warmup_frames : start]:
+        chunk.push(low, high)
+    for t in range(start, len(rgba16)):
+        assert chunk.push(*rgba16[t]).tobytes() == continuous[t].tobytes()
+
+
+def test_metrics_measure_what_they_say() -> None:
+    lows = list(_scene(5, 6, 0.5))
+    truth = [np.clip(low + 0.5, 0, 255).astype(np.uint8) for low in lows]
+    noisy = [
+        np.clip(f.astype(np.float32) + np.random.default_rng(t).normal(0, 6, f.shape), 0, 255).astype(
+            np.uint8
+        )
+        for t, f in enumerate(truth)
+    ]
+    assert temporal_error(truth, truth) == 0.0
+    assert temporal_error(noisy, truth) > 3.0
+    assert warped_error(noisy) > warped_error(truth)
+    blurred = [cv2.GaussianBlur(f, (5, 5), 1.5) for f in truth]
+    assert sharpness(blurred) < 0.9 * sharpness(truth)
+    small = [cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in truth]
+    assert temporal_error_proxy(noisy, small) > temporal_error_proxy(truth, small)
+    profile = temporal_profile(truth, row=10)
+    assert profile.shape == (6, truth[0].shape[1], 3) and np.array_equal(profile[2], truth[2][10])
+    column = temporal_profile(truth, column=-1)
+    assert column.shape == (truth[0].shape[0], 6, 3) and np.array_equal(column[:, 3], truth[3][:, -1])
+    with pytest.raises(InvalidImageError):
+        temporal_profile(truth, row=1000)
+    with pytest.raises(InvalidImageError):
+        temporal_error(truth[:1], truth[:1])
