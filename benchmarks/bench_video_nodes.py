@@ -31,6 +31,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -381,6 +382,7 @@ def host_main(args: argparse.Namespace) -> int:
         "core's Upscale Image (using Model), in the real server",
     )
     table = table.replace("# ComfyUI video benchmark", "# ComfyUI frame-batch benchmark in a real server")
+    table = re.sub(r" Clip rows: [^.]*\([^)]*\)[^.]*\.", "", table)  # no clip rows in this mode
     import torch
 
     from support.real_comfyui import TORCH_PINS
