@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from realesrgan_kit.core.archs import RRDBNet, SRVGGNetCompact, UNetDiscriminatorSN
-from realesrgan_kit.core.archs.rrdbnet_quantize import TrunkSplitDenseBlock, split_dense_trunks
+from realesrgan_kit.core.archs.rrdbnet.quantization import TrunkSplitDenseBlock, split_dense_trunks
 from support import reference_impl
 from support.tiny_models import tiny_discriminator, tiny_rrdb, tiny_srvgg
 

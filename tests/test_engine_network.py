@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from realesrgan_kit.core.archs import rrdbnet_forward
+from realesrgan_kit.core.archs.rrdbnet import fast_forward as rrdbnet_forward
 from realesrgan_kit.core.engine.modelinfo import model_facts
 from realesrgan_kit.core.engine.network import prepare_network
 from realesrgan_kit.core.load import build_descriptor

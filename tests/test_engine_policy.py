@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from realesrgan_kit.core.archs.rrdbnet.spec import RRDB_BODY_MAPS, RRDB_TILE_PAD
 from realesrgan_kit.core.engine import default_tile_pad, estimate_tile_memory, run_upscale
 from realesrgan_kit.core.engine.modelinfo import model_facts, probe_activations
 from realesrgan_kit.core.load import build_descriptor
-from realesrgan_kit.core.load.policy import UNKNOWN_RECEPTIVE_FIELD_PAD, EnginePolicy, default_policy
-from realesrgan_kit.core.load.specs.rrdbnet import RRDB_BODY_MAPS, RRDB_TILE_PAD
+from realesrgan_kit.core.netspec.policy import UNKNOWN_RECEPTIVE_FIELD_PAD, EnginePolicy, default_policy
 from support.engine_fakes import NearestUpscale, spandrel_like
 from support.tiny_models import tiny_rrdb, tiny_srvgg
 

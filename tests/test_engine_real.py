@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import ncnn_engine
 
+from realesrgan_kit.core.archs.rrdbnet.spec import RRDB_TILE_PAD
 from realesrgan_kit.core.engine import run_upscale, upscale
 from realesrgan_kit.core.engine.precision import cpu_has_fast_bf16
-from realesrgan_kit.core.load.specs.rrdbnet import RRDB_TILE_PAD
 from realesrgan_kit.core.metrics import psnr
 
 pytestmark = pytest.mark.real_weights

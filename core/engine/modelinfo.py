@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidParameterError
-from ..load.policy import UNKNOWN_RECEPTIVE_FIELD_PAD, EnginePolicy, default_policy
+from ..netspec.policy import UNKNOWN_RECEPTIVE_FIELD_PAD, EnginePolicy, default_policy
 
 __all__ = ["ModelFacts", "model_facts", "probe_activations", "UNKNOWN_RECEPTIVE_FIELD_PAD"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ..errors import InvalidParameterError
-from ..load.policy import GENERIC_MAX_TILE_PAD, UNKNOWN_RECEPTIVE_FIELD_PAD
+from ..netspec.policy import GENERIC_MAX_TILE_PAD, UNKNOWN_RECEPTIVE_FIELD_PAD
 from ..options import Tile, check_whole_number, parse_tile
 from .backends import Backend, Selection, select_backend
 from .memory import check_budget, default_budget

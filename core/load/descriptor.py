@@ -9,12 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .policy import EnginePolicy
+from ..netspec.base import DISCRIMINATOR, SUPER_RESOLUTION
+from ..netspec.policy import EnginePolicy
 
 __all__ = ["ModelDescriptor", "SizeRequirements", "SUPER_RESOLUTION", "DISCRIMINATOR"]
-
-SUPER_RESOLUTION = "super-resolution"
-DISCRIMINATOR = "discriminator"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The one explicit list of architectures, and state dict → descriptor.
 
 Detection asks each spec in turn whether the keys are its own; nothing is read from file
-names. Adding a network means writing a spec module and adding it to ``ARCHITECTURES``.
+names. Adding a network means writing its folder under ``core/archs/`` (network and spec)
+and adding its spec to ``ARCHITECTURES``, one line below.
 """
 
 from __future__ import annotations
@@ -12,19 +13,22 @@ from typing import Any
 
 import torch
 
+from ..archs import discriminator, rrdbnet, srvgg
 from ..errors import CorruptModelError, UnsupportedModelError
+from ..netspec.base import ArchitectureSpec
 from .descriptor import ModelDescriptor, SizeRequirements
-from .specs.base import ArchitectureSpec
-from .specs.discriminator import UNET_DISCRIMINATOR_SPEC
-from .specs.rrdbnet import RRDBNET_SPEC
-from .specs.srvgg import SRVGG_SPEC
 from .statedict import StateDict, describe_keys
 
 __all__ = ["ARCHITECTURES", "get_spec", "detect", "build_descriptor", "supported_architectures_text"]
 
 log = logging.getLogger(__name__)
 
-ARCHITECTURES: tuple[ArchitectureSpec, ...] = (RRDBNET_SPEC, SRVGG_SPEC, UNET_DISCRIMINATOR_SPEC)
+# Detection asks them in this order: one line per folder of core/archs/.
+ARCHITECTURES: tuple[ArchitectureSpec, ...] = (
+    rrdbnet.RRDBNET_SPEC,
+    srvgg.SRVGG_SPEC,
+    discriminator.UNET_DISCRIMINATOR_SPEC,
+)
 
 
 def supported_architectures_text() -> str:

@@ -14,10 +14,9 @@ from typing import Any
 import torch
 
 from ..errors import UnsupportedModelError
+from ..netspec.base import StateDict
 
 __all__ = ["StateDict", "unwrap_state_dict", "describe_keys", "WRAPPER_KEYS"]
-
-StateDict = dict[str, torch.Tensor]
 
 # Preference order: the EMA weights are the ones the authors publish results with.
 WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "model", "net", "netG", "generator")

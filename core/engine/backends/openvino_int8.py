@@ -5,7 +5,7 @@ never the user's images, which keeps it deterministic and under ~1 GB even for
 RealESRGAN_x4plus. The quantised IR is cached beside the fp32 one, keyed by the weights hash,
 the OpenVINO and NNCF versions and ``RECIPE``. What is quantised is the architecture's
 ``quantization_form`` where it has one (RRDBNet: the dense blocks' trunk apart,
-``archs/rrdbnet_quantize.py``). Weights are quantised per output channel (NNCF's default for
+``archs/rrdbnet/quantization.py``). Weights are quantised per output channel (NNCF's default for
 convolutions) with all 8 bits on every CPU: NNCF's overflow fix (7-bit weights, for CPUs
 without VNNI, whose uint8×int8 pair sums saturate at 16 bits) cost x4plus 1–1.2 dB and bought
 nothing measurable with oneDNN capped to AVX2 (34.7 dB mean with 8-bit weights there, 34.9

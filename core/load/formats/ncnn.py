@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...archs.rrdbnet import spec as rrdbnet_spec
+from ...archs.srvgg import spec as srvgg_spec
 from ...errors import CorruptModelError, UnsupportedModelError
-from ..specs import rrdbnet as rrdbnet_spec
-from ..specs import srvgg as srvgg_spec
 from ..statedict import StateDict
 
 __all__ = ["NcnnLayer", "parse_param", "read_ncnn", "FP16_TAG", "FP32_TAG", "NCNN_MAGIC"]

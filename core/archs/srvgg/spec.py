@@ -7,11 +7,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ...archs.srvgg import ACTIVATIONS, SRVGGNetCompact
 from ...errors import CorruptModelError, InvalidParameterError
-from ..descriptor import SUPER_RESOLUTION
-from ..statedict import StateDict
-from .base import ArchitectureFacts, ArchitectureSpec, indices, shape_of
+from ...netspec.base import (
+    SUPER_RESOLUTION,
+    ArchitectureFacts,
+    ArchitectureSpec,
+    StateDict,
+    indices,
+    shape_of,
+)
+from .network import ACTIVATIONS, SRVGGNetCompact
 
 ARCH = "SRVGGNetCompact"
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .rrdbnet import RRDBNet
+from .network import RRDBNet
 
 __all__ = ["lean_forward", "lean_forward_for", "TAIL_STRIPE_BYTES"]
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...archs.discriminator import UNetDiscriminatorSN
-from ..descriptor import DISCRIMINATOR
-from ..statedict import StateDict
-from .base import ArchitectureFacts, ArchitectureSpec, shape_of
+from ...netspec.base import DISCRIMINATOR, ArchitectureFacts, ArchitectureSpec, StateDict, shape_of
+from .network import UNetDiscriminatorSN
 
 ARCH = "UNetDiscriminatorSN"
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rrdbnet import RRDB, ResidualDenseBlock, RRDBNet
+from .network import RRDB, ResidualDenseBlock, RRDBNet
 
 __all__ = ["TrunkSplitDenseBlock", "split_dense_trunks"]
 

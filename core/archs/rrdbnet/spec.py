@@ -7,14 +7,19 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...archs.rrdbnet import RRDBNet, unshuffle_factor
-from ...archs.rrdbnet_forward import TAIL_STRIPE_BYTES, lean_forward_for
-from ...archs.rrdbnet_quantize import split_dense_trunks
 from ...errors import CorruptModelError, UnsupportedModelError
-from ..descriptor import SUPER_RESOLUTION
-from ..policy import EnginePolicy
-from ..statedict import StateDict
-from .base import ArchitectureFacts, ArchitectureSpec, indices, shape_of
+from ...netspec.base import (
+    SUPER_RESOLUTION,
+    ArchitectureFacts,
+    ArchitectureSpec,
+    StateDict,
+    indices,
+    shape_of,
+)
+from ...netspec.policy import EnginePolicy
+from .fast_forward import TAIL_STRIPE_BYTES, lean_forward_for
+from .network import RRDBNet, unshuffle_factor
+from .quantization import split_dense_trunks
 
 ARCH = "RRDBNet"
 

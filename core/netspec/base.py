@@ -7,13 +7,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
-from ...errors import CorruptModelError
-from ..policy import EnginePolicy
-from ..statedict import StateDict
+from ..errors import CorruptModelError
+from .policy import EnginePolicy
 
-__all__ = ["ArchitectureSpec", "ArchitectureFacts", "indices", "require", "shape_of"]
+__all__ = [
+    "ArchitectureSpec",
+    "ArchitectureFacts",
+    "StateDict",
+    "SUPER_RESOLUTION",
+    "DISCRIMINATOR",
+    "indices",
+    "require",
+    "shape_of",
+]
+
+StateDict = dict[str, torch.Tensor]
+"""Flat ``{key: tensor}`` weights, as ``core.load`` hands them to a spec."""
+
+SUPER_RESOLUTION = "super-resolution"
+DISCRIMINATOR = "discriminator"
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""One spec module per architecture; the registry lists them."""
