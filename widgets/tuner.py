@@ -124,6 +124,18 @@ class UpscaleTuner(PanelMixin, w.VBox):
 
         style = {"description_width": "80px"}
         wide = w.Layout(width="340px")
+        self._build_model_controls(style, wide)
+        self._build_run_row(style, preview_side)
+        extra = self._build_sweep(sweep, wide)
+        self._lay_out_sections(extra)
+        self._connect_events()
+
+        self.set_model(model)
+        if image is not None:
+            self.set_image(image)
+
+    def _build_model_controls(self, style: dict[str, str], wide: w.Layout) -> None:
+        """The image picker and the engine settings: model, tile, tile pad, outscale, precision, backend, TTA."""
         self.picker = ImagePicker(self._picked, self.show_error)
         self.model = w.Dropdown(
             options=model_choices(self.search_dirs), description="model", style=style, layout=wide
@@ -175,6 +187,9 @@ class UpscaleTuner(PanelMixin, w.VBox):
             layout=wide,
         )
         self.tta = w.Checkbox(value=False, description="TTA (8 flips/rotations, 8× slower)", indent=False)
+
+    def _build_run_row(self, style: dict[str, str], preview_side: int) -> None:
+        """Run/cancel, progress and status, the save row, the history and the before/after view."""
         self.build_run_controls(run="Run", icon="play", unit="tiles", status="ready", style=style)
         self.save_path = w.Text(
             placeholder="e.g. result.png", description="save as", style=style, layout=w.Layout(width="180px")
@@ -195,6 +210,8 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self.status.add_class("rk-tuner-status")
         self.stats.add_class("rk-tuner-stats")
 
+    def _build_sweep(self, sweep: bool, wide: w.Layout) -> list[w.Widget]:
+        """The folded tile-sweep panel (when ``sweep``), as the extra rows of the controls column."""
         self.sweep: TileSweepPanel | None = None
         extra: list[w.Widget] = []
         if sweep:
@@ -207,7 +224,10 @@ class UpscaleTuner(PanelMixin, w.VBox):
                     layout=wide,
                 )
             )
+        return extra
 
+    def _lay_out_sections(self, extra: list[w.Widget]) -> None:
+        """The controls column beside the comparison, as this box's one child."""
         controls = w.VBox(
             [
                 self.picker,
@@ -238,14 +258,12 @@ class UpscaleTuner(PanelMixin, w.VBox):
         )
         self.add_class("rk-tuner")
 
+    def _connect_events(self) -> None:
+        """Buttons and the model dropdown → actions; every action reports its error in the panel."""
         self.run_button.on_click(lambda _: self.run_action(self.run, "starting the run"))
         self.cancel_button.on_click(lambda _: self.cancel())
         self.save_button.on_click(lambda _: self.run_action(self._save_clicked, "saving"))
         self.model.observe(self._on_model, "value")
-
-        self.set_model(model)
-        if image is not None:
-            self.set_image(image)
 
     # ---- public API ---------------------------------------------------------------------
     def set_image(self, image: Any, name: str | None = None) -> None:
