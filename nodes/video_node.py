@@ -126,6 +126,32 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
         raise InvalidParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def _check_model_and_choices(model: Any, precision: str, container: str) -> None:
+    """A model is connected; precision and container are among the node's choices."""
+    if model is None:
+        raise InvalidParameterError(
+            "model: expected a model from 'Load Real-ESRGAN Model' or core's 'Load Upscale Model', got nothing"
+        )
+    _check_choice("precision", precision, PRECISIONS)
+    _check_choice("container", container, CONTAINERS)
+
+
+def _summary(report: Any) -> str:
+    """The node's text output: sizes, encoder, speed, the temporal setting and the streams kept."""
+    return (
+        f"{report.frames} frames {report.input_size[0]}×{report.input_size[1]} → "
+        f"{report.output_size[0]}×{report.output_size[1]}, {report.codec} {report.pix_fmt}"
+        f"{'' if report.crf is None else f' crf {report.crf}'}, {report.fps:.2f} frames/s; "
+        + (
+            "temporal off; "
+            if report.temporal is None
+            else f"temporal strength {report.temporal['strength']:g} (window {report.temporal['window']}); "
+        )
+        + f"kept: {', '.join(report.copied_streams) or 'no other streams'}"
+        + (f"; dropped: {', '.join(report.dropped_streams)}" if report.dropped_streams else "")
+    )
+
+
 def upscale_video_node(
     model: Any,
     file: str = NO_FILE,
@@ -146,12 +172,7 @@ def upscale_video_node(
 ) -> NodeResult:
     from ..core.video import parts_dir_for, probe_video, upscale_video
 
-    if model is None:
-        raise InvalidParameterError(
-            "model: expected a model from 'Load Real-ESRGAN Model' or core's 'Load Upscale Model', got nothing"
-        )
-    _check_choice("precision", precision, PRECISIONS)
-    _check_choice("container", container, CONTAINERS)
+    _check_model_and_choices(model, precision, container)
     tile_choice = node_tile(tile)
     temporal_choice = node_temporal(temporal)
     if tile_pad < 0:
@@ -200,18 +221,7 @@ def upscale_video_node(
     finally:
         if spilled is not None:
             spilled.unlink(missing_ok=True)
-    summary = (
-        f"{report.frames} frames {report.input_size[0]}×{report.input_size[1]} → "
-        f"{report.output_size[0]}×{report.output_size[1]}, {report.codec} {report.pix_fmt}"
-        f"{'' if report.crf is None else f' crf {report.crf}'}, {report.fps:.2f} frames/s; "
-        + (
-            "temporal off; "
-            if report.temporal is None
-            else f"temporal strength {report.temporal['strength']:g} (window {report.temporal['window']}); "
-        )
-        + f"kept: {', '.join(report.copied_streams) or 'no other streams'}"
-        + (f"; dropped: {', '.join(report.dropped_streams)}" if report.dropped_streams else "")
-    )
+    summary = _summary(report)
     log.info("%s: %s", target, summary)
     preview = {"filename": target.name, "subfolder": subfolder, "type": "output"}
     return NodeResult(
