@@ -25,7 +25,6 @@ ALLOWED: dict[str, str] = {
     "core/video/encode.py::choose_encoder_settings": "not yet split",
     "core/video/pipeline.py::run_chunks": "not yet split",
     "core/train/trainer.py::_Session.__init__": "not yet split",
-    "cli/degrade_command.py::register": "not yet split",
 }
 """``"path::Qualified.name"`` → why it may be longer than :data:`MAX_LINES`."""
 
