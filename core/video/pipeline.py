@@ -392,20 +392,24 @@ def run_chunks(
         assert shared.error is not None
         raise shared.error from None
     except BaseException:
-        # a cancel, Ctrl-C or an error here: stop decoding, let the encoder commit the chunks
-        # whose last frame it already has, and drop the unfinished one
-        shared.stop_decoding.set()
-        if shared.error is None and encoder.is_alive():
-            try:
-                shared.put(upscaled, ("abort",))
-                encoder.join()
-            except _Stop:
-                pass
+        _wind_down(shared, upscaled, encoder)
         raise
     finally:
         shared.stop.set()
         decoder.join(timeout=10)
         encoder.join(timeout=10)
+
+
+def _wind_down(shared: _Shared, upscaled: queue.Queue, encoder: threading.Thread) -> None:
+    """After a cancel, Ctrl-C or an error in the model loop: stop decoding, let the encoder commit
+    the chunks whose last frame it already has, and drop the unfinished one."""
+    shared.stop_decoding.set()
+    if shared.error is None and encoder.is_alive():
+        try:
+            shared.put(upscaled, ("abort",))
+            encoder.join()
+        except _Stop:
+            pass
 
 
 def _model_loop(
