@@ -266,7 +266,7 @@ class _Session:
         self.run_dir = run_dir
         self.device = resolve_device(None if device in (None, "auto") else device)
         self.precision = resolve_training_precision(s.precision, self.device)
-        self.scale = scale = descriptor.scale
+        self.scale = descriptor.scale
         self._check_patch()
         self.dataset, data_record, train_items = self._data(hr_folder, pairs)
         self.generator = trainable_copy(descriptor.module).to(self.device)
@@ -285,6 +285,23 @@ class _Session:
             check_resumable(run_dir, setup, s)
         elif (run_dir / RUN_FILE).exists():
             start_run_folder(run_dir, setup, s)  # refuses with OutputExistsError before any work
+        self._build_networks(discriminator)
+        self.perceptual = self._perceptual(perceptual_features, vgg_weights)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
+        self.sampler = PairPoolSampler(s.batch_size, s.pool_samples, seed=s.seed + 1)
+        self.iteration = 0
+        if resume:
+            self._restore()
+        self.validator = self._validator(val_folder, train_items, val_count)
+        if not resume:
+            start_run_folder(run_dir, setup, s)  # only now: a setup that failed leaves no run behind
+        self.loss_log = LossLog(run_dir, self.iteration if resume else None)
+
+    # -- setup helpers -------------------------------------------------------------------------
+    def _build_networks(self, discriminator: Any) -> None:
+        """The EMA and start copies of the generator, its optimizer, the run's RNG and, for GAN
+        stages, the discriminator (new ones are drawn from that RNG) and its optimizer."""
+        s, descriptor = self.settings, self.descriptor
         self.ema = trainable_copy(descriptor.module).to(self.device).requires_grad_(False)
         self.start = trainable_copy(descriptor.module).to(self.device).requires_grad_(False).eval()
         self.opt_g = torch.optim.Adam(
@@ -304,14 +321,14 @@ class _Session:
                 betas=(float(s.betas[0]), float(s.betas[1])),
                 weight_decay=s.weight_decay,
             )
-        self.perceptual = self._perceptual(perceptual_features, vgg_weights)
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
-        self.sampler = PairPoolSampler(s.batch_size, s.pool_samples, seed=s.seed + 1)
-        self.iteration = 0
-        if resume:
-            self._restore()
+
+    def _validator(
+        self, val_folder: str | os.PathLike[str] | None, train_items: list[Any], val_count: int
+    ) -> _Validator:
+        """Fixed validation samples from ``val_folder`` (default: the training data), scored against the start."""
+        s, scale = self.settings, self.scale
         val_source = scan_hr_folder(val_folder, 8 * scale) if val_folder is not None else train_items
-        self.validator = _Validator(
+        return _Validator(
             validation_samples(
                 val_source,
                 scale=scale,
@@ -325,11 +342,7 @@ class _Session:
             self.device,
             scale,
         )
-        if not resume:
-            start_run_folder(run_dir, setup, s)  # only now: a setup that failed leaves no run behind
-        self.loss_log = LossLog(run_dir, self.iteration if resume else None)
 
-    # -- setup helpers -------------------------------------------------------------------------
     def _check_patch(self) -> None:
         p, scale = self.settings.patch_size, self.scale
         multiple = scale * self.descriptor.size_requirements.multiple_of
