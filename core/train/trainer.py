@@ -242,6 +242,92 @@ def export_run(
     return target
 
 
+# -- the session's parts that need no session state ------------------------------------------
+def _check_patch(settings: TrainSettings, descriptor: ModelDescriptor) -> None:
+    """The patch size fits the model's scale and size multiple (and the discriminator's halvings)."""
+    p, scale = settings.patch_size, descriptor.scale
+    multiple = scale * descriptor.size_requirements.multiple_of
+    if settings.uses_gan:
+        multiple = int(np.lcm(multiple, 8))  # the U-Net discriminator halves the GT three times
+    if p % multiple:
+        raise InvalidParameterError(
+            f"patch size {p} must be a multiple of {multiple} for this model (scale ×{scale}"
+            f"{', and the discriminator needs multiples of 8' if settings.uses_gan else ''})"
+        )
+
+
+def _training_data(
+    s: TrainSettings,
+    scale: int,
+    hr_folder: str | os.PathLike[str] | None,
+    pairs: str | os.PathLike[str] | None,
+) -> tuple[torch.utils.data.Dataset, dict[str, Any], list[Any]]:
+    """The training dataset (HR crops degraded on the fly, or aligned pairs), its record for the
+    run's setup (file names and sizes) and its items."""
+    if (hr_folder is None) == (pairs is None):
+        raise InvalidParameterError(
+            "give exactly one of an HR folder (degraded on the fly) or a pairs folder"
+        )
+    if pairs is not None:
+        items = scan_pair_folder(pairs, scale, s.patch_size)
+        # The ground truth is sharpened as the degradation settings say, as for HR folders.
+        d = settings_from(s.degradation_preset, s.degradation_overrides)
+        usm = {
+            "weight": d.usm_weight,
+            "kernel_size": d.usm_kernel_size,
+            "sigma": d.usm_sigma,
+            "threshold": d.usm_threshold,
+        }
+        dataset = AlignedPairs(
+            items, scale=scale, patch_size=s.patch_size, seed=s.seed, hflip=s.hflip, usm=usm
+        )
+        record = {
+            "kind": "pairs",
+            "files": [[h.name, h.stat().st_size, lr.stat().st_size] for h, lr in items],
+        }
+        return dataset, record, list(items)
+    assert hr_folder is not None
+    files = scan_hr_folder(hr_folder, s.patch_size)
+    dataset = DegradedCrops(
+        files,
+        scale=scale,
+        patch_size=s.patch_size,
+        seed=s.seed,
+        hflip=s.hflip,
+        degradation=s.degradation_preset,
+        overrides=s.degradation_overrides,
+    )
+    record = {"kind": "hr", "files": [[f.name, f.stat().st_size] for f in files]}
+    return dataset, record, list(files)
+
+
+def _discriminator(source: Any, rng: torch.Generator) -> nn.Module:
+    """A new U-Net discriminator drawn from ``rng``, or a copy of the given one (descriptor or file)."""
+    if source is None:
+        return new_discriminator(rng)
+    from ..load.api import load_model
+
+    loaded = source if isinstance(source, ModelDescriptor) else load_model(source)
+    if loaded.architecture != "UNetDiscriminatorSN":
+        raise InvalidParameterError(
+            f"the discriminator must be a UNetDiscriminatorSN (e.g. RealESRGAN_x4plus_netD.pth); got {loaded.architecture}"
+        )
+    return trainable_copy(loaded.module)
+
+
+def _perceptual(
+    s: TrainSettings, features: nn.Module | None, vgg_weights: Any, device: torch.device
+) -> PerceptualLoss | None:
+    """The VGG perceptual loss on ``device`` when the stage uses one (``features``: a given VGG)."""
+    if not s.uses_perceptual:
+        return None
+    if features is None:
+        from .vgg import load_vgg19_features
+
+        features = load_vgg19_features(dict(s.perceptual_layers), vgg_weights)
+    return PerceptualLoss(without_inference_tensors(features), s.perceptual_layers).to(device)
+
+
 class _Session:
     """Everything one call of ``finetune`` builds; ``run`` drives the iterations."""
 
@@ -267,8 +353,8 @@ class _Session:
         self.device = resolve_device(None if device in (None, "auto") else device)
         self.precision = resolve_training_precision(s.precision, self.device)
         self.scale = descriptor.scale
-        self._check_patch()
-        self.dataset, data_record, train_items = self._data(hr_folder, pairs)
+        _check_patch(s, descriptor)
+        self.dataset, data_record, train_items = _training_data(s, self.scale, hr_folder, pairs)
         self.generator = trainable_copy(descriptor.module).to(self.device)
         start_digest = weights_digest(descriptor.module)
         setup = setup_record(
@@ -286,7 +372,7 @@ class _Session:
         elif (run_dir / RUN_FILE).exists():
             start_run_folder(run_dir, setup, s)  # refuses with OutputExistsError before any work
         self._build_networks(discriminator)
-        self.perceptual = self._perceptual(perceptual_features, vgg_weights)
+        self.perceptual = _perceptual(s, perceptual_features, vgg_weights, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
         self.sampler = PairPoolSampler(s.batch_size, s.pool_samples, seed=s.seed + 1)
         self.iteration = 0
@@ -314,7 +400,7 @@ class _Session:
         self.discriminator: nn.Module | None = None
         self.opt_d: torch.optim.Optimizer | None = None
         if s.uses_gan:
-            self.discriminator = self._discriminator(discriminator).to(self.device)
+            self.discriminator = _discriminator(discriminator, self.rng).to(self.device)
             self.opt_d = torch.optim.Adam(
                 self.discriminator.parameters(),
                 lr=s.discriminator_lr,
@@ -342,79 +428,6 @@ class _Session:
             self.device,
             scale,
         )
-
-    def _check_patch(self) -> None:
-        p, scale = self.settings.patch_size, self.scale
-        multiple = scale * self.descriptor.size_requirements.multiple_of
-        if self.settings.uses_gan:
-            multiple = int(np.lcm(multiple, 8))  # the U-Net discriminator halves the GT three times
-        if p % multiple:
-            raise InvalidParameterError(
-                f"patch size {p} must be a multiple of {multiple} for this model (scale ×{scale}"
-                f"{', and the discriminator needs multiples of 8' if self.settings.uses_gan else ''})"
-            )
-
-    def _data(
-        self, hr_folder: str | os.PathLike[str] | None, pairs: str | os.PathLike[str] | None
-    ) -> tuple[torch.utils.data.Dataset, dict[str, Any], list[Any]]:
-        s = self.settings
-        if (hr_folder is None) == (pairs is None):
-            raise InvalidParameterError(
-                "give exactly one of an HR folder (degraded on the fly) or a pairs folder"
-            )
-        if pairs is not None:
-            items = scan_pair_folder(pairs, self.scale, s.patch_size)
-            # The ground truth is sharpened as the degradation settings say, as for HR folders.
-            d = settings_from(s.degradation_preset, s.degradation_overrides)
-            usm = {
-                "weight": d.usm_weight,
-                "kernel_size": d.usm_kernel_size,
-                "sigma": d.usm_sigma,
-                "threshold": d.usm_threshold,
-            }
-            dataset = AlignedPairs(
-                items, scale=self.scale, patch_size=s.patch_size, seed=s.seed, hflip=s.hflip, usm=usm
-            )
-            record = {
-                "kind": "pairs",
-                "files": [[h.name, h.stat().st_size, lr.stat().st_size] for h, lr in items],
-            }
-            return dataset, record, list(items)
-        assert hr_folder is not None
-        files = scan_hr_folder(hr_folder, s.patch_size)
-        dataset = DegradedCrops(
-            files,
-            scale=self.scale,
-            patch_size=s.patch_size,
-            seed=s.seed,
-            hflip=s.hflip,
-            degradation=s.degradation_preset,
-            overrides=s.degradation_overrides,
-        )
-        record = {"kind": "hr", "files": [[f.name, f.stat().st_size] for f in files]}
-        return dataset, record, list(files)
-
-    def _discriminator(self, source: Any) -> nn.Module:
-        if source is None:
-            return new_discriminator(self.rng)
-        from ..load.api import load_model
-
-        loaded = source if isinstance(source, ModelDescriptor) else load_model(source)
-        if loaded.architecture != "UNetDiscriminatorSN":
-            raise InvalidParameterError(
-                f"the discriminator must be a UNetDiscriminatorSN (e.g. RealESRGAN_x4plus_netD.pth); got {loaded.architecture}"
-            )
-        return trainable_copy(loaded.module)
-
-    def _perceptual(self, features: nn.Module | None, vgg_weights: Any) -> PerceptualLoss | None:
-        s = self.settings
-        if not s.uses_perceptual:
-            return None
-        if features is None:
-            from .vgg import load_vgg19_features
-
-            features = load_vgg19_features(dict(s.perceptual_layers), vgg_weights)
-        return PerceptualLoss(without_inference_tensors(features), s.perceptual_layers).to(self.device)
 
     def _restore(self) -> None:
         found = latest_checkpoint(self.run_dir)
