@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InvalidParameterError, InvalidVideoError, OperationCancelledError
 from ..core.options import DEFAULT_TEMPORAL, TILE_AUTO, TILE_WHOLE, Tile
@@ -23,6 +23,9 @@ from .upscale_node import (
     offload,
     size_arguments,
 )
+
+if TYPE_CHECKING:
+    from ..core.load import UpscaleModelLike
 
 __all__ = [
     "NO_FILE",
@@ -98,7 +101,14 @@ def _source(video: Any, file: str) -> tuple[Path, Path | None]:
 
 
 def _frame_memory(
-    model: Any, width: int, height: int, tile: Tile, tile_pad: int, precision: str, device: Any, tta: bool
+    model: UpscaleModelLike,
+    width: int,
+    height: int,
+    tile: Tile,
+    tile_pad: int,
+    precision: str,
+    device: Any,
+    tta: bool,
 ) -> int:
     """Bytes to make room for on the device: one tile's forward (sized as the image node sizes
     it: 512 px for auto, the longer side for whole) plus one decoded frame."""
@@ -126,7 +136,7 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
         raise InvalidParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
-def _check_model_and_choices(model: Any, precision: str, container: str) -> None:
+def _check_model_and_choices(model: UpscaleModelLike | None, precision: str, container: str) -> None:
     """A model is connected; precision and container are among the node's choices."""
     if model is None:
         raise InvalidParameterError(
@@ -153,7 +163,7 @@ def _summary(report: Any) -> str:
 
 
 def upscale_video_node(
-    model: Any,
+    model: UpscaleModelLike,
     file: str = NO_FILE,
     resize_mode: str = "model scale",
     outscale: float = 2.0,

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
@@ -37,6 +37,9 @@ from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .picker import ImagePicker
 from .sweep import TileSweepPanel
 from .worker import JobContext, JobOutcome, Worker
+
+if TYPE_CHECKING:
+    from ..core.load import ModelInput
 
 __all__ = [
     "UpscaleTuner",
@@ -102,7 +105,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self,
         image: Any = None,
         *,
-        model: Any = DEFAULT_MODEL,
+        model: ModelInput = DEFAULT_MODEL,
         search_dirs: Sequence[str | os.PathLike[str]] = (),
         device: Any = None,
         threads: int | None = None,
@@ -279,7 +282,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self.stats.value = ""
         self.save_button.disabled = True
 
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: ModelInput) -> None:
         """Select a zoo name, a weights path, or an already loaded ``ModelDescriptor``."""
         if isinstance(model, (str, os.PathLike)):
             value = os.fspath(model)

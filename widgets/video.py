@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
@@ -29,6 +29,9 @@ from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE
 from .tuner import UpscaleTuner
 from .worker import JobContext, JobOutcome
+
+if TYPE_CHECKING:
+    from ..core.load import ModelInput
 
 __all__ = ["VideoTuner", "INLINE_PLAYER_LIMIT", "default_output_path", "video_rows"]
 
@@ -84,7 +87,7 @@ class VideoTuner(PanelMixin, w.VBox):
         source: str | os.PathLike[str] | None = None,
         *,
         output: str | os.PathLike[str] | None = None,
-        model: Any = DEFAULT_MODEL,
+        model: ModelInput = DEFAULT_MODEL,
         search_dirs: Sequence[str | os.PathLike[str]] = (),
         device: Any = None,
         threads: int | None = None,

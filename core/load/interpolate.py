@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import copy
 
+from torch import nn
+
 from ..errors import IncompatibleModelsError, InvalidParameterError
 from .descriptor import ModelDescriptor
 
 __all__ = ["interpolate_models"]
 
 
-def interpolate_models(first: ModelDescriptor, second: ModelDescriptor, weight: float) -> ModelDescriptor:
+def interpolate_models(
+    first: ModelDescriptor[nn.Module], second: ModelDescriptor[nn.Module], weight: float
+) -> ModelDescriptor[nn.Module]:
     """A new descriptor with ``weight·first + (1 − weight)·second``; inputs stay unchanged."""
     if not 0.0 <= float(weight) <= 1.0:
         raise InvalidParameterError(f"interpolation weight must be within 0..1, got {weight}")

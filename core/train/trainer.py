@@ -208,7 +208,7 @@ def _generator_metadata(settings: TrainSettings, iteration: int, base: str) -> d
 
 
 def export_generator(
-    descriptor: ModelDescriptor,
+    descriptor: ModelDescriptor[nn.Module],
     module: nn.Module,
     path: str | os.PathLike[str],
     *,
@@ -243,7 +243,7 @@ def export_run(
 
 
 # -- the session's parts that need no session state ------------------------------------------
-def _check_patch(settings: TrainSettings, descriptor: ModelDescriptor) -> None:
+def _check_patch(settings: TrainSettings, descriptor: ModelDescriptor[nn.Module]) -> None:
     """The patch size fits the model's scale and size multiple (and the discriminator's halvings)."""
     p, scale = settings.patch_size, descriptor.scale
     multiple = scale * descriptor.size_requirements.multiple_of
@@ -333,7 +333,7 @@ class _Session:
 
     def __init__(
         self,
-        descriptor: ModelDescriptor,
+        descriptor: ModelDescriptor[nn.Module],
         run_dir: Path,
         settings: TrainSettings,
         *,
@@ -649,7 +649,7 @@ class _Session:
 
 
 def finetune(
-    model: ModelDescriptor,
+    model: ModelDescriptor[nn.Module],
     run_dir: str | os.PathLike[str],
     *,
     hr_folder: str | os.PathLike[str] | None = None,

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameterError, OutputExistsError
 from ..fileio import same_file
@@ -36,6 +36,10 @@ from .frames import ColourModel, colour_model_for, scan_packets
 from .parts import open_parts, parts_dir_for, pending_chunks
 from .pipeline import ChunkRunCounts, VideoProgress, resolve_temporal, run_chunks
 from .probe import VideoInfo, probe_video
+
+if TYPE_CHECKING:
+    from ..load.descriptor import ModelInput
+    from ..load.modellike import UpscaleModelLike
 
 __all__ = [
     "VideoJob",
@@ -133,7 +137,7 @@ class VideoReport:
     start (the warm-up included). 0 for one uninterrupted pass from the start."""
 
 
-def model_fingerprint(model: Any) -> str:
+def model_fingerprint(model: UpscaleModelLike) -> str:
     """SHA-256 over the architecture, scale and every weight of a loaded model."""
     from ..engine.modelinfo import model_facts
 
@@ -148,7 +152,7 @@ def model_fingerprint(model: Any) -> str:
     return digest.hexdigest()
 
 
-def _load(model: Any, denoise_strength: float | None) -> Any:
+def _load(model: ModelInput, denoise_strength: float | None) -> UpscaleModelLike:
     if isinstance(model, (str, os.PathLike)):
         from ..load import load_model
 
@@ -195,7 +199,7 @@ def _plan_frames(
 
 
 def _encoder_settings(
-    model: Any,
+    model: UpscaleModelLike,
     info: VideoInfo,
     target: Path,
     *,
@@ -244,7 +248,7 @@ def _encoder_settings(
 
 def _job_identity(
     source: Path,
-    model: Any,
+    model: UpscaleModelLike,
     engine_options: dict[str, Any],
     settings: EncoderSettings,
     frame_range: tuple[int, int],
@@ -272,7 +276,7 @@ def _job_identity(
 
 
 def prepare_video_job(
-    model: Any,
+    model: UpscaleModelLike,
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
@@ -357,7 +361,9 @@ def _temporal_dict(settings: Any) -> dict[str, Any]:
     return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in asdict(settings).items()}
 
 
-def _frame_upscaler(model: Any, job: VideoJob, cancel: Callable[[], bool] | None) -> Callable[[Any], Any]:
+def _frame_upscaler(
+    model: UpscaleModelLike, job: VideoJob, cancel: Callable[[], bool] | None
+) -> Callable[[Any], Any]:
     from ..engine import prepare_frame_upscaler
 
     state: dict[str, Any] = {}
@@ -382,7 +388,7 @@ def _frame_upscaler(model: Any, job: VideoJob, cancel: Callable[[], bool] | None
 
 
 def upscale_chunk(
-    model: Any,
+    model: UpscaleModelLike,
     job: VideoJob,
     chunks: Chunk | Sequence[Chunk],
     *,
@@ -442,7 +448,7 @@ def assemble_chunks(job: VideoJob, *, force: bool = False, keep_parts: bool = Fa
 
 
 def upscale_video(
-    model: Any,
+    model: ModelInput,
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from .chunks import Chunk, ChunkWriter
 from .encode import Encoder, EncoderSettings
 from .frames import ColourModel, decode_frames, frame_to_array
 from .probe import open_video, video_stream_of
+
+if TYPE_CHECKING:
+    from ..load.modellike import UpscaleModelLike
 
 __all__ = [
     "VideoProgress",
@@ -484,7 +487,7 @@ def stabilize_frames(
 
 
 def iter_upscaled_frames(
-    model: Any,
+    model: UpscaleModelLike,
     frames: Iterable[Any],
     *,
     progress: Callable[[VideoProgress], None] | None = None,
