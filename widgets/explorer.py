@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
@@ -30,6 +30,11 @@ from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE, as_array, describe, preview_png
 from .picker import ImagePicker
 from .worker import JobContext, JobOutcome, Worker
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ..core.load import ModelDescriptor
 
 __all__ = ["DegradationExplorer", "STEP_SETTINGS", "SETTING_BOUNDS"]
 
@@ -142,7 +147,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.worker = Worker(executor)
         self._runner = runner
         self._stale = threading.Event()  # controls changed while a job ran: degrade again after it
-        self._loaded: tuple[str, Any] | None = None
+        self._loaded: tuple[str, ModelDescriptor[nn.Module]] | None = None
         self._preview_side = preview_side
         self._image: np.ndarray | None = None
         self.degraded: np.ndarray | None = None
@@ -358,7 +363,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
         super().close()
 
     # ---- internals ----------------------------------------------------------------------
-    def _model_for(self, key: str) -> Any:  # worker thread only
+    def _model_for(self, key: str) -> ModelDescriptor[nn.Module]:  # worker thread only
         if self._loaded is None or self._loaded[0] != key:
             from ..core.load import load_model
 

@@ -39,7 +39,7 @@ from .sweep import TileSweepPanel
 from .worker import JobContext, JobOutcome, Worker
 
 if TYPE_CHECKING:
-    from ..core.load import ModelInput
+    from ..core.load import ModelInput, UpscaleModelLike
 
 __all__ = [
     "UpscaleTuner",
@@ -119,8 +119,10 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self.search_dirs = tuple(search_dirs)
         self.worker = Worker(executor)
         self._runner = runner
-        self._given_models: dict[str, Any] = {}
-        self._loaded: tuple[str, Any] | None = None  # (dropdown value, descriptor): one model kept
+        self._given_models: dict[str, UpscaleModelLike] = {}
+        self._loaded: tuple[str, UpscaleModelLike] | None = (
+            None  # (dropdown value, descriptor): one model kept
+        )
         self._image: np.ndarray | None = None
         self.result: np.ndarray | None = None
         self.report: Any = None
@@ -348,7 +350,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
         super().close()
 
     # ---- what the tile sweep drives (sweep.SweepHost) -----------------------------------
-    def load_selected_model(self, key: str | None = None) -> Any:
+    def load_selected_model(self, key: str | None = None) -> UpscaleModelLike:
         """The descriptor for the dropdown's value (loaded once, kept until another is picked).
 
         Called on the worker thread only, so the cache needs no lock.

@@ -530,7 +530,7 @@ def upscale_video(
 
 
 def _run_pending_chunks(
-    loaded: Any,
+    loaded: UpscaleModelLike,
     job: VideoJob,
     *,
     resume: bool,
