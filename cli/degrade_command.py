@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o", "--output", type=Path, help="output image (one input) or folder (written as <name>.png)"
     )
+    _add_sampling_arguments(p)
+    _add_output_arguments(p)
+    p.set_defaults(func=cmd_degrade)
+
+
+def _add_sampling_arguments(p: argparse.ArgumentParser) -> None:
+    """What is sampled: the seed, the scale, the preset's ranges, the steps switched off, overrides."""
     p.add_argument(
         "--seed",
         type=int,
@@ -76,6 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a range or probability, e.g. --set noise_range=1,10 --set second_blur_prob=0",
     )
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """What is written and how the files are run: pairs and crops, replacing, jobs, shards, pixel limit."""
     p.add_argument(
         "--pairs",
         type=Path,
@@ -106,7 +117,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"refuse images with more pixels than this, checked before decoding (default {DEFAULT_MAX_PIXELS:,})",
     )
-    p.set_defaults(func=cmd_degrade)
 
 
 def _parse_overrides(items: list[str]) -> dict[str, str]:

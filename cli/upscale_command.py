@@ -16,7 +16,9 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..core.imagefile import DEFAULT_MAX_PIXELS
 from ..core.jobs.upscale_job import fit_format
@@ -52,6 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     size.add_argument("-s", "--outscale", type=float, default=None, help="final scale factor, any value > 0")
     size.add_argument("--width", type=int, default=None, help="final width (height follows unless given)")
     size.add_argument("--height", type=int, default=None, help="final height (width follows unless given)")
+    _add_engine_arguments(p)
+    _add_file_arguments(p)
+    add_video_arguments(p)
+    job_options.add_job_arguments(p)
+    p.set_defaults(func=cmd_upscale)
+
+
+def _add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """How the network runs: tiles, precision, backend, alpha, TTA, denoise, device, threads."""
     p.add_argument(
         "-t", "--tile", default=TILE_AUTO, metavar="auto|whole|N", help=f"{TILE_HELP} (default: auto)"
     )
@@ -94,6 +105,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads")
+
+
+def _add_file_arguments(p: argparse.ArgumentParser) -> None:
+    """What is written and read: format, metadata, the pixel limit, replacing, downloading."""
     p.add_argument(
         "--ext",
         default=None,
@@ -118,9 +133,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--allow-download", action="store_true", help="download a missing official model (checked by SHA-256)"
     )
-    add_video_arguments(p)
-    job_options.add_job_arguments(p)
-    p.set_defaults(func=cmd_upscale)
 
 
 class ProgressBar:
@@ -209,6 +221,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     else:
         job = split_videos(job, model)  # chunks of a clip run on any worker; the driver assembles
 
+    report = _reporter(args, batch=batch, on_cluster=on_cluster)
+    summary = run_job(job, executor, progress=report)
+    return _finish(summary, batch=batch, on_cluster=on_cluster)
+
+
+def _reporter(args: argparse.Namespace, *, batch: bool, on_cluster: bool) -> Callable[[Any, Any], None]:
+    """What each finished unit prints: a file's result; a failure in a batch, which goes on."""
+
     def report(outcome, counts) -> None:
         if outcome.unit.kind == "video_chunk":  # a part of a file; its clip is reported whole
             if on_cluster and not getattr(args, "quiet", False):
@@ -221,7 +241,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         if on_cluster and not getattr(args, "quiet", False):
             job_options.cluster_progress(outcome, counts)
 
-    summary = run_job(job, executor, progress=report)
+    return report
+
+
+def _finish(summary: Any, *, batch: bool, on_cluster: bool) -> int:
+    """Print the batch's tally (and the cluster's nodes); the exit status. One failed file raises its error."""
     files = [o for o in summary.outcomes if o.unit.kind != "video_chunk"]
     failures = [o for o in files if o.status == "failed"]
     if failures and not batch:

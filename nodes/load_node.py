@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.errors import InvalidParameterError, ModelError, ModelNotFoundError, UnsupportedModelError
 from ..core.load import SUPER_RESOLUTION, ModelDescriptor, interpolate_models, load_model
 from ..core.zoo import DEFAULT_MODEL, WEIGHT_SUFFIXES, ZOO, embedded_models_dir, get_entry, model_dir
 from . import host
 from .spec import NodeResult
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["NO_SECOND_MODEL", "model_choices", "second_model_choices", "load_model_node"]
 
@@ -95,7 +99,7 @@ def _not_found(name: str, cause: Exception | None) -> ModelNotFoundError:
     return ModelNotFoundError("\n".join(lines))
 
 
-def _load_one(name: str) -> ModelDescriptor:
+def _load_one(name: str) -> ModelDescriptor[nn.Module]:
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterError(f"Load Real-ESRGAN Model: expected a model name, got {name!r}")
     path = host.model_file_path(name)

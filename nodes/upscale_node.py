@@ -4,7 +4,7 @@ progress bar and Cancel."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,6 +26,9 @@ from ..core.options import (
 from . import host
 from .images import attach_mask_as_alpha, check_image, split_alpha
 from .spec import NodeResult
+
+if TYPE_CHECKING:
+    from ..core.load import UpscaleModelLike
 
 __all__ = [
     "RESIZE_MODES",
@@ -114,7 +117,7 @@ def size_arguments(resize_mode: str, outscale: float, width: int, height: int) -
 
 def estimate_memory(
     engine: Any,
-    model: Any,
+    model: UpscaleModelLike,
     image: torch.Tensor,
     tile: Tile,
     *,
@@ -145,7 +148,7 @@ def estimate_memory(
     return int(forward) + image.nelement() * image.element_size()
 
 
-def offload(model: Any) -> None:
+def offload(model: UpscaleModelLike) -> None:
     """Give the accelerator memory back after a run, as core's upscale node does."""
     mover = getattr(model, "to", None)
     if callable(mover):
@@ -156,7 +159,7 @@ def offload(model: Any) -> None:
 
 def upscale_node(
     image: torch.Tensor,
-    model: Any,
+    model: UpscaleModelLike,
     resize_mode: str = "model scale",
     outscale: float = 2.0,
     width: int = 0,

@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InvalidParameterError, InvalidVideoError, OperationCancelledError
 from ..core.options import DEFAULT_TEMPORAL, TILE_AUTO, TILE_WHOLE, Tile
@@ -23,6 +23,9 @@ from .upscale_node import (
     offload,
     size_arguments,
 )
+
+if TYPE_CHECKING:
+    from ..core.load import UpscaleModelLike
 
 __all__ = [
     "NO_FILE",
@@ -98,7 +101,14 @@ def _source(video: Any, file: str) -> tuple[Path, Path | None]:
 
 
 def _frame_memory(
-    model: Any, width: int, height: int, tile: Tile, tile_pad: int, precision: str, device: Any, tta: bool
+    model: UpscaleModelLike,
+    width: int,
+    height: int,
+    tile: Tile,
+    tile_pad: int,
+    precision: str,
+    device: Any,
+    tta: bool,
 ) -> int:
     """Bytes to make room for on the device: one tile's forward (sized as the image node sizes
     it: 512 px for auto, the longer side for whole) plus one decoded frame."""
@@ -126,8 +136,34 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
         raise InvalidParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def _check_model_and_choices(model: UpscaleModelLike | None, precision: str, container: str) -> None:
+    """A model is connected; precision and container are among the node's choices."""
+    if model is None:
+        raise InvalidParameterError(
+            "model: expected a model from 'Load Real-ESRGAN Model' or core's 'Load Upscale Model', got nothing"
+        )
+    _check_choice("precision", precision, PRECISIONS)
+    _check_choice("container", container, CONTAINERS)
+
+
+def _summary(report: Any) -> str:
+    """The node's text output: sizes, encoder, speed, the temporal setting and the streams kept."""
+    return (
+        f"{report.frames} frames {report.input_size[0]}×{report.input_size[1]} → "
+        f"{report.output_size[0]}×{report.output_size[1]}, {report.codec} {report.pix_fmt}"
+        f"{'' if report.crf is None else f' crf {report.crf}'}, {report.fps:.2f} frames/s; "
+        + (
+            "temporal off; "
+            if report.temporal is None
+            else f"temporal strength {report.temporal['strength']:g} (window {report.temporal['window']}); "
+        )
+        + f"kept: {', '.join(report.copied_streams) or 'no other streams'}"
+        + (f"; dropped: {', '.join(report.dropped_streams)}" if report.dropped_streams else "")
+    )
+
+
 def upscale_video_node(
-    model: Any,
+    model: UpscaleModelLike,
     file: str = NO_FILE,
     resize_mode: str = "model scale",
     outscale: float = 2.0,
@@ -146,12 +182,7 @@ def upscale_video_node(
 ) -> NodeResult:
     from ..core.video import parts_dir_for, probe_video, upscale_video
 
-    if model is None:
-        raise InvalidParameterError(
-            "model: expected a model from 'Load Real-ESRGAN Model' or core's 'Load Upscale Model', got nothing"
-        )
-    _check_choice("precision", precision, PRECISIONS)
-    _check_choice("container", container, CONTAINERS)
+    _check_model_and_choices(model, precision, container)
     tile_choice = node_tile(tile)
     temporal_choice = node_temporal(temporal)
     if tile_pad < 0:
@@ -200,18 +231,7 @@ def upscale_video_node(
     finally:
         if spilled is not None:
             spilled.unlink(missing_ok=True)
-    summary = (
-        f"{report.frames} frames {report.input_size[0]}×{report.input_size[1]} → "
-        f"{report.output_size[0]}×{report.output_size[1]}, {report.codec} {report.pix_fmt}"
-        f"{'' if report.crf is None else f' crf {report.crf}'}, {report.fps:.2f} frames/s; "
-        + (
-            "temporal off; "
-            if report.temporal is None
-            else f"temporal strength {report.temporal['strength']:g} (window {report.temporal['window']}); "
-        )
-        + f"kept: {', '.join(report.copied_streams) or 'no other streams'}"
-        + (f"; dropped: {', '.join(report.dropped_streams)}" if report.dropped_streams else "")
-    )
+    summary = _summary(report)
     log.info("%s: %s", target, summary)
     preview = {"filename": target.name, "subfolder": subfolder, "type": "output"}
     return NodeResult(

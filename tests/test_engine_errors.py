@@ -80,7 +80,7 @@ def test_bad_options(tiny, options, message):
 
 def test_a_bare_module_or_a_discriminator_is_not_an_upscaler():
     with pytest.raises(InvalidParameterError, match="not a bare nn.Module"):
-        upscale(tiny_srvgg(), GOOD)
+        upscale(tiny_srvgg(), GOOD)  # pyright: ignore[reportArgumentType]  (the wrong type is the test)
     with pytest.raises(InvalidParameterError, match="discriminator, not an image-to-image network"):
         upscale(build_descriptor(tiny_discriminator().state_dict()), GOOD)
 

@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,7 +30,7 @@ from realesrgan_kit.core.engine import precision as precision_module
 from realesrgan_kit.core.engine.modelinfo import model_facts, probe_activations
 from realesrgan_kit.core.errors import PrecisionNotSupportedError
 from realesrgan_kit.core.load import build_descriptor
-from support.engine_fakes import spandrel_like
+from support.engine_fakes import SpandrelLike, spandrel_like
 from support.tiny_models import tiny_srvgg
 
 CPU = torch.device("cpu")
@@ -136,7 +135,7 @@ def _near_identity_conv(seed: int) -> nn.Conv2d:
     return conv
 
 
-def foreign(module: nn.Module) -> SimpleNamespace:
+def foreign(module: nn.Module) -> SpandrelLike:
     """As ComfyUI hands a model over: a spandrel-like descriptor of a network we do not know."""
     return spandrel_like(module.eval(), 1)
 

@@ -22,7 +22,7 @@ from safetensors import safe_open
 from realesrgan_kit.cli import main
 from realesrgan_kit.core.errors import OutputExistsError, RunFolderMismatchError
 from realesrgan_kit.core.imageio import read_image, write_image
-from realesrgan_kit.core.load import build_descriptor, load_model, save_safetensors
+from realesrgan_kit.core.load import ModelDescriptor, build_descriptor, load_model, save_safetensors
 from realesrgan_kit.core.train import TrainSettings, finetune
 from realesrgan_kit.core.train.checkpoint import list_checkpoints
 from realesrgan_kit.core.train.vgg import VGGFeatures
@@ -237,7 +237,8 @@ def test_the_exported_model_loads_in_the_cli_comfyui_and_the_tuner(full_net_run,
 
     tuner = UpscaleTuner(executor=InlineExecutor())
     tuner.set_model(str(path))
-    assert tuner.load_selected_model().architecture == "SRVGGNetCompact"
+    selected = tuner.load_selected_model()
+    assert isinstance(selected, ModelDescriptor) and selected.architecture == "SRVGGNetCompact"
 
 
 def test_cli_finetune_shows_progress_and_resumes_with_the_runs_settings(tmp_path, hr_folder, capsys):

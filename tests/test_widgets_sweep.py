@@ -10,15 +10,18 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from torch import nn
 
 from realesrgan_kit.core.errors import InvalidParameterError, OperationCancelledError, UpscaleOutOfMemoryError
 from realesrgan_kit.core.load import load_model
 from realesrgan_kit.widgets.sweep import SweepPoint, SweepResult, fastest_fitting, run_tile_sweep, sweep_html
 from realesrgan_kit.widgets.tuner import UpscaleTuner
 from realesrgan_kit.widgets.worker import InlineExecutor
+from support.engine_fakes import spandrel_like
 from support.tiny_models import tiny_srvgg
 
 MiB = 2**20
+UNUSED_MODEL = spandrel_like(nn.Identity(), 1)  # the scripted runners never call the model
 
 
 def _scripted(seconds_by_tile, memory_by_tile, calls, oom=()):
@@ -57,7 +60,7 @@ def test_sweep_times_each_tile_on_one_crop_after_a_warmup(image):
     runner = _scripted({64: 3.0, 96: 1.5, 128: 1.0}, {64: 50 * MiB, 96: 80 * MiB, 128: 200 * MiB}, calls)
     progress = []
     result = run_tile_sweep(
-        object(),
+        UNUSED_MODEL,
         image,
         (128, 64, 96, 256),
         crop=160,
@@ -85,7 +88,7 @@ def test_out_of_memory_marks_a_point_and_other_errors_stop_the_sweep(image):
         return tile * MiB
 
     result = run_tile_sweep(
-        object(),
+        UNUSED_MODEL,
         image,
         (64, 128),
         crop=200,
@@ -102,11 +105,11 @@ def test_out_of_memory_marks_a_point_and_other_errors_stop_the_sweep(image):
         raise OperationCancelledError("stop")
 
     with pytest.raises(OperationCancelledError):
-        run_tile_sweep(object(), image, (64,), runner=cancelled)
+        run_tile_sweep(UNUSED_MODEL, image, (64,), runner=cancelled)
     with pytest.raises(InvalidParameterError, match="positive tile sizes"):
-        run_tile_sweep(object(), image, (0, 64), runner=cancelled)
+        run_tile_sweep(UNUSED_MODEL, image, (0, 64), runner=cancelled)
     with pytest.raises(InvalidParameterError, match="at least 8 pixels"):
-        run_tile_sweep(object(), image, (64,), crop=4, runner=cancelled)
+        run_tile_sweep(UNUSED_MODEL, image, (64,), crop=4, runner=cancelled)
 
 
 def test_no_fitting_tile_is_said_plainly():

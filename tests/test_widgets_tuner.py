@@ -104,7 +104,7 @@ def test_model_choice_sets_outscale_and_accepts_a_loaded_model(tiny_model):
     with pytest.raises(
         InvalidParameterError, match="zoo name, a weights file path or a loaded ModelDescriptor"
     ):
-        tuner.set_model(3)
+        tuner.set_model(3)  # pyright: ignore[reportArgumentType]  (the wrong type is the test)
 
 
 def test_input_errors_show_in_the_widget(tmp_path):

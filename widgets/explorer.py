@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
@@ -30,6 +30,11 @@ from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE, as_array, describe, preview_png
 from .picker import ImagePicker
 from .worker import JobContext, JobOutcome, Worker
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ..core.load import ModelDescriptor
 
 __all__ = ["DegradationExplorer", "STEP_SETTINGS", "SETTING_BOUNDS"]
 
@@ -142,7 +147,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.worker = Worker(executor)
         self._runner = runner
         self._stale = threading.Event()  # controls changed while a job ran: degrade again after it
-        self._loaded: tuple[str, Any] | None = None
+        self._loaded: tuple[str, ModelDescriptor[nn.Module]] | None = None
         self._preview_side = preview_side
         self._image: np.ndarray | None = None
         self.degraded: np.ndarray | None = None
@@ -151,6 +156,21 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.metrics: dict[str, float] | None = None
 
         style = {"description_width": "80px"}
+        self._build_degrade_controls(
+            degrade, style, seed=seed, preset=preset, scale=scale, auto_update=auto_update
+        )
+        self._build_upscale_controls(style, model)
+        self._build_views(preview_side)
+        self._lay_out_sections()
+        self._connect_events()
+
+        if image is not None:
+            self.set_image(image)
+
+    def _build_degrade_controls(
+        self, degrade: Any, style: dict[str, str], *, seed: int, preset: str, scale: int, auto_update: bool
+    ) -> None:
+        """The picker, seed, preset and scale, one checkbox per step and each step's ranges."""
         self.picker = ImagePicker(self._picked, self.show_error)
         self.seed = w.BoundedIntText(
             value=seed, min=0, max=2**53 - 1, description="seed", style=style, layout=w.Layout(width="220px")
@@ -183,6 +203,9 @@ class DegradationExplorer(PanelMixin, w.VBox):
         )
         self.degrade_button = w.Button(description="Degrade", icon="random", button_style="primary")
         self.auto_update = w.Checkbox(value=auto_update, description="update on every change", indent=False)
+
+    def _build_upscale_controls(self, style: dict[str, str], model: str) -> None:
+        """The model, upscale and cancel buttons, progress, status and error."""
         self.model = w.Dropdown(
             options=model_choices(),
             value=model,
@@ -197,6 +220,9 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.progress = w.IntProgress(value=0, min=0, max=1, description="tiles", style=style)
         self.status = w.HTML(status_html("ready", "idle"))
         self.error = w.HTML("")
+
+    def _build_views(self, preview_side: int) -> None:
+        """The original and degraded images, the parameters, the metrics and the before/after view."""
         self.original_view = w.Image(format="png", layout=w.Layout(width=_PREVIEW_WIDTH))
         self.degraded_view = w.Image(format="png", layout=w.Layout(width=_PREVIEW_WIDTH))
         self.degraded_view.add_class("rk-pixelated")
@@ -206,6 +232,8 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.compare = CompareView(preview_side=preview_side, layout=w.Layout(max_width="620px"))
         self.compare.before_label, self.compare.after_label = "original", "restored"
 
+    def _lay_out_sections(self) -> None:
+        """Controls, then the images side by side, the metrics and the comparison."""
         step_grid = w.GridBox(
             list(self.steps.values()), layout=w.Layout(grid_template_columns="repeat(5, 112px)")
         )
@@ -235,6 +263,8 @@ class DegradationExplorer(PanelMixin, w.VBox):
         super().__init__([w.HTML(_PIXELATED_CSS), controls, images, self.metrics_view, self.compare])
         self.add_class("rk-explorer")
 
+    def _connect_events(self) -> None:
+        """Buttons → actions; any setting that changes the degradation degrades again."""
         self.next_seed.on_click(lambda _: setattr(self.seed, "value", self.seed.value + 1))
         self.random_seed.on_click(lambda _: setattr(self.seed, "value", secrets.randbelow(2**31)))
         self.degrade_button.on_click(lambda _: self.run_action(self.run, "degrading"))
@@ -243,8 +273,6 @@ class DegradationExplorer(PanelMixin, w.VBox):
         self.preset.observe(self._on_preset, "value")
         for control in (self.seed, self.scale, *self.steps.values(), *self.ranges.values()):
             control.observe(self._on_setting, "value")
-        if image is not None:
-            self.set_image(image)
 
     # ---- public API ---------------------------------------------------------------------
     def set_image(self, image: Any, name: str | None = None) -> None:
@@ -335,7 +363,7 @@ class DegradationExplorer(PanelMixin, w.VBox):
         super().close()
 
     # ---- internals ----------------------------------------------------------------------
-    def _model_for(self, key: str) -> Any:  # worker thread only
+    def _model_for(self, key: str) -> ModelDescriptor[nn.Module]:  # worker thread only
         if self._loaded is None or self._loaded[0] != key:
             from ..core.load import load_model
 

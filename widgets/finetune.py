@@ -81,8 +81,7 @@ class FineTuner(PanelMixin, w.VBox):
         executor: concurrent.futures.Executor | None = None,
         refresh_seconds: float = 0.5,
     ) -> None:
-        from ..core.options import TRAIN_PRECISIONS
-        from ..core.train.settings import GT_TARGETS, PERCEPTUAL_CHOICES, STAGES, TrainSettings
+        from ..core.train.settings import TrainSettings
 
         base = settings or TrainSettings()
         self.device, self.base_settings = device, base
@@ -97,6 +96,26 @@ class FineTuner(PanelMixin, w.VBox):
 
         style = {"description_width": "110px"}
         wide = w.Layout(width="480px")
+        self._build_data_controls(
+            style, wide, hr_folder=hr_folder, pairs=pairs, val_folder=val_folder, model=model, run_dir=run_dir
+        )
+        self._build_training_controls(style, base)
+        self._build_run_controls(style)
+        self._lay_out_sections()
+        self._connect_events()
+
+    def _build_data_controls(
+        self,
+        style: dict[str, str],
+        wide: w.Layout,
+        *,
+        hr_folder: str | Path | None,
+        pairs: str | Path | None,
+        val_folder: str | Path | None,
+        model: str,
+        run_dir: str | Path,
+    ) -> None:
+        """Where the data comes from, the model to start from and the run folder."""
         self.hr_folder = w.Text(value=str(hr_folder or ""), description="HR folder", style=style, layout=wide)
         self.pairs = w.Text(value=str(pairs or ""), description="or pairs folder", style=style, layout=wide)
         self.val_folder = w.Text(
@@ -105,6 +124,12 @@ class FineTuner(PanelMixin, w.VBox):
         self.model = w.Dropdown(options=model_choices(), description="model", style=style, layout=wide)
         self.model.value = model if model in [v for _, v in self.model.options] else self.model.value
         self.run_dir = w.Text(value=str(run_dir), description="run folder", style=style, layout=wide)
+
+    def _build_training_controls(self, style: dict[str, str], base: Any) -> None:
+        """The training settings, starting from ``base`` (stage, losses, sizes, rates, precision)."""
+        from ..core.options import TRAIN_PRECISIONS
+        from ..core.train.settings import GT_TARGETS, PERCEPTUAL_CHOICES, STAGES
+
         self.stage = w.ToggleButtons(options=list(STAGES), value=base.stage, description="stage", style=style)
         self.perceptual = w.Dropdown(
             options=list(PERCEPTUAL_CHOICES), value=base.perceptual, description="perceptual", style=style
@@ -126,6 +151,9 @@ class FineTuner(PanelMixin, w.VBox):
         self.precision = w.Dropdown(
             options=list(TRAIN_PRECISIONS), value=base.precision, description="precision", style=style
         )
+
+    def _build_run_controls(self, style: dict[str, str]) -> None:
+        """Resume, start/stop, export, progress and status, the loss curves and the validation preview."""
         self.resume = w.Checkbox(value=False, description="resume the run in the folder", indent=False)
         self.start_button = w.Button(description="Start", icon="play", button_style="primary")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning", disabled=True)
@@ -142,6 +170,8 @@ class FineTuner(PanelMixin, w.VBox):
         self.preview.add_class("rk-pixelated")
         self.preview_caption = w.HTML("validation crop: LQ · start · current · ground truth")
 
+    def _lay_out_sections(self) -> None:
+        """The controls column above the curves and the preview."""
         controls = w.VBox(
             [
                 self.hr_folder,
@@ -171,6 +201,9 @@ class FineTuner(PanelMixin, w.VBox):
             ]
         )
         self.add_class("rk-finetuner")
+
+    def _connect_events(self) -> None:
+        """Buttons → actions; every action reports its error in the panel."""
         self.start_button.on_click(lambda _: self.run_action(self.start, "starting the training"))
         self.stop_button.on_click(lambda _: self.stop())
         self.export_button.on_click(lambda _: self.run_action(self.export, "exporting"))

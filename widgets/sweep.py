@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ipywidgets as w
 import numpy as np
@@ -21,6 +21,9 @@ from ..core.options import TILE_WHOLE
 from .common import TILE_SIZES, engine, format_bytes, status_html
 from .images import center_crop
 from .worker import JobContext, JobOutcome, Worker
+
+if TYPE_CHECKING:
+    from ..core.load import UpscaleModelLike
 
 __all__ = [
     "SweepPoint",
@@ -70,7 +73,7 @@ def fastest_fitting(points: Sequence[SweepPoint], memory_budget: int | None) -> 
 
 
 def run_tile_sweep(
-    model: Any,
+    model: UpscaleModelLike,
     image: np.ndarray,
     tiles: Sequence[int] = DEFAULT_SWEEP_TILES,
     *,
@@ -204,7 +207,7 @@ class SweepHost(Protocol):
 
     def require_image(self) -> np.ndarray: ...
     def settings(self) -> SweepSettings: ...
-    def load_selected_model(self, key: str | None = None) -> Any: ...
+    def load_selected_model(self, key: str | None = None) -> UpscaleModelLike: ...
     def runner(self) -> Callable[..., Any]: ...
     def begin_job(self, text: str) -> None: ...
     def end_job(self) -> None: ...

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
@@ -37,6 +37,9 @@ from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .picker import ImagePicker
 from .sweep import TileSweepPanel
 from .worker import JobContext, JobOutcome, Worker
+
+if TYPE_CHECKING:
+    from ..core.load import ModelInput, UpscaleModelLike
 
 __all__ = [
     "UpscaleTuner",
@@ -102,7 +105,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self,
         image: Any = None,
         *,
-        model: Any = DEFAULT_MODEL,
+        model: ModelInput = DEFAULT_MODEL,
         search_dirs: Sequence[str | os.PathLike[str]] = (),
         device: Any = None,
         threads: int | None = None,
@@ -116,14 +119,28 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self.search_dirs = tuple(search_dirs)
         self.worker = Worker(executor)
         self._runner = runner
-        self._given_models: dict[str, Any] = {}
-        self._loaded: tuple[str, Any] | None = None  # (dropdown value, descriptor): one model kept
+        self._given_models: dict[str, UpscaleModelLike] = {}
+        self._loaded: tuple[str, UpscaleModelLike] | None = (
+            None  # (dropdown value, descriptor): one model kept
+        )
         self._image: np.ndarray | None = None
         self.result: np.ndarray | None = None
         self.report: Any = None
 
         style = {"description_width": "80px"}
         wide = w.Layout(width="340px")
+        self._build_model_controls(style, wide)
+        self._build_run_row(style, preview_side)
+        extra = self._build_sweep(sweep, wide)
+        self._lay_out_sections(extra)
+        self._connect_events()
+
+        self.set_model(model)
+        if image is not None:
+            self.set_image(image)
+
+    def _build_model_controls(self, style: dict[str, str], wide: w.Layout) -> None:
+        """The image picker and the engine settings: model, tile, tile pad, outscale, precision, backend, TTA."""
         self.picker = ImagePicker(self._picked, self.show_error)
         self.model = w.Dropdown(
             options=model_choices(self.search_dirs), description="model", style=style, layout=wide
@@ -175,6 +192,9 @@ class UpscaleTuner(PanelMixin, w.VBox):
             layout=wide,
         )
         self.tta = w.Checkbox(value=False, description="TTA (8 flips/rotations, 8× slower)", indent=False)
+
+    def _build_run_row(self, style: dict[str, str], preview_side: int) -> None:
+        """Run/cancel, progress and status, the save row, the history and the before/after view."""
         self.build_run_controls(run="Run", icon="play", unit="tiles", status="ready", style=style)
         self.save_path = w.Text(
             placeholder="e.g. result.png", description="save as", style=style, layout=w.Layout(width="180px")
@@ -195,6 +215,8 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self.status.add_class("rk-tuner-status")
         self.stats.add_class("rk-tuner-stats")
 
+    def _build_sweep(self, sweep: bool, wide: w.Layout) -> list[w.Widget]:
+        """The folded tile-sweep panel (when ``sweep``), as the extra rows of the controls column."""
         self.sweep: TileSweepPanel | None = None
         extra: list[w.Widget] = []
         if sweep:
@@ -207,7 +229,10 @@ class UpscaleTuner(PanelMixin, w.VBox):
                     layout=wide,
                 )
             )
+        return extra
 
+    def _lay_out_sections(self, extra: list[w.Widget]) -> None:
+        """The controls column beside the comparison, as this box's one child."""
         controls = w.VBox(
             [
                 self.picker,
@@ -238,14 +263,12 @@ class UpscaleTuner(PanelMixin, w.VBox):
         )
         self.add_class("rk-tuner")
 
+    def _connect_events(self) -> None:
+        """Buttons and the model dropdown → actions; every action reports its error in the panel."""
         self.run_button.on_click(lambda _: self.run_action(self.run, "starting the run"))
         self.cancel_button.on_click(lambda _: self.cancel())
         self.save_button.on_click(lambda _: self.run_action(self._save_clicked, "saving"))
         self.model.observe(self._on_model, "value")
-
-        self.set_model(model)
-        if image is not None:
-            self.set_image(image)
 
     # ---- public API ---------------------------------------------------------------------
     def set_image(self, image: Any, name: str | None = None) -> None:
@@ -261,7 +284,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
         self.stats.value = ""
         self.save_button.disabled = True
 
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: ModelInput) -> None:
         """Select a zoo name, a weights path, or an already loaded ``ModelDescriptor``."""
         if isinstance(model, (str, os.PathLike)):
             value = os.fspath(model)
@@ -327,7 +350,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
         super().close()
 
     # ---- what the tile sweep drives (sweep.SweepHost) -----------------------------------
-    def load_selected_model(self, key: str | None = None) -> Any:
+    def load_selected_model(self, key: str | None = None) -> UpscaleModelLike:
         """The descriptor for the dropdown's value (loaded once, kept until another is picked).
 
         Called on the worker thread only, so the cache needs no lock.

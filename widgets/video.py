@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
@@ -29,6 +29,9 @@ from .compare import CompareView
 from .images import DEFAULT_PREVIEW_SIDE
 from .tuner import UpscaleTuner
 from .worker import JobContext, JobOutcome
+
+if TYPE_CHECKING:
+    from ..core.load import ModelInput
 
 __all__ = ["VideoTuner", "INLINE_PLAYER_LIMIT", "default_output_path", "video_rows"]
 
@@ -84,7 +87,7 @@ class VideoTuner(PanelMixin, w.VBox):
         source: str | os.PathLike[str] | None = None,
         *,
         output: str | os.PathLike[str] | None = None,
-        model: Any = DEFAULT_MODEL,
+        model: ModelInput = DEFAULT_MODEL,
         search_dirs: Sequence[str | os.PathLike[str]] = (),
         device: Any = None,
         threads: int | None = None,
@@ -115,6 +118,23 @@ class VideoTuner(PanelMixin, w.VBox):
 
         style = {"description_width": "80px"}
         wide = w.Layout(width="340px")
+        self._build_clip_controls(style, wide)
+        self._build_result_views(style, wide, preview_side)
+        self.preview: Any = None
+        self.run_button.add_class("rk-video-run")
+        self.cancel_button.add_class("rk-video-cancel")
+        self.status.add_class("rk-video-status")
+
+        self._lay_out_sections()
+        self._connect_events()
+
+        if source is not None:
+            self.set_video(source)
+        if output is not None:
+            self.output.value = os.fspath(output)
+
+    def _build_clip_controls(self, style: dict[str, str], wide: w.Layout) -> None:
+        """Section 1: the clip path, its facts, the frame slider, the output and run controls."""
         self.path = w.Text(placeholder="path/to/clip.mp4", description="clip", style=style, layout=wide)
         self.load_button = w.Button(description="Load", icon="folder-open", layout=w.Layout(width="80px"))
         self.details = w.HTML("")
@@ -136,6 +156,9 @@ class VideoTuner(PanelMixin, w.VBox):
         self.build_run_controls(
             run="Upscale whole clip", icon="film", unit="frames", status="load a clip", style=style
         )
+
+    def _build_result_views(self, style: dict[str, str], wide: w.Layout, preview_side: int) -> None:
+        """Section 3: the frame comparison, the player and the temporal profile."""
         self.compare_frame = w.IntSlider(
             value=0,
             min=0,
@@ -166,11 +189,9 @@ class VideoTuner(PanelMixin, w.VBox):
         )
         self.profile.before_label, self.profile.after_label = "frame-wise", "stabilised"
         self.profile_note = w.HTML("")
-        self.preview: Any = None
-        self.run_button.add_class("rk-video-run")
-        self.cancel_button.add_class("rk-video-cancel")
-        self.status.add_class("rk-video-status")
 
+    def _lay_out_sections(self) -> None:
+        """Stack the three numbered sections (clip, tuner, result) as this box's children."""
         clip_controls = w.VBox(
             [
                 w.HBox([self.path, self.load_button]),
@@ -210,6 +231,8 @@ class VideoTuner(PanelMixin, w.VBox):
         )
         self.add_class("rk-video-tuner")
 
+    def _connect_events(self) -> None:
+        """Buttons and sliders → actions; every action reports its error in the panel."""
         self.load_button.on_click(
             lambda _: self.run_action(lambda: self.set_video(self.path.value.strip()), "loading")
         )
@@ -227,11 +250,6 @@ class VideoTuner(PanelMixin, w.VBox):
             "value",
         )
         self.tuner.outscale.observe(self._on_outscale, "value")
-
-        if source is not None:
-            self.set_video(source)
-        if output is not None:
-            self.output.value = os.fspath(output)
 
     # ---- public API ---------------------------------------------------------------------
     def set_video(self, source: str | os.PathLike[str]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidParameterError
+from ..load.modellike import UpscaleModelLike
 from ..options import TILE_AUTO, Tile, UpscaleOptions
 from .precision import resolve_precision
 from .run import (
@@ -68,7 +69,7 @@ def __getattr__(name: str) -> Any:  # PEP 562: the old names still work, with a 
 
 
 def run_upscale(
-    model: Any,
+    model: UpscaleModelLike,
     image: Any,
     *,
     outscale: float | None = None,
@@ -127,7 +128,7 @@ def run_upscale(
 
 
 def upscale(
-    model: Any,
+    model: UpscaleModelLike,
     image: Any,
     *,
     outscale: float | None = None,

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidParameterError
+from ..load.modellike import UpscaleModelLike
 from ..netspec.policy import UNKNOWN_RECEPTIVE_FIELD_PAD, EnginePolicy, default_policy
 
 __all__ = ["ModelFacts", "model_facts", "probe_activations", "UNKNOWN_RECEPTIVE_FIELD_PAD"]
@@ -58,7 +59,7 @@ def _field(obj: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
-def model_facts(model: Any) -> ModelFacts:
+def model_facts(model: UpscaleModelLike) -> ModelFacts:
     """Facts from a ``ModelDescriptor`` or any spandrel-like object (``.model``, ``.scale`` ...).
 
     A spandrel object whose weights are a network we know (ESRGAN/Real-ESRGAN RRDBNet,
@@ -73,7 +74,7 @@ def model_facts(model: Any) -> ModelFacts:
     return facts
 
 
-def _read_facts(model: Any) -> ModelFacts:
+def _read_facts(model: UpscaleModelLike) -> ModelFacts:
     module = _field(model, "module", "model")
     if not isinstance(module, nn.Module):
         if isinstance(model, nn.Module):

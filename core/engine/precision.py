@@ -11,13 +11,17 @@ policy says ``probe_precision``) are first probed in the reduced format (``preci
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import InvalidParameterError, RealESRGANKitError
 from ..options import PRECISIONS
 from .dtypes import DTYPES
+
+if TYPE_CHECKING:
+    from ..load.modellike import UpscaleModelLike
+    from .modelinfo import ModelFacts
 
 __all__ = [
     "PRECISIONS",
@@ -82,11 +86,11 @@ def resolve_device(device: Any, model_device: torch.device | None = None) -> tor
     return resolved
 
 
-def _supports(model: Any, name: str) -> bool:
+def _supports(model: UpscaleModelLike | ModelFacts, name: str) -> bool:
     return bool(getattr(model, name, True))
 
 
-def resolve_precision(model: Any, precision: str, device: Any) -> str:
+def resolve_precision(model: UpscaleModelLike | ModelFacts, precision: str, device: Any) -> str:
     """The format actually used: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
 
     An explicit request is honoured unless the model forbids it (then fp32, with a warning);
@@ -123,7 +127,7 @@ def _auto_precision(dev: torch.device, half_ok: bool, bf16_ok: bool) -> str:
     return "bf16" if bf16_ok and cpu_has_fast_bf16() else "fp32"
 
 
-def _probed(model: Any, precision: str, dev: torch.device, *, asked: bool) -> str:
+def _probed(model: UpscaleModelLike | ModelFacts, precision: str, dev: torch.device, *, asked: bool) -> str:
     """``precision``, or what the precision probe makes of it for a model that is not ours."""
     if precision == "fp32":
         return precision

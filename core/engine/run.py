@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ..errors import PrecisionNotSupportedError, UpscaleOutOfMemoryError
+from ..load.modellike import UpscaleModelLike
 from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, check_whole_number
 from .backends import Selection, WindowRunner, get_backend, open_runner, select_backend
 from .channels import ChannelPlan, plan_channels
@@ -153,7 +154,7 @@ class RunTally:
     seconds: float = 0.0
 
 
-def check_options(model: Any, options: UpscaleOptions) -> CheckedOptions:
+def check_options(model: UpscaleModelLike, options: UpscaleOptions) -> CheckedOptions:
     """Read the model's facts and check every option against them (raises on bad input)."""
     started = time.perf_counter()
     facts = model_facts(model)

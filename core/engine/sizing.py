@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ..errors import InvalidParameterError
+from ..load.modellike import UpscaleModelLike
 from ..netspec.policy import GENERIC_MAX_TILE_PAD, UNKNOWN_RECEPTIVE_FIELD_PAD
 from ..options import Tile, check_whole_number, parse_tile
 from .backends import Backend, Selection, select_backend
@@ -82,7 +83,7 @@ def select_for_device(
 
 
 def estimate_tile_memory(
-    model: Any,
+    model: UpscaleModelLike,
     tile: int,
     *,
     tile_pad: int | None = None,
@@ -145,7 +146,7 @@ def tile_for_budget(
 
 
 def choose_tile(
-    model: Any,
+    model: UpscaleModelLike,
     height: int,
     width: int,
     *,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidImageError, InvalidParameterError
+from ..load.modellike import UpscaleModelLike
 from ..options import UpscaleOptions, check_whole_number
 from .images import read_images, to_caller_image
 from .run import (
@@ -94,7 +95,7 @@ class FrameUpscaler:
 
 
 def prepare_frame_upscaler(
-    model: Any,
+    model: UpscaleModelLike,
     height: int,
     width: int,
     *,

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from ..errors import InvalidParameterError, OutputExistsError, RealESRGANKitErro
 from ..imagefile import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, WRITABLE_SUFFIXES, sniff_format
 from . import storage
 from .units import DEFAULT_MAX_RETRIES, Assembly, Job, Unit, WorkerResources
+
+if TYPE_CHECKING:
+    from ..load.modellike import UpscaleModelLike
 
 __all__ = [
     "collect_media_inputs",
@@ -211,7 +214,7 @@ class UpscaleWorker:
     what a worker reserves (``memory``: the engine's estimate; ``gpus=None``: one GPU per
     worker where the cluster has GPUs, else none)."""
 
-    model: Any = None
+    model: UpscaleModelLike | None = None
     model_source: str | None = None
     run_options: Mapping[str, Any] = field(default_factory=dict)
     overwrite: bool = False
@@ -233,7 +236,7 @@ class UpscaleWorker:
     def resources(self) -> WorkerResources:
         return WorkerResources(cpus=self.cpus, gpus=self.gpus, memory=self.memory)
 
-    def with_model(self, model: Any) -> UpscaleWorker:
+    def with_model(self, model: UpscaleModelLike) -> UpscaleWorker:
         """This recipe with a loaded model, and the memory the engine estimates for it."""
         return replace(self, model=model, memory=request_memory(model, self.run_options))
 
@@ -270,7 +273,7 @@ class UpscaleWorker:
 @dataclass
 class _UpscaleRunner:
     run: Callable[..., Any]
-    model: Any
+    model: UpscaleModelLike
     options: dict[str, Any]
     overwrite: bool
     video_options: dict[str, Any] = field(default_factory=dict)
@@ -388,7 +391,7 @@ def temporal_summary(report: Any) -> str:
     )
 
 
-def request_memory(model: Any, run_options: Mapping[str, Any]) -> int | None:
+def request_memory(model: UpscaleModelLike, run_options: Mapping[str, Any]) -> int | None:
     """Bytes a worker reserves: the engine's estimate for its largest window (None for
     whole-image runs, whose size depends on the image)."""
     from ..engine import estimate_tile_memory
@@ -410,7 +413,7 @@ def plan_upscale_job(
     inputs: Iterable[str | Path],
     output: str | Path,
     *,
-    model: Any = None,
+    model: UpscaleModelLike | None = None,
     model_source: str | None = None,
     ext: str | None = None,
     overwrite: bool = False,
@@ -460,7 +463,7 @@ def plan_upscale_job(
     return Job(units, worker, resume=resume, max_retries=max_retries), batch
 
 
-def split_videos(job: Job, model: Any) -> Job:
+def split_videos(job: Job, model: UpscaleModelLike) -> Job:
     """The same job with every video unit split into chunk units (any worker may run them) and
     an assembly of the clip on the driver once they are all done. ``model`` (loaded) fixes the
     output size and the key that stamps the chunks; chunk files live in ``<target>.parts/``,

@@ -2,9 +2,10 @@
 
 from ..netspec.policy import EnginePolicy, default_policy
 from .api import converted_cache_dir, load_model
-from .descriptor import DISCRIMINATOR, SUPER_RESOLUTION, ModelDescriptor, SizeRequirements
+from .descriptor import DISCRIMINATOR, SUPER_RESOLUTION, ModelDescriptor, ModelInput, SizeRequirements
 from .formats import WEIGHT_FORMATS, read_weights, supported_formats_text
 from .interpolate import interpolate_models
+from .modellike import SizeRequirementsLike, UpscaleModelLike
 from .registry import ARCHITECTURES, build_descriptor, detect, get_spec, supported_architectures_text
 from .save import save_safetensors
 
@@ -13,6 +14,9 @@ __all__ = [
     "converted_cache_dir",
     "ModelDescriptor",
     "SizeRequirements",
+    "SizeRequirementsLike",
+    "UpscaleModelLike",
+    "ModelInput",
     "EnginePolicy",
     "default_policy",
     "SUPER_RESOLUTION",

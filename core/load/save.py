@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from safetensors.torch import save
+from torch import nn
 
 from ..fileio import atomic_output
 from .descriptor import ModelDescriptor
@@ -18,7 +19,7 @@ FORMAT_TAG = "realesrgan-kit"
 
 
 def save_safetensors(
-    descriptor: ModelDescriptor,
+    descriptor: ModelDescriptor[nn.Module],
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # annotations only: core.load (the registry) imports the archs, which import this
+    from ..load.modellike import UpscaleModelLike
 
 __all__ = ["EnginePolicy", "Tiling", "default_policy", "GENERIC_MAX_TILE_PAD", "UNKNOWN_RECEPTIVE_FIELD_PAD"]
 
@@ -62,7 +65,7 @@ class EnginePolicy:
     probe_precision: bool = False
 
 
-def default_policy(model: Any = None) -> EnginePolicy:
+def default_policy(model: UpscaleModelLike | None = None) -> EnginePolicy:
     """The policy of a model that carries none: everything measured, plus what it tells.
 
     A spandrel descriptor's ``tiling`` (``ModelTiling.SUPPORTED / DISCOURAGED / INTERNAL``)
@@ -84,7 +87,7 @@ def default_policy(model: Any = None) -> EnginePolicy:
     )
 
 
-def _descriptor_call(model: Any) -> Callable[[nn.Module], Forward] | None:
+def _descriptor_call(model: UpscaleModelLike | None) -> Callable[[nn.Module], Forward] | None:
     """The forward a spandrel descriptor uses (its ``_call_fn(module, image)``), if it has one."""
     call: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = getattr(model, "_call_fn", None)
     if not callable(call):

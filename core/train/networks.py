@@ -27,7 +27,7 @@ __all__ = [
 TRAINABLE_ARCHITECTURES = ("RRDBNet", "SRVGGNetCompact")
 
 
-def check_trainable(descriptor: Any) -> ModelDescriptor:
+def check_trainable(descriptor: Any) -> ModelDescriptor[nn.Module]:
     """The descriptor if this package can fine-tune it, else an UnsupportedModelError saying why."""
     if not isinstance(descriptor, ModelDescriptor):
         raise UnsupportedModelError(

@@ -208,7 +208,7 @@ def _generator_metadata(settings: TrainSettings, iteration: int, base: str) -> d
 
 
 def export_generator(
-    descriptor: ModelDescriptor,
+    descriptor: ModelDescriptor[nn.Module],
     module: nn.Module,
     path: str | os.PathLike[str],
     *,
@@ -242,12 +242,98 @@ def export_run(
     return target
 
 
+# -- the session's parts that need no session state ------------------------------------------
+def _check_patch(settings: TrainSettings, descriptor: ModelDescriptor[nn.Module]) -> None:
+    """The patch size fits the model's scale and size multiple (and the discriminator's halvings)."""
+    p, scale = settings.patch_size, descriptor.scale
+    multiple = scale * descriptor.size_requirements.multiple_of
+    if settings.uses_gan:
+        multiple = int(np.lcm(multiple, 8))  # the U-Net discriminator halves the GT three times
+    if p % multiple:
+        raise InvalidParameterError(
+            f"patch size {p} must be a multiple of {multiple} for this model (scale ×{scale}"
+            f"{', and the discriminator needs multiples of 8' if settings.uses_gan else ''})"
+        )
+
+
+def _training_data(
+    s: TrainSettings,
+    scale: int,
+    hr_folder: str | os.PathLike[str] | None,
+    pairs: str | os.PathLike[str] | None,
+) -> tuple[torch.utils.data.Dataset, dict[str, Any], list[Any]]:
+    """The training dataset (HR crops degraded on the fly, or aligned pairs), its record for the
+    run's setup (file names and sizes) and its items."""
+    if (hr_folder is None) == (pairs is None):
+        raise InvalidParameterError(
+            "give exactly one of an HR folder (degraded on the fly) or a pairs folder"
+        )
+    if pairs is not None:
+        items = scan_pair_folder(pairs, scale, s.patch_size)
+        # The ground truth is sharpened as the degradation settings say, as for HR folders.
+        d = settings_from(s.degradation_preset, s.degradation_overrides)
+        usm = {
+            "weight": d.usm_weight,
+            "kernel_size": d.usm_kernel_size,
+            "sigma": d.usm_sigma,
+            "threshold": d.usm_threshold,
+        }
+        dataset = AlignedPairs(
+            items, scale=scale, patch_size=s.patch_size, seed=s.seed, hflip=s.hflip, usm=usm
+        )
+        record = {
+            "kind": "pairs",
+            "files": [[h.name, h.stat().st_size, lr.stat().st_size] for h, lr in items],
+        }
+        return dataset, record, list(items)
+    assert hr_folder is not None
+    files = scan_hr_folder(hr_folder, s.patch_size)
+    dataset = DegradedCrops(
+        files,
+        scale=scale,
+        patch_size=s.patch_size,
+        seed=s.seed,
+        hflip=s.hflip,
+        degradation=s.degradation_preset,
+        overrides=s.degradation_overrides,
+    )
+    record = {"kind": "hr", "files": [[f.name, f.stat().st_size] for f in files]}
+    return dataset, record, list(files)
+
+
+def _discriminator(source: Any, rng: torch.Generator) -> nn.Module:
+    """A new U-Net discriminator drawn from ``rng``, or a copy of the given one (descriptor or file)."""
+    if source is None:
+        return new_discriminator(rng)
+    from ..load.api import load_model
+
+    loaded = source if isinstance(source, ModelDescriptor) else load_model(source)
+    if loaded.architecture != "UNetDiscriminatorSN":
+        raise InvalidParameterError(
+            f"the discriminator must be a UNetDiscriminatorSN (e.g. RealESRGAN_x4plus_netD.pth); got {loaded.architecture}"
+        )
+    return trainable_copy(loaded.module)
+
+
+def _perceptual(
+    s: TrainSettings, features: nn.Module | None, vgg_weights: Any, device: torch.device
+) -> PerceptualLoss | None:
+    """The VGG perceptual loss on ``device`` when the stage uses one (``features``: a given VGG)."""
+    if not s.uses_perceptual:
+        return None
+    if features is None:
+        from .vgg import load_vgg19_features
+
+        features = load_vgg19_features(dict(s.perceptual_layers), vgg_weights)
+    return PerceptualLoss(without_inference_tensors(features), s.perceptual_layers).to(device)
+
+
 class _Session:
     """Everything one call of ``finetune`` builds; ``run`` drives the iterations."""
 
     def __init__(
         self,
-        descriptor: ModelDescriptor,
+        descriptor: ModelDescriptor[nn.Module],
         run_dir: Path,
         settings: TrainSettings,
         *,
@@ -266,9 +352,9 @@ class _Session:
         self.run_dir = run_dir
         self.device = resolve_device(None if device in (None, "auto") else device)
         self.precision = resolve_training_precision(s.precision, self.device)
-        self.scale = scale = descriptor.scale
-        self._check_patch()
-        self.dataset, data_record, train_items = self._data(hr_folder, pairs)
+        self.scale = descriptor.scale
+        _check_patch(s, descriptor)
+        self.dataset, data_record, train_items = _training_data(s, self.scale, hr_folder, pairs)
         self.generator = trainable_copy(descriptor.module).to(self.device)
         start_digest = weights_digest(descriptor.module)
         setup = setup_record(
@@ -285,6 +371,23 @@ class _Session:
             check_resumable(run_dir, setup, s)
         elif (run_dir / RUN_FILE).exists():
             start_run_folder(run_dir, setup, s)  # refuses with OutputExistsError before any work
+        self._build_networks(discriminator)
+        self.perceptual = _perceptual(s, perceptual_features, vgg_weights, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
+        self.sampler = PairPoolSampler(s.batch_size, s.pool_samples, seed=s.seed + 1)
+        self.iteration = 0
+        if resume:
+            self._restore()
+        self.validator = self._validator(val_folder, train_items, val_count)
+        if not resume:
+            start_run_folder(run_dir, setup, s)  # only now: a setup that failed leaves no run behind
+        self.loss_log = LossLog(run_dir, self.iteration if resume else None)
+
+    # -- setup helpers -------------------------------------------------------------------------
+    def _build_networks(self, discriminator: Any) -> None:
+        """The EMA and start copies of the generator, its optimizer, the run's RNG and, for GAN
+        stages, the discriminator (new ones are drawn from that RNG) and its optimizer."""
+        s, descriptor = self.settings, self.descriptor
         self.ema = trainable_copy(descriptor.module).to(self.device).requires_grad_(False)
         self.start = trainable_copy(descriptor.module).to(self.device).requires_grad_(False).eval()
         self.opt_g = torch.optim.Adam(
@@ -297,21 +400,21 @@ class _Session:
         self.discriminator: nn.Module | None = None
         self.opt_d: torch.optim.Optimizer | None = None
         if s.uses_gan:
-            self.discriminator = self._discriminator(discriminator).to(self.device)
+            self.discriminator = _discriminator(discriminator, self.rng).to(self.device)
             self.opt_d = torch.optim.Adam(
                 self.discriminator.parameters(),
                 lr=s.discriminator_lr,
                 betas=(float(s.betas[0]), float(s.betas[1])),
                 weight_decay=s.weight_decay,
             )
-        self.perceptual = self._perceptual(perceptual_features, vgg_weights)
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
-        self.sampler = PairPoolSampler(s.batch_size, s.pool_samples, seed=s.seed + 1)
-        self.iteration = 0
-        if resume:
-            self._restore()
+
+    def _validator(
+        self, val_folder: str | os.PathLike[str] | None, train_items: list[Any], val_count: int
+    ) -> _Validator:
+        """Fixed validation samples from ``val_folder`` (default: the training data), scored against the start."""
+        s, scale = self.settings, self.scale
         val_source = scan_hr_folder(val_folder, 8 * scale) if val_folder is not None else train_items
-        self.validator = _Validator(
+        return _Validator(
             validation_samples(
                 val_source,
                 scale=scale,
@@ -325,83 +428,6 @@ class _Session:
             self.device,
             scale,
         )
-        if not resume:
-            start_run_folder(run_dir, setup, s)  # only now: a setup that failed leaves no run behind
-        self.loss_log = LossLog(run_dir, self.iteration if resume else None)
-
-    # -- setup helpers -------------------------------------------------------------------------
-    def _check_patch(self) -> None:
-        p, scale = self.settings.patch_size, self.scale
-        multiple = scale * self.descriptor.size_requirements.multiple_of
-        if self.settings.uses_gan:
-            multiple = int(np.lcm(multiple, 8))  # the U-Net discriminator halves the GT three times
-        if p % multiple:
-            raise InvalidParameterError(
-                f"patch size {p} must be a multiple of {multiple} for this model (scale ×{scale}"
-                f"{', and the discriminator needs multiples of 8' if self.settings.uses_gan else ''})"
-            )
-
-    def _data(
-        self, hr_folder: str | os.PathLike[str] | None, pairs: str | os.PathLike[str] | None
-    ) -> tuple[torch.utils.data.Dataset, dict[str, Any], list[Any]]:
-        s = self.settings
-        if (hr_folder is None) == (pairs is None):
-            raise InvalidParameterError(
-                "give exactly one of an HR folder (degraded on the fly) or a pairs folder"
-            )
-        if pairs is not None:
-            items = scan_pair_folder(pairs, self.scale, s.patch_size)
-            # The ground truth is sharpened as the degradation settings say, as for HR folders.
-            d = settings_from(s.degradation_preset, s.degradation_overrides)
-            usm = {
-                "weight": d.usm_weight,
-                "kernel_size": d.usm_kernel_size,
-                "sigma": d.usm_sigma,
-                "threshold": d.usm_threshold,
-            }
-            dataset = AlignedPairs(
-                items, scale=self.scale, patch_size=s.patch_size, seed=s.seed, hflip=s.hflip, usm=usm
-            )
-            record = {
-                "kind": "pairs",
-                "files": [[h.name, h.stat().st_size, lr.stat().st_size] for h, lr in items],
-            }
-            return dataset, record, list(items)
-        assert hr_folder is not None
-        files = scan_hr_folder(hr_folder, s.patch_size)
-        dataset = DegradedCrops(
-            files,
-            scale=self.scale,
-            patch_size=s.patch_size,
-            seed=s.seed,
-            hflip=s.hflip,
-            degradation=s.degradation_preset,
-            overrides=s.degradation_overrides,
-        )
-        record = {"kind": "hr", "files": [[f.name, f.stat().st_size] for f in files]}
-        return dataset, record, list(files)
-
-    def _discriminator(self, source: Any) -> nn.Module:
-        if source is None:
-            return new_discriminator(self.rng)
-        from ..load.api import load_model
-
-        loaded = source if isinstance(source, ModelDescriptor) else load_model(source)
-        if loaded.architecture != "UNetDiscriminatorSN":
-            raise InvalidParameterError(
-                f"the discriminator must be a UNetDiscriminatorSN (e.g. RealESRGAN_x4plus_netD.pth); got {loaded.architecture}"
-            )
-        return trainable_copy(loaded.module)
-
-    def _perceptual(self, features: nn.Module | None, vgg_weights: Any) -> PerceptualLoss | None:
-        s = self.settings
-        if not s.uses_perceptual:
-            return None
-        if features is None:
-            from .vgg import load_vgg19_features
-
-            features = load_vgg19_features(dict(s.perceptual_layers), vgg_weights)
-        return PerceptualLoss(without_inference_tensors(features), s.perceptual_layers).to(self.device)
 
     def _restore(self) -> None:
         found = latest_checkpoint(self.run_dir)
@@ -623,7 +649,7 @@ class _Session:
 
 
 def finetune(
-    model: ModelDescriptor,
+    model: ModelDescriptor[nn.Module],
     run_dir: str | os.PathLike[str],
     *,
     hr_folder: str | os.PathLike[str] | None = None,

@@ -8,7 +8,7 @@ timestamps and muxed once, at assembly, into the final file.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -143,6 +143,25 @@ def _default_pix_fmt(codec: str, source_pix_fmt: str, source_depth: int) -> str:
     raise UnsupportedPixelFormatError(f"encoder {codec} lists no pixel formats; choose another --codec")
 
 
+def _choose_codec(suffix: str, codec: str | None, encoders: Collection[str]) -> str:
+    """The asked codec if this PyAV can encode it, else the container's first available preference."""
+    if codec is None:
+        for name in CODEC_PREFERENCES.get(suffix, DEFAULT_CONTAINER_CODECS):
+            if name in encoders:
+                codec = name
+                break
+        else:
+            raise UnsupportedCodecError(
+                f"this PyAV build has no video encoder for {suffix or 'this'} files; choose --codec from: "
+                f"{', '.join(sorted(encoders))}"
+            )
+    elif codec not in encoders:
+        raise UnsupportedCodecError(
+            f"this PyAV build cannot encode video with {codec!r}; available: {', '.join(sorted(encoders))}"
+        )
+    return codec
+
+
 def choose_encoder_settings(
     suffix: str,
     *,
@@ -165,20 +184,7 @@ def choose_encoder_settings(
     requested size had to be rounded for the pixel format, the size asked for."""
     encoders = available_encoders()
     suffix = suffix.lower()
-    if codec is None:
-        for name in CODEC_PREFERENCES.get(suffix, DEFAULT_CONTAINER_CODECS):
-            if name in encoders:
-                codec = name
-                break
-        else:
-            raise UnsupportedCodecError(
-                f"this PyAV build has no video encoder for {suffix or 'this'} files; choose --codec from: "
-                f"{', '.join(sorted(encoders))}"
-            )
-    elif codec not in encoders:
-        raise UnsupportedCodecError(
-            f"this PyAV build cannot encode video with {codec!r}; available: {', '.join(sorted(encoders))}"
-        )
+    codec = _choose_codec(suffix, codec, encoders)
     supported = _pix_fmts(codec)
     if pix_fmt is None:
         pix_fmt = _default_pix_fmt(codec, source_pix_fmt, source_depth)

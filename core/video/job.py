@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameterError, OutputExistsError
 from ..fileio import same_file
@@ -34,8 +34,12 @@ from .chunks import (
 from .encode import VIDEO_SUFFIXES, EncoderSettings, choose_encoder_settings
 from .frames import ColourModel, colour_model_for, scan_packets
 from .parts import open_parts, parts_dir_for, pending_chunks
-from .pipeline import VideoProgress, resolve_temporal, run_chunks
+from .pipeline import ChunkRunCounts, VideoProgress, resolve_temporal, run_chunks
 from .probe import VideoInfo, probe_video
+
+if TYPE_CHECKING:
+    from ..load.descriptor import ModelInput
+    from ..load.modellike import UpscaleModelLike
 
 __all__ = [
     "VideoJob",
@@ -133,7 +137,7 @@ class VideoReport:
     start (the warm-up included). 0 for one uninterrupted pass from the start."""
 
 
-def model_fingerprint(model: Any) -> str:
+def model_fingerprint(model: UpscaleModelLike) -> str:
     """SHA-256 over the architecture, scale and every weight of a loaded model."""
     from ..engine.modelinfo import model_facts
 
@@ -148,7 +152,7 @@ def model_fingerprint(model: Any) -> str:
     return digest.hexdigest()
 
 
-def _load(model: Any, denoise_strength: float | None) -> Any:
+def _load(model: ModelInput, denoise_strength: float | None) -> UpscaleModelLike:
     if isinstance(model, (str, os.PathLike)):
         from ..load import load_model
 
@@ -161,8 +165,118 @@ def _load(model: Any, denoise_strength: float | None) -> Any:
     return model
 
 
+def _check_target(source: Path, target: Path) -> None:
+    """Refuse writing over the input, and a suffix that names no video container."""
+    if same_file(source, target) or source.resolve() == target.resolve():
+        raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
+    if target.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InvalidParameterError(
+            f"cannot write a video to {target.name!r}: the suffix picks the container; use one of "
+            f"{', '.join(VIDEO_SUFFIXES)}"
+        )
+
+
+def _plan_frames(
+    source: Path,
+    frames: Any,
+    temporal: Temporal | str | None,
+    chunk_seconds: float,
+    chunk_frames: int | None,
+) -> tuple[int, tuple[int, int], Any, list[Chunk]]:
+    """The clip's frame count, the checked frame range, the stabiliser and the chunks to run."""
+    scan = scan_packets(source)
+    total = len(scan.pts) if scan.pts else scan.frame_count
+    frame_range = parse_frame_range(frames, total)
+    stabiliser = resolve_temporal(temporal)
+    chunks = plan_chunks(
+        scan,
+        frames=frame_range,
+        chunk_seconds=chunk_seconds,
+        chunk_frames=chunk_frames,
+        warmup_frames=0 if stabiliser is None else int(stabiliser.window),
+    )
+    return total, frame_range, stabiliser, chunks
+
+
+def _encoder_settings(
+    model: UpscaleModelLike,
+    info: VideoInfo,
+    target: Path,
+    *,
+    outscale: float | None,
+    width: int | None,
+    height: int | None,
+    codec: str | None,
+    crf: int | None,
+    preset: str | None,
+    pix_fmt: str | None,
+    encoder_options: dict[str, str] | None,
+) -> tuple[ColourModel, EncoderSettings, tuple[int, int] | None]:
+    """The output size (from the model's scale and the asked size), colour model and encoder."""
+    from ..engine.modelinfo import model_facts
+    from ..engine.resize import upscaled_size
+
+    facts = model_facts(model)
+    out_h, out_w = upscaled_size(
+        info.height,
+        info.width,
+        facts.default_outscale or facts.scale,
+        outscale=outscale,
+        target_width=width,
+        target_height=height,
+    )
+    colour = colour_model_for(info.colour_codes[2], info.colour_codes[3], info.pix_fmt, info.height)
+    settings, asked = choose_encoder_settings(
+        target.suffix,
+        width=out_w,
+        height=out_h,
+        time_base=info.time_base,
+        frame_rate=info.fps,
+        source_pix_fmt=info.pix_fmt,
+        source_depth=info.bit_depth,
+        colour=colour,
+        source_colour=info.colour_codes,
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        pix_fmt=pix_fmt,
+        options=encoder_options,
+        sample_aspect_ratio=info.sample_aspect_ratio,
+    )
+    return colour, settings, asked
+
+
+def _job_identity(
+    source: Path,
+    model: UpscaleModelLike,
+    engine_options: dict[str, Any],
+    settings: EncoderSettings,
+    frame_range: tuple[int, int],
+    chunks: Sequence[Chunk],
+    stabiliser: Any,
+) -> tuple[dict[str, Any], str]:
+    """Everything a finished chunk depends on, and its hash: the key a resume must match."""
+    stat = source.stat()
+    identity = {
+        "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+        "model": model_fingerprint(model),
+        "engine": {
+            k: (str(engine_options[k]) if engine_options[k] is not None else None)
+            for k in _ENGINE_KEYS
+            if k in engine_options
+        },
+        "encoder": settings.as_dict(),
+        "frames": list(frame_range),
+        "chunks": [[c.start_frame, c.stop_frame] for c in chunks],
+    }
+    if stabiliser is not None:  # frame-wise jobs keep the key they had before the option
+        identity["temporal"] = _temporal_dict(stabiliser)
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    return identity, key
+
+
 def prepare_video_job(
-    model: Any,
+    model: UpscaleModelLike,
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
@@ -193,55 +307,24 @@ def prepare_video_job(
     :func:`upscale_video`) is part of the key: a resume with another setting is refused.
     Nothing is written.
     """
-    from ..engine.modelinfo import model_facts
-    from ..engine.resize import upscaled_size
-
     source, target = Path(src), Path(dst)
-    if same_file(source, target) or source.resolve() == target.resolve():
-        raise OutputExistsError(f"output {target} is the input {source}: refusing to overwrite an input")
-    if target.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InvalidParameterError(
-            f"cannot write a video to {target.name!r}: the suffix picks the container; use one of "
-            f"{', '.join(VIDEO_SUFFIXES)}"
-        )
+    _check_target(source, target)
     info = probe_video(source)
-    scan = scan_packets(source)
-    total = len(scan.pts) if scan.pts else scan.frame_count
-    frame_range = parse_frame_range(frames, total)
-    stabiliser = resolve_temporal(temporal)
-    chunks = plan_chunks(
-        scan,
-        frames=frame_range,
-        chunk_seconds=chunk_seconds,
-        chunk_frames=chunk_frames,
-        warmup_frames=0 if stabiliser is None else int(stabiliser.window),
+    total, frame_range, stabiliser, chunks = _plan_frames(
+        source, frames, temporal, chunk_seconds, chunk_frames
     )
-    facts = model_facts(model)
-    out_h, out_w = upscaled_size(
-        info.height,
-        info.width,
-        facts.default_outscale or facts.scale,
+    colour, settings, asked = _encoder_settings(
+        model,
+        info,
+        target,
         outscale=outscale,
-        target_width=width,
-        target_height=height,
-    )
-    colour = colour_model_for(info.colour_codes[2], info.colour_codes[3], info.pix_fmt, info.height)
-    settings, asked = choose_encoder_settings(
-        target.suffix,
-        width=out_w,
-        height=out_h,
-        time_base=info.time_base,
-        frame_rate=info.fps,
-        source_pix_fmt=info.pix_fmt,
-        source_depth=info.bit_depth,
-        colour=colour,
-        source_colour=info.colour_codes,
+        width=width,
+        height=height,
         codec=codec,
         crf=crf,
         preset=preset,
         pix_fmt=pix_fmt,
-        options=encoder_options,
-        sample_aspect_ratio=info.sample_aspect_ratio,
+        encoder_options=encoder_options,
     )
     engine_options = {
         "tile": tile,
@@ -255,22 +338,7 @@ def prepare_video_job(
         "out_width": settings.width,
         "out_height": settings.height,
     }
-    stat = source.stat()
-    identity = {
-        "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
-        "model": model_fingerprint(model),
-        "engine": {
-            k: (str(engine_options[k]) if engine_options[k] is not None else None)
-            for k in _ENGINE_KEYS
-            if k in engine_options
-        },
-        "encoder": settings.as_dict(),
-        "frames": list(frame_range),
-        "chunks": [[c.start_frame, c.stop_frame] for c in chunks],
-    }
-    if stabiliser is not None:  # frame-wise jobs keep the key they had before the option
-        identity["temporal"] = _temporal_dict(stabiliser)
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    identity, key = _job_identity(source, model, engine_options, settings, frame_range, chunks, stabiliser)
     return VideoJob(
         src=source,
         dst=target,
@@ -293,7 +361,9 @@ def _temporal_dict(settings: Any) -> dict[str, Any]:
     return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in asdict(settings).items()}
 
 
-def _frame_upscaler(model: Any, job: VideoJob, cancel: Callable[[], bool] | None) -> Callable[[Any], Any]:
+def _frame_upscaler(
+    model: UpscaleModelLike, job: VideoJob, cancel: Callable[[], bool] | None
+) -> Callable[[Any], Any]:
     from ..engine import prepare_frame_upscaler
 
     state: dict[str, Any] = {}
@@ -318,7 +388,7 @@ def _frame_upscaler(model: Any, job: VideoJob, cancel: Callable[[], bool] | None
 
 
 def upscale_chunk(
-    model: Any,
+    model: UpscaleModelLike,
     job: VideoJob,
     chunks: Chunk | Sequence[Chunk],
     *,
@@ -378,7 +448,7 @@ def assemble_chunks(job: VideoJob, *, force: bool = False, keep_parts: bool = Fa
 
 
 def upscale_video(
-    model: Any,
+    model: ModelInput,
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
@@ -411,26 +481,21 @@ def upscale_video(
 ) -> VideoReport:
     """Upscale the video ``src`` into ``dst`` (a new file; its suffix picks the container).
 
-    ``model``: a loaded model or a model name/path (then ``denoise_strength`` applies).
-    Size: ``outscale`` or ``width``/``height`` (default: the model's scale), rounded down to
-    what ``pix_fmt`` can hold (the report says so). Engine options as :func:`run_upscale`.
-    Encoder: ``codec`` (default: the best the container and PyAV allow, libx264 for mp4/mkv),
-    ``crf``, ``preset``, ``pix_fmt`` (default: the source's, 10-bit kept where the codec can).
-    ``frames``: ``"A:B"`` or ``(A, B)`` to write frames A ≤ i < B only. ``temporal``:
-    ``"auto"``, ``"off"`` or a strength in [0, 1] (default ``core.options.DEFAULT_TEMPORAL``):
-    flicker reduction, each frame stabilised against the frames before it (``core.video.temporal``);
-    chunks warm it on the frames before their start, so chunked, resumed and distributed runs
-    write the same frames as one pass. ``chunk_seconds``: longest chunk (the unit of resume),
-    cut whatever the keyframes. ``resume``: continue
-    from the chunks an interrupted run left in ``<dst>.parts/``; ``force``: replace ``dst``
-    and discard earlier chunks. ``progress(VideoProgress)`` after every frame; ``cancel()``
-    polled between tiles and frames (finished chunks stay for a resume).
+    ``model``: a loaded model or a model name/path (then ``denoise_strength`` applies). Size: ``outscale``
+    or ``width``/``height`` (default: the model's scale), rounded down to what ``pix_fmt`` can hold (the
+    report says so). Engine options as :func:`run_upscale`. Encoder: ``codec`` (default: the best the
+    container and PyAV allow, libx264 for mp4/mkv), ``crf``, ``preset``, ``pix_fmt`` (default: the
+    source's, 10-bit kept where the codec can). ``frames``: ``"A:B"`` or ``(A, B)`` to write frames
+    A ≤ i < B only. ``temporal``: ``"auto"``, ``"off"`` or a strength in [0, 1] (default
+    ``core.options.DEFAULT_TEMPORAL``): flicker reduction, each frame stabilised against the frames before
+    it (``core.video.temporal``); chunks warm it on the frames before their start, so chunked, resumed and
+    distributed runs write the same frames as one pass. ``chunk_seconds``: longest chunk (the unit of
+    resume), cut whatever the keyframes. ``resume``: continue from the chunks an interrupted run left in
+    ``<dst>.parts/``; ``force``: replace ``dst`` and discard earlier chunks. ``progress(VideoProgress)``
+    after every frame; ``cancel()`` polled between tiles and frames (finished chunks stay for a resume).
     """
-    from ..engine.threads import torch_threads
-
     started = time.perf_counter()
-    loaded = _load(model, denoise_strength)
-    target = Path(dst)
+    loaded, target = _load(model, denoise_strength), Path(dst)
     if target.exists() and not force:
         raise OutputExistsError(f"{target} exists; pass --force (force=True) to replace it")
     job = prepare_video_job(
@@ -457,6 +522,26 @@ def upscale_video(
         chunk_frames=chunk_frames,
         temporal=temporal,
     )
+    counts, reused, upscale_frame = _run_pending_chunks(
+        loaded, job, resume=resume, force=force, threads=threads, progress=progress, cancel=cancel
+    )
+    result = _assemble(job, force=force, keep_parts=keep_parts)
+    return _video_report(job, counts, result, time.perf_counter() - started, reused, upscale_frame)
+
+
+def _run_pending_chunks(
+    loaded: UpscaleModelLike,
+    job: VideoJob,
+    *,
+    resume: bool,
+    force: bool,
+    threads: int | None,
+    progress: Callable[[VideoProgress], None] | None,
+    cancel: Callable[[], bool] | None,
+) -> tuple[ChunkRunCounts, int, Callable[[Any], Any]]:
+    """Run the chunks not finished yet; returns the counts, the chunks reused and the frame upscaler."""
+    from ..engine.threads import torch_threads
+
     open_parts(job, resume=resume, force=force)
     todo = pending_chunks(job)
     reused = len(job.chunks) - len(todo)
@@ -484,8 +569,19 @@ def upscale_video(
             chunks_done=reused,
             chunks_total=len(job.chunks),
         )
-    result = _assemble(job, force=force, keep_parts=keep_parts)
-    seconds = time.perf_counter() - started
+    return counts, reused, upscale_frame
+
+
+def _video_report(
+    job: VideoJob,
+    counts: ChunkRunCounts,
+    result: AssemblyResult,
+    seconds: float,
+    reused: int,
+    upscale_frame: Callable[[Any], Any],
+) -> VideoReport:
+    """What the run did: frames, chunks, sizes, encoder, the engine's choices and the timing."""
+    frames_in_range = job.frame_range[1] - job.frame_range[0]
     upscaled = counts.frames_upscaled
     upscaler = upscale_frame.state.get("upscaler")  # type: ignore[attr-defined]
     engine = {}

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from .chunks import Chunk, ChunkWriter
 from .encode import Encoder, EncoderSettings
 from .frames import ColourModel, decode_frames, frame_to_array
 from .probe import open_video, video_stream_of
+
+if TYPE_CHECKING:
+    from ..load.modellike import UpscaleModelLike
 
 __all__ = [
     "VideoProgress",
@@ -392,20 +395,24 @@ def run_chunks(
         assert shared.error is not None
         raise shared.error from None
     except BaseException:
-        # a cancel, Ctrl-C or an error here: stop decoding, let the encoder commit the chunks
-        # whose last frame it already has, and drop the unfinished one
-        shared.stop_decoding.set()
-        if shared.error is None and encoder.is_alive():
-            try:
-                shared.put(upscaled, ("abort",))
-                encoder.join()
-            except _Stop:
-                pass
+        _wind_down(shared, upscaled, encoder)
         raise
     finally:
         shared.stop.set()
         decoder.join(timeout=10)
         encoder.join(timeout=10)
+
+
+def _wind_down(shared: _Shared, upscaled: queue.Queue, encoder: threading.Thread) -> None:
+    """After a cancel, Ctrl-C or an error in the model loop: stop decoding, let the encoder commit
+    the chunks whose last frame it already has, and drop the unfinished one."""
+    shared.stop_decoding.set()
+    if shared.error is None and encoder.is_alive():
+        try:
+            shared.put(upscaled, ("abort",))
+            encoder.join()
+        except _Stop:
+            pass
 
 
 def _model_loop(
@@ -480,7 +487,7 @@ def stabilize_frames(
 
 
 def iter_upscaled_frames(
-    model: Any,
+    model: UpscaleModelLike,
     frames: Iterable[Any],
     *,
     progress: Callable[[VideoProgress], None] | None = None,

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InvalidParameterError
 from ..options import TEMPORAL_AUTO, TEMPORAL_OFF, Temporal, parse_temporal_choice
+
+if TYPE_CHECKING:
+    from ..load.modellike import UpscaleModelLike
 
 __all__ = ["TemporalPreview", "temporal_preview", "PREVIEW_FRAMES"]
 
@@ -40,7 +43,7 @@ class TemporalPreview:
 
 
 def temporal_preview(
-    model: Any,
+    model: UpscaleModelLike,
     src: str | os.PathLike[str],
     *,
     start: int = 0,

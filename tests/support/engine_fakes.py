@@ -8,6 +8,31 @@ import torch
 from torch import nn
 
 
+class SpandrelSizes(SimpleNamespace):
+    """Spandrel's ``SizeRequirements`` (public attributes only)."""
+
+    minimum: int
+    multiple_of: int
+    square: bool
+
+
+class SpandrelLike(SimpleNamespace):
+    """A spandrel ``ImageModelDescriptor``'s public attributes, declared so that pyright checks
+    it against ``UpscaleModelLike``; like spandrel's, it takes further attributes (``tiling``,
+    ``_call_fn``) when a test sets them."""
+
+    model: nn.Module
+    scale: int
+    input_channels: int
+    output_channels: int
+    size_requirements: SpandrelSizes
+    supports_half: bool
+    supports_bfloat16: bool
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model(image)
+
+
 def spandrel_like(
     module: nn.Module,
     scale: int,
@@ -18,14 +43,14 @@ def spandrel_like(
     square: bool = False,
     supports_half: bool = True,
     supports_bfloat16: bool = True,
-) -> SimpleNamespace:
+) -> SpandrelLike:
     """What ComfyUI hands over: a spandrel ImageModelDescriptor's public attributes only."""
-    return SimpleNamespace(
+    return SpandrelLike(
         model=module,
         scale=scale,
         input_channels=channels,
         output_channels=channels,
-        size_requirements=SimpleNamespace(minimum=minimum, multiple_of=multiple_of, square=square),
+        size_requirements=SpandrelSizes(minimum=minimum, multiple_of=multiple_of, square=square),
         supports_half=supports_half,
         supports_bfloat16=supports_bfloat16,
     )

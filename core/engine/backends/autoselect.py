@@ -37,6 +37,7 @@ from typing import Any, TypeGuard
 import torch
 
 from ...errors import BackendError
+from ...load.modellike import UpscaleModelLike
 from ..modelinfo import ModelFacts, model_facts
 from ..threads import torch_threads
 from .machine import backend_cache_dir, cpu_class, read_json, weights_hash, write_json_atomic
@@ -163,7 +164,11 @@ def _time_candidates(
 
 
 def measure_backends(
-    model: Any | ModelFacts, precision: str = "auto", *, remeasure: bool = False, threads: int | None = None
+    model: UpscaleModelLike | ModelFacts,
+    precision: str = "auto",
+    *,
+    remeasure: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Measure every candidate on this machine for ``model`` and store the decision.
 
