@@ -173,6 +173,11 @@ def parse_temporal_choice(value: object, *, name: str = "temporal") -> Temporal:
 
 
 # ---- one upscale call's options -----------------------------------------------------------
+def _choice(default: str, choices: tuple[str, ...]) -> Any:
+    """A field whose value is one of ``choices`` (kept in its metadata: ``UpscaleOptions.choices``)."""
+    return dataclasses.field(default=default, metadata={"choices": choices})
+
+
 @dataclass(frozen=True)
 class UpscaleOptions:
     """The options of one upscale call, documented once (``upscale`` and ``run_upscale`` take
@@ -202,8 +207,8 @@ class UpscaleOptions:
     height: int | None = None
     tile: Tile | None = TILE_AUTO
     tile_pad: int | None = None
-    precision: str = "auto"
-    alpha: str = "model"
+    precision: str = _choice("auto", PRECISIONS)
+    alpha: str = _choice("model", ALPHA_MODES)
     tta: bool = False
     device: Any = None
     threads: int | None = None
@@ -211,7 +216,12 @@ class UpscaleOptions:
     memory_budget: int | None = None
     blend: int | None = None
     border: int | None = None
-    backend: str = "auto"
+    backend: str = _choice("auto", BACKENDS)
+
+    @classmethod
+    def choices(cls, name: str) -> tuple[str, ...] | None:
+        """The values option ``name`` takes when it is a choice (front ends offer exactly these)."""
+        return {f.name: f.metadata.get("choices") for f in dataclasses.fields(cls)}[name]
 
     def replace(self, **changes: Any) -> UpscaleOptions:
         return dataclasses.replace(self, **changes)

@@ -70,6 +70,24 @@ def test_the_keywords_type_is_the_definition():
     assert not UpscaleKeywords.__required_keys__  # every keyword has its field's default
 
 
+def test_choice_options_name_their_vocabulary_and_the_cli_offers_it():
+    import argparse
+
+    from realesrgan_kit.cli import upscale_command
+    from realesrgan_kit.core import options
+
+    assert {n: UpscaleOptions.choices(n) for n in OPTION_NAMES if UpscaleOptions.choices(n)} == {
+        "precision": options.PRECISIONS,
+        "alpha": options.ALPHA_MODES,
+        "backend": options.BACKENDS,
+    }
+    parser = argparse.ArgumentParser()
+    upscale_command.register(parser.add_subparsers())
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["upscale"]
+    offered = {a.dest: tuple(a.choices) for a in sub._actions if a.choices}
+    assert all(offered[n] == UpscaleOptions.choices(n) for n in ("precision", "alpha", "backend"))
+
+
 def test_options_round_trip_through_a_dict_and_refuse_unknown_names():
     chosen = DummyOptions(outscale=2.0, tile=8, device="cpu", sharpen=0.5)
     assert DummyOptions.from_dict(chosen.as_dict()) == chosen
