@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from .errors import InvalidParameterError
 
@@ -39,6 +40,8 @@ __all__ = [
     "DEFAULT_BATCH_TEMPORAL",
     "parse_temporal_choice",
     "UpscaleOptions",
+    "UpscaleKeywords",
+    "OPTION_NAMES",
 ]
 
 # ---- tile -------------------------------------------------------------------------------
@@ -170,6 +173,11 @@ def parse_temporal_choice(value: object, *, name: str = "temporal") -> Temporal:
 
 
 # ---- one upscale call's options -----------------------------------------------------------
+def _choice(default: str, choices: tuple[str, ...]) -> Any:
+    """A field whose value is one of ``choices`` (kept in its metadata: ``UpscaleOptions.choices``)."""
+    return dataclasses.field(default=default, metadata={"choices": choices})
+
+
 @dataclass(frozen=True)
 class UpscaleOptions:
     """The options of one upscale call, documented once (``upscale`` and ``run_upscale`` take
@@ -199,8 +207,8 @@ class UpscaleOptions:
     height: int | None = None
     tile: Tile | None = TILE_AUTO
     tile_pad: int | None = None
-    precision: str = "auto"
-    alpha: str = "model"
+    precision: str = _choice("auto", PRECISIONS)
+    alpha: str = _choice("model", ALPHA_MODES)
     tta: bool = False
     device: Any = None
     threads: int | None = None
@@ -208,7 +216,72 @@ class UpscaleOptions:
     memory_budget: int | None = None
     blend: int | None = None
     border: int | None = None
-    backend: str = "auto"
+    backend: str = _choice("auto", BACKENDS)
+
+    @classmethod
+    def choices(cls, name: str) -> tuple[str, ...] | None:
+        """The values option ``name`` takes when it is a choice (front ends offer exactly these)."""
+        return {f.name: f.metadata.get("choices") for f in dataclasses.fields(cls)}[name]
 
     def replace(self, **changes: Any) -> UpscaleOptions:
         return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every option by name (a ``torch.device`` as its text), for crossing a process or a
+        JSON file; :meth:`from_dict` reads it back."""
+        return {
+            name: (str(value) if name == "device" and value is not None else value)
+            for name, value in ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> UpscaleOptions:
+        """The options named in ``values`` (the others at their defaults); an unknown name is an
+        :class:`InvalidParameterError` that lists the known ones."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise InvalidParameterError(
+                f"unknown upscale option(s) {', '.join(unknown)}; the options are {', '.join(names)}"
+            )
+        return cls(**values)
+
+    @classmethod
+    def merge(cls, options: UpscaleOptions | None, keywords: Mapping[str, Any]) -> UpscaleOptions:
+        """``options`` or the ``keywords`` (``UpscaleKeywords``), not both: the one rule of every
+        function that takes ``options=`` beside ``**options``."""
+        given = cls.from_dict(keywords)
+        if options is None:
+            return given
+        if given != cls():
+            raise InvalidParameterError(
+                "pass the upscale options either as options=UpscaleOptions(...) or as keyword arguments, not both"
+            )
+        return options
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UpscaleOptions))
+"""The engine options' names, in definition order: every carrier derives its list from this."""
+
+
+class UpscaleKeywords(TypedDict, total=False):
+    """:class:`UpscaleOptions` as keyword arguments (PEP 692 ``**options: Unpack[UpscaleKeywords]``):
+    the same names and types, so that ``upscale``, ``run_upscale`` and ``upscale_video`` take
+    typed, documented keywords without re-listing them (``tests/test_options.py`` keeps the two
+    equal: adding an option adds one line here beside its field)."""
+
+    outscale: float | None
+    width: int | None
+    height: int | None
+    tile: Tile | None
+    tile_pad: int | None
+    precision: str
+    alpha: str
+    tta: bool
+    device: Any
+    threads: int | None
+    bgr: bool
+    memory_budget: int | None
+    blend: int | None
+    border: int | None
+    backend: str

@@ -11,7 +11,7 @@ import concurrent.futures
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ import numpy as np
 import traitlets
 
 from ..core.errors import InvalidParameterError
-from ..core.options import BACKENDS, PRECISIONS, TILE_AUTO, TILE_WHOLE, Tile
+from ..core.options import BACKENDS, OPTION_NAMES, PRECISIONS, TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions
 from ..core.zoo import DEFAULT_MODEL, get_entry
 from .common import (
     TILE_SIZES,
@@ -78,14 +78,12 @@ class UpscaleSettings:
     backend: str = "auto"
 
     def engine_kwargs(self) -> dict[str, Any]:
-        return {
-            "tile": self.tile,
-            "tile_pad": self.tile_pad,
-            "outscale": self.outscale,
-            "precision": self.precision,
-            "tta": self.tta,
-            "backend": self.backend,
-        }
+        """The settings that are engine options (``UpscaleOptions``' names), by name: a control
+        for a new option is one field here."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in OPTION_NAMES}
+
+    def engine_options(self) -> UpscaleOptions:
+        return UpscaleOptions.from_dict(self.engine_kwargs())
 
 
 class UpscaleTuner(PanelMixin, w.VBox):

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidParameterError
 from ..load.modellike import UpscaleModelLike
-from ..options import TILE_AUTO, Tile, UpscaleOptions
+from ..options import UpscaleKeywords, UpscaleOptions
 from .precision import resolve_precision
 from .run import (
     CheckedOptions,
@@ -29,6 +28,9 @@ from .run import (
     run_planned_upscale,
 )
 from .sizing import DEFAULT_BLEND, DEFAULT_BORDER, choose_tile, default_tile_pad, estimate_tile_memory
+
+if TYPE_CHECKING:  # typing.Unpack is 3.11+; only the type checker reads it (annotations are strings)
+    from typing_extensions import Unpack
 
 __all__ = [
     "upscale",
@@ -72,56 +74,20 @@ def run_upscale(
     model: UpscaleModelLike,
     image: Any,
     *,
-    outscale: float | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    tile: Tile | None = TILE_AUTO,
-    tile_pad: int | None = None,
-    precision: str = "auto",
-    alpha: str = "model",
-    tta: bool = False,
-    device: Any = None,
-    threads: int | None = None,
-    bgr: bool = False,
-    memory_budget: int | None = None,
-    blend: int | None = None,
-    border: int | None = None,
-    backend: str = "auto",
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     options: UpscaleOptions | None = None,
+    **keywords: Unpack[UpscaleKeywords],
 ) -> UpscaleResult:
     """Upscale ``image`` with ``model``; returns the image (same kind as given) and a report.
 
     The keyword arguments are the fields of :class:`~realesrgan_kit.core.options.UpscaleOptions`
-    (documented there); pass them one by one or as ``options=`` (not both). ``progress(done,
-    total)`` is called after every tile; ``cancel()`` is polled between tiles and True raises
-    ``OperationCancelledError`` (nothing is returned). Steps: :func:`check_options` →
-    :func:`plan_upscale` → :func:`run_planned_upscale`.
+    (documented there; typed by ``UpscaleKeywords``); pass them one by one or as ``options=``
+    (not both). ``progress(done, total)`` is called after every tile; ``cancel()`` is polled
+    between tiles and True raises ``OperationCancelledError`` (nothing is returned). Steps:
+    :func:`check_options` → :func:`plan_upscale` → :func:`run_planned_upscale`.
     """
-    given = UpscaleOptions(
-        outscale=outscale,
-        width=width,
-        height=height,
-        tile=tile,
-        tile_pad=tile_pad,
-        precision=precision,
-        alpha=alpha,
-        tta=tta,
-        device=device,
-        threads=threads,
-        bgr=bgr,
-        memory_budget=memory_budget,
-        blend=blend,
-        border=border,
-        backend=backend,
-    )
-    if options is None:
-        options = given
-    elif given != UpscaleOptions():
-        raise InvalidParameterError(
-            "pass the upscale options either as options=UpscaleOptions(...) or as keyword arguments, not both"
-        )
+    options = UpscaleOptions.merge(options, keywords)
     with caller_threads(options):  # planning may run probe forwards: they get the call's count too
         job = plan_upscale(check_options(model, options), image)
         return run_planned_upscale(job, progress=progress, cancel=cancel)
@@ -131,24 +97,10 @@ def upscale(
     model: UpscaleModelLike,
     image: Any,
     *,
-    outscale: float | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    tile: Tile | None = TILE_AUTO,
-    tile_pad: int | None = None,
-    precision: str = "auto",
-    alpha: str = "model",
-    tta: bool = False,
-    device: Any = None,
-    threads: int | None = None,
-    bgr: bool = False,
-    memory_budget: int | None = None,
-    blend: int | None = None,
-    border: int | None = None,
-    backend: str = "auto",
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     options: UpscaleOptions | None = None,
+    **keywords: Unpack[UpscaleKeywords],
 ) -> Any:
     """Upscale ``image`` with a loaded ``model`` and return it in the kind it came in.
 
@@ -158,25 +110,4 @@ def upscale(
     those of :func:`run_upscale` (documented on ``UpscaleOptions``); this returns only the
     image, :func:`run_upscale` the image and its report.
     """
-    return run_upscale(
-        model,
-        image,
-        outscale=outscale,
-        width=width,
-        height=height,
-        tile=tile,
-        tile_pad=tile_pad,
-        precision=precision,
-        alpha=alpha,
-        tta=tta,
-        device=device,
-        threads=threads,
-        bgr=bgr,
-        memory_budget=memory_budget,
-        blend=blend,
-        border=border,
-        backend=backend,
-        progress=progress,
-        cancel=cancel,
-        options=options,
-    ).image
+    return run_upscale(model, image, progress=progress, cancel=cancel, options=options, **keywords).image

@@ -21,10 +21,13 @@ import numpy as np
 
 from ..errors import InvalidParameterError, OutputExistsError, RealESRGANKitError
 from ..imagefile import DEFAULT_MAX_PIXELS, READABLE_SUFFIXES, WRITABLE_SUFFIXES, sniff_format
+from ..options import UpscaleKeywords, UpscaleOptions
 from . import storage
 from .units import DEFAULT_MAX_RETRIES, Assembly, Job, Unit, WorkerResources
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing.Unpack is 3.11+; only the type checker reads it (annotations are strings)
+    from typing_extensions import Unpack
+
     from ..load.modellike import UpscaleModelLike
 
 __all__ = [
@@ -66,17 +69,6 @@ VIDEO_INPUT_SUFFIXES = (
 _VIDEO_OPTIONS = ("codec", "crf", "preset", "pix_fmt", "frames", "chunk_seconds", "temporal")
 """``upscale_video``'s options that only videos take (``video_options``); they travel in the
 worker recipe and, for chunk units, in the pickled ``VideoJob``, so every worker gets them."""
-_VIDEO_ENGINE_OPTIONS = (
-    "outscale",
-    "width",
-    "height",
-    "tile",
-    "tile_pad",
-    "precision",
-    "backend",
-    "tta",
-    "device",
-)
 REQUEST_TILE = 512
 """With ``tile="auto"`` on Ray, a worker reserves the memory of a window of this core size and
 its auto tiles stay within that reservation (small images still run as one window)."""
@@ -216,7 +208,9 @@ class UpscaleWorker:
 
     model: UpscaleModelLike | None = None
     model_source: str | None = None
-    run_options: Mapping[str, Any] = field(default_factory=dict)
+    options: UpscaleOptions = field(default_factory=UpscaleOptions)
+    """The engine options of every unit: images run them as they are, videos as
+    ``engine_options_for_video`` makes them (a frozen dataclass: it pickles to Ray's workers whole)."""
     overwrite: bool = False
     load_options: Mapping[str, Any] = field(default_factory=dict)
     cpus: float = 1.0
@@ -238,7 +232,7 @@ class UpscaleWorker:
 
     def with_model(self, model: UpscaleModelLike) -> UpscaleWorker:
         """This recipe with a loaded model, and the memory the engine estimates for it."""
-        return replace(self, model=model, memory=request_memory(model, self.run_options))
+        return replace(self, model=model, memory=request_memory(model, self.options))
 
     def for_cluster(self) -> UpscaleWorker:
         """The variant a cluster runs: workers load the model by name where there is one (a
@@ -255,9 +249,9 @@ class UpscaleWorker:
             if self.model_source is None:
                 raise InvalidParameterError("an upscale worker needs a model or a model name/path")
             model = load_model(self.model_source, device=None, **dict(self.load_options))
-        options = dict(self.run_options)
-        if self.budget_tiles and self.memory and options.get("tile", "auto") == "auto":
-            options.setdefault("memory_budget", self.memory)
+        options = self.options
+        if self.budget_tiles and self.memory and options.tile == "auto" and options.memory_budget is None:
+            options = options.replace(memory_budget=self.memory)
         return _UpscaleRunner(
             run_upscale,
             model,
@@ -274,7 +268,7 @@ class UpscaleWorker:
 class _UpscaleRunner:
     run: Callable[..., Any]
     model: UpscaleModelLike
-    options: dict[str, Any]
+    options: UpscaleOptions
     overwrite: bool
     video_options: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
@@ -299,7 +293,7 @@ class _UpscaleRunner:
         if not self.overwrite and storage.exists(target):
             raise OutputExistsError(f"{target} exists; pass --force to replace it")
         loaded = storage.read_image_file_at(source, max_pixels=self.max_pixels)  # upright, metadata
-        result = self.run(self.model, loaded.pixels, progress=progress, **self.options)
+        result = self.run(self.model, loaded.pixels, progress=progress, options=self.options)
         storage.write_image_at(
             target,
             fit_format(result.image, suffix, storage.name_of(target)),
@@ -325,20 +319,17 @@ class _UpscaleRunner:
         return target
 
     def _video(self, unit: Unit, progress: Callable[..., None] | None) -> str:
-        from ..video import DEFAULT_CHUNK_SECONDS, upscale_video
+        from ..video import DEFAULT_CHUNK_SECONDS, engine_options_for_video, upscale_video
 
         source, target = unit.sources[0], unit.outputs[0]
-        engine = {k: self.options[k] for k in _VIDEO_ENGINE_OPTIONS if k in self.options}
         video = {k: v for k, v in self.video_options.items() if v is not None}
         video.setdefault("chunk_seconds", DEFAULT_CHUNK_SECONDS)
         report = upscale_video(
             self.model,
             source,
             target,
-            **engine,
+            options=engine_options_for_video(self.options),
             **video,
-            memory_budget=self.options.get("memory_budget"),
-            threads=self.options.get("threads"),
             resume=self.resume,
             force=self.overwrite,
             progress=progress,
@@ -391,21 +382,21 @@ def temporal_summary(report: Any) -> str:
     )
 
 
-def request_memory(model: UpscaleModelLike, run_options: Mapping[str, Any]) -> int | None:
+def request_memory(model: UpscaleModelLike, options: UpscaleOptions) -> int | None:
     """Bytes a worker reserves: the engine's estimate for its largest window (None for
     whole-image runs, whose size depends on the image)."""
     from ..engine import estimate_tile_memory
 
-    tile = run_options.get("tile", "auto")
+    tile = options.tile
     if tile in (None, 0, "whole"):
         return None
     return estimate_tile_memory(
         model,
         REQUEST_TILE if tile == "auto" else int(tile),
-        tile_pad=run_options.get("tile_pad"),
-        precision=run_options.get("precision", "auto"),
-        device=run_options.get("device"),
-        tta=bool(run_options.get("tta", False)),
+        tile_pad=options.tile_pad,
+        precision=options.precision,
+        device=options.device,
+        tta=bool(options.tta),
     )
 
 
@@ -423,15 +414,15 @@ def plan_upscale_job(
     video_options: Mapping[str, Any] | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     keep_metadata: bool = True,
-    **run_options: Any,
+    options: UpscaleOptions | None = None,
+    **keywords: Unpack[UpscaleKeywords],
 ) -> tuple[Job, bool]:
     """A job upscaling ``inputs`` (files, folders; paths or URIs) into ``output``; returns it
     and whether it is a batch (a folder or several inputs: a file output is refused).
 
     ``model``: a loaded model (it also gives the memory estimate); ``model_source``: its zoo
-    name or path, so that cluster workers load it themselves. ``run_options`` are
-    :func:`run_upscale`'s (outscale, width, height, tile, tile_pad, precision, alpha, tta,
-    device, threads); ``video_options`` those of ``upscale_video`` for video inputs (codec,
+    name or path, so that cluster workers load it themselves. The engine options are
+    :func:`run_upscale`'s (``UpscaleOptions``, as ``options=`` or keywords); ``video_options`` those of ``upscale_video`` for video inputs (codec,
     crf, preset, pix_fmt, frames, chunk_seconds, temporal). ``max_pixels``: images larger than this (by
     their header) are refused before decoding; ``keep_metadata``: write ICC/EXIF/XMP/DPI/PNG
     text back where the output format holds them. Units are keyed by their input; a video is
@@ -445,13 +436,14 @@ def plan_upscale_job(
     units = [
         Unit(source, "video" if video else "image", (source,), (target,)) for source, target, video in targets
     ]
-    device = str(run_options.get("device") or "")
+    chosen = UpscaleOptions.merge(options, keywords)
+    device = str(chosen.device or "")
     worker = UpscaleWorker(
         model_source=model_source,
-        run_options=dict(run_options),
+        options=chosen,
         overwrite=overwrite,
         load_options=dict(load_options or {}),
-        cpus=float(run_options.get("threads") or 1),
+        cpus=float(chosen.threads or 1),
         gpus=1.0 if device.startswith("cuda") else (0.0 if device else None),
         video_options=dict(video_options or {}),
         resume=resume,
@@ -469,15 +461,22 @@ def split_videos(job: Job, model: UpscaleModelLike) -> Job:
     output size and the key that stamps the chunks; chunk files live in ``<target>.parts/``,
     which every worker must reach (a shared filesystem). A video that cannot be planned (not a
     video, an existing target without overwrite, chunks of another job) is rejected, not fatal."""
-    from ..video import DEFAULT_CHUNK_SECONDS, assemble_chunks, open_parts, pending_chunks, prepare_video_job
+    from ..video import (
+        DEFAULT_CHUNK_SECONDS,
+        assemble_chunks,
+        engine_options_for_video,
+        open_parts,
+        pending_chunks,
+        prepare_video_job,
+    )
     from ..video.chunks import chunk_path
 
     worker = job.worker
     if not isinstance(worker, UpscaleWorker):
         raise InvalidParameterError("split_videos needs an upscale job (plan_upscale_job)")
-    engine = {k: worker.run_options[k] for k in _VIDEO_ENGINE_OPTIONS if k in worker.run_options}
-    if worker.memory and engine.get("tile", "auto") == "auto":
-        engine["memory_budget"] = worker.memory  # as the cluster's workers run auto tiles
+    engine = engine_options_for_video(worker.options)
+    if worker.memory and engine.tile == "auto":
+        engine = engine.replace(memory_budget=worker.memory)  # as the cluster's workers run auto tiles
     video = {k: v for k, v in worker.video_options.items() if v is not None}
     video.setdefault("chunk_seconds", DEFAULT_CHUNK_SECONDS)
     units: list[Unit] = []
@@ -491,7 +490,7 @@ def split_videos(job: Job, model: UpscaleModelLike) -> Job:
         try:
             if storage.exists(target) and not worker.overwrite:
                 raise OutputExistsError(f"{target} exists; pass --force (force=True) to replace it")
-            video_job = prepare_video_job(model, source, target, **engine, **video)
+            video_job = prepare_video_job(model, source, target, options=engine, **video)
             open_parts(video_job, resume=job.resume, force=worker.overwrite)
             pending_chunks(video_job)  # removes chunk files of other jobs; ours are kept
         except (RealESRGANKitError, OSError) as exc:

@@ -15,12 +15,23 @@ PyAV is imported inside functions: importing this package does not load it.
 from .chunks import DEFAULT_CHUNK_SECONDS, Chunk, plan_chunks
 from .encode import CODEC_PREFERENCES, DEFAULT_CRF, VIDEO_SUFFIXES, EncoderSettings, available_encoders
 from .frames import VideoFrame, iter_video_frames, read_video_frame
-from .job import VideoJob, VideoReport, assemble_chunks, prepare_video_job, upscale_chunk, upscale_video
+from .job import (
+    VideoJob,
+    VideoReport,
+    assemble_chunks,
+    engine_options_for_video,
+    prepare_video_job,
+    upscale_chunk,
+    upscale_video,
+    video_engine_options,
+)
 from .parts import open_parts, parts_dir_for, pending_chunks
 from .pipeline import VideoProgress, iter_upscaled_frames, stabilize_frames
 from .probe import StreamInfo, VideoInfo, is_video_file, probe_video
 
 __all__ = [
+    "engine_options_for_video",
+    "video_engine_options",
     "probe_video",
     "is_video_file",
     "VideoInfo",

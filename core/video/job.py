@@ -16,14 +16,14 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameterError, OutputExistsError
 from ..fileio import same_file
-from ..options import DEFAULT_TEMPORAL, TILE_AUTO, Temporal, Tile
+from ..options import DEFAULT_TEMPORAL, Temporal, UpscaleKeywords, UpscaleOptions
 from .assemble import AssemblyResult, assemble_parts
 from .chunks import (
     DEFAULT_CHUNK_SECONDS,
@@ -37,7 +37,9 @@ from .parts import open_parts, parts_dir_for, pending_chunks
 from .pipeline import ChunkRunCounts, VideoProgress, resolve_temporal, run_chunks
 from .probe import VideoInfo, probe_video
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing.Unpack is 3.11+; only the type checker reads it (annotations are strings)
+    from typing_extensions import Unpack
+
     from ..load.descriptor import ModelInput
     from ..load.modellike import UpscaleModelLike
 
@@ -48,22 +50,52 @@ __all__ = [
     "upscale_chunk",
     "assemble_chunks",
     "upscale_video",
+    "video_engine_options",
+    "engine_options_for_video",
 ]
 
 log = logging.getLogger(__name__)
 
-_ENGINE_KEYS = (
-    "tile",
-    "tile_pad",
-    "precision",
-    "backend",
-    "tta",
-    "alpha",
-    "blend",
-    "border",
-    "memory_budget",
-    "device",
-)
+_ALWAYS_KEYED = ("tile", "tile_pad", "precision", "backend", "tta", "alpha", "memory_budget", "device")
+"""Options the job key names at any value (it named them before it was derived from
+``UpscaleOptions``): keys of existing parts folders stay the same, so they still resume. Any
+other option enters the key only when it differs from its default."""
+_NOT_KEYED = ("outscale", "width", "height", "threads", "bgr")
+"""Options that do not change a chunk's pixels beyond the key's other parts: the size is in the
+encoder settings, ``threads`` only sets the speed, ``bgr`` is refused for videos."""
+
+
+def video_engine_options(
+    options: UpscaleOptions | None = None, keywords: Mapping[str, Any] | None = None
+) -> UpscaleOptions:
+    """The engine options of a video: ``options`` or ``keywords`` (not both), with ``alpha="drop"``
+    by default (frames have no alpha to keep). ``bgr`` is refused: frames are decoded as RGB."""
+    given = dict(keywords or {})
+    if options is None:
+        given.setdefault("alpha", "drop")
+    chosen = UpscaleOptions.merge(options, given)
+    if chosen.bgr:
+        raise InvalidParameterError(
+            "bgr=True applies to numpy images; video frames are decoded as RGB: leave it out"
+        )
+    return chosen
+
+
+def engine_options_for_video(options: UpscaleOptions) -> UpscaleOptions:
+    """An image run's options as a video of the same run takes them (jobs mix images and
+    videos): no alpha channel to keep, frames in RGB."""
+    return options.replace(alpha="drop", bgr=False)
+
+
+def _engine_identity(options: UpscaleOptions) -> dict[str, str | None]:
+    defaults = type(options)()  # the options' own definition: a subclass's new fields count too
+    keyed: dict[str, str | None] = {}
+    for name in (f.name for f in fields(options)):
+        value = getattr(options, name)
+        if name in _NOT_KEYED or (name not in _ALWAYS_KEYED and value == getattr(defaults, name)):
+            continue
+        keyed[name] = None if value is None else str(value)
+    return keyed
 
 
 @dataclass(frozen=True)
@@ -79,7 +111,9 @@ class VideoJob:
     frames_total: int
     settings: EncoderSettings
     colour: ColourModel
-    engine_options: dict[str, Any]
+    options: UpscaleOptions
+    """The engine options of every frame: the output size as ``width``/``height`` (from the
+    encoder settings), no ``threads`` (the chunk loop sets them once)."""
     key: str
     identity: dict[str, Any]
     requested_size: tuple[int, int] | None = None
@@ -249,7 +283,7 @@ def _encoder_settings(
 def _job_identity(
     source: Path,
     model: UpscaleModelLike,
-    engine_options: dict[str, Any],
+    options: UpscaleOptions,
     settings: EncoderSettings,
     frame_range: tuple[int, int],
     chunks: Sequence[Chunk],
@@ -260,11 +294,7 @@ def _job_identity(
     identity = {
         "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
         "model": model_fingerprint(model),
-        "engine": {
-            k: (str(engine_options[k]) if engine_options[k] is not None else None)
-            for k in _ENGINE_KEYS
-            if k in engine_options
-        },
+        "engine": _engine_identity(options),
         "encoder": settings.as_dict(),
         "frames": list(frame_range),
         "chunks": [[c.start_frame, c.stop_frame] for c in chunks],
@@ -280,17 +310,6 @@ def prepare_video_job(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
-    outscale: float | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    tile: Tile = TILE_AUTO,
-    tile_pad: int | None = None,
-    precision: str = "auto",
-    backend: str = "auto",
-    tta: bool = False,
-    alpha: str = "drop",
-    device: Any = None,
-    memory_budget: int | None = None,
     codec: str | None = None,
     crf: int | None = None,
     preset: str | None = None,
@@ -300,13 +319,17 @@ def prepare_video_job(
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     chunk_frames: int | None = None,
     temporal: Temporal | str | None = DEFAULT_TEMPORAL,
+    options: UpscaleOptions | None = None,
+    **keywords: Unpack[UpscaleKeywords],
 ) -> VideoJob:
     """Resolve a job: probe ``src``, choose output size and encoder, plan chunks, make the key.
 
-    ``model`` must be loaded here (see :func:`upscale_video` for names). ``temporal`` (see
-    :func:`upscale_video`) is part of the key: a resume with another setting is refused.
+    ``model`` must be loaded here (see :func:`upscale_video` for names). The engine options
+    (``UpscaleOptions``, as ``options=`` or keywords) and ``temporal`` (see
+    :func:`upscale_video`) are part of the key: a resume with other settings is refused.
     Nothing is written.
     """
+    engine = video_engine_options(options, keywords)
     source, target = Path(src), Path(dst)
     _check_target(source, target)
     info = probe_video(source)
@@ -317,28 +340,17 @@ def prepare_video_job(
         model,
         info,
         target,
-        outscale=outscale,
-        width=width,
-        height=height,
+        outscale=engine.outscale,
+        width=engine.width,
+        height=engine.height,
         codec=codec,
         crf=crf,
         preset=preset,
         pix_fmt=pix_fmt,
         encoder_options=encoder_options,
     )
-    engine_options = {
-        "tile": tile,
-        "tile_pad": tile_pad,
-        "precision": precision,
-        "backend": backend,
-        "tta": tta,
-        "alpha": alpha,
-        "device": device,
-        "memory_budget": memory_budget,
-        "out_width": settings.width,
-        "out_height": settings.height,
-    }
-    identity, key = _job_identity(source, model, engine_options, settings, frame_range, chunks, stabiliser)
+    frame_options = engine.replace(outscale=None, width=settings.width, height=settings.height, threads=None)
+    identity, key = _job_identity(source, model, frame_options, settings, frame_range, chunks, stabiliser)
     return VideoJob(
         src=source,
         dst=target,
@@ -349,7 +361,7 @@ def prepare_video_job(
         frames_total=total,
         settings=settings,
         colour=colour,
-        engine_options=engine_options,
+        options=frame_options,
         key=key,
         identity=identity,
         requested_size=asked,
@@ -378,7 +390,7 @@ def _frame_upscaler(
                 channels=image.shape[2],
                 dtype=image.dtype,
                 cancel=cancel,
-                **job.engine_options,
+                options=job.options,
             )
             state["upscaler"] = upscaler
         return upscaler(image)
@@ -452,17 +464,7 @@ def upscale_video(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
-    outscale: float | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    tile: Tile = TILE_AUTO,
-    tile_pad: int | None = None,
-    precision: str = "auto",
-    backend: str = "auto",
-    tta: bool = False,
     denoise_strength: float | None = None,
-    device: Any = None,
-    memory_budget: int | None = None,
     codec: str | None = None,
     crf: int | None = None,
     preset: str | None = None,
@@ -475,15 +477,17 @@ def upscale_video(
     resume: bool = False,
     force: bool = False,
     keep_parts: bool = False,
-    threads: int | None = None,
     progress: Callable[[VideoProgress], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    options: UpscaleOptions | None = None,
+    **keywords: Unpack[UpscaleKeywords],
 ) -> VideoReport:
     """Upscale the video ``src`` into ``dst`` (a new file; its suffix picks the container).
 
     ``model``: a loaded model or a model name/path (then ``denoise_strength`` applies). Size: ``outscale``
     or ``width``/``height`` (default: the model's scale), rounded down to what ``pix_fmt`` can hold (the
-    report says so). Engine options as :func:`run_upscale`. Encoder: ``codec`` (default: the best the
+    report says so). Engine options: ``UpscaleOptions``' fields as keywords or ``options=``, as for
+    :func:`run_upscale` (``alpha`` defaults to ``"drop"``; ``threads`` holds for the whole run). Encoder: ``codec`` (default: the best the
     container and PyAV allow, libx264 for mp4/mkv), ``crf``, ``preset``, ``pix_fmt`` (default: the
     source's, 10-bit kept where the codec can). ``frames``: ``"A:B"`` or ``(A, B)`` to write frames
     A ≤ i < B only. ``temporal``: ``"auto"``, ``"off"`` or a strength in [0, 1] (default
@@ -498,20 +502,12 @@ def upscale_video(
     loaded, target = _load(model, denoise_strength), Path(dst)
     if target.exists() and not force:
         raise OutputExistsError(f"{target} exists; pass --force (force=True) to replace it")
+    engine = video_engine_options(options, keywords)
     job = prepare_video_job(
         loaded,
         src,
         target,
-        outscale=outscale,
-        width=width,
-        height=height,
-        tile=tile,
-        tile_pad=tile_pad,
-        precision=precision,
-        backend=backend,
-        tta=tta,
-        device=device,
-        memory_budget=memory_budget,
+        options=engine,
         codec=codec,
         crf=crf,
         preset=preset,
@@ -523,7 +519,7 @@ def upscale_video(
         temporal=temporal,
     )
     counts, reused, upscale_frame = _run_pending_chunks(
-        loaded, job, resume=resume, force=force, threads=threads, progress=progress, cancel=cancel
+        loaded, job, resume=resume, force=force, threads=engine.threads, progress=progress, cancel=cancel
     )
     result = _assemble(job, force=force, keep_parts=keep_parts)
     return _video_report(job, counts, result, time.perf_counter() - started, reused, upscale_frame)
