@@ -266,7 +266,10 @@ def _winner(good: list[str], seconds: dict[str, float]) -> str:
 def cached_choice(facts: ModelFacts, precision: str, threads: int | None = None) -> BackendChoice | None:
     """The stored decision for this machine, model, precision request and thread count, if any
     (no measuring)."""
-    stored = read_json(choices_path()).get(_key(facts, precision, threads))
+    choices = read_json(choices_path())
+    if not choices:  # nothing measured on this machine yet: no need to hash the weights
+        return None
+    stored = choices.get(_key(facts, precision, threads))
     if not _is_measurement(stored):
         return None
     decided = _decide(stored)
