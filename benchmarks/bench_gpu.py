@@ -57,7 +57,7 @@ def child(row: str, size: int, repeat: int, out: str) -> None:
     else:
         if row == "ours_compiled":
             # The engine builds its fp16 channels-last forward per call; compile what it builds.
-            from realesrgan_kit.core.engine import network  # pyright: ignore[reportMissingImports]
+            from realesrgan_kit.core.engine import window_network as network  # pyright: ignore[reportMissingImports]
 
             build = network.PreparedNetwork._build
             network.PreparedNetwork._build = lambda self, dtype: torch.compile(build(self, dtype))

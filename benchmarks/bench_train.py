@@ -35,7 +35,7 @@ DATA = ROOT / "tests" / "data"
 
 def make_domain(folder: Path) -> tuple[Path, Path]:
     """Comic/illustration crops: top parts for training, bottom parts held out for validation."""
-    from realesrgan_kit.core.imageio import read_image, write_image
+    from realesrgan_kit.core.imagefile.arrays import read_image, write_image
 
     comic = read_image(DATA / "gt" / "comic.png")  # 360×240 illustration
     cat = read_image(DATA / "0014.jpg")  # 179×179 cartoon
@@ -80,7 +80,7 @@ def throughput(args: argparse.Namespace, train: Path, work: Path, workers: int) 
     is the reference: load drifts)."""
     import torch
 
-    from realesrgan_kit.core.imageio import image_files
+    from realesrgan_kit.core.imagefile.arrays import image_files
     from realesrgan_kit.core.load import load_model
     from realesrgan_kit.core.train import TrainSettings, finetune, resolve_training_precision
     from realesrgan_kit.core.train.data import DegradedCrops

@@ -33,7 +33,7 @@ def child(model_name: str, precision: str, side: int) -> None:
 
     from realesrgan_kit.core.engine import default_tile_pad, estimate_tile_memory
     from realesrgan_kit.core.engine.modelinfo import model_facts
-    from realesrgan_kit.core.engine.network import prepare_network
+    from realesrgan_kit.core.engine.window_network import prepare_network
     from realesrgan_kit.core.load import load_model
 
     model = load_model(model_name)

@@ -15,7 +15,7 @@ from ..core.degrade.pairs import check_hr_crop, pair_scale
 from ..core.degrade.sampling import check_scale
 from ..core.errors import InvalidParameterError
 from ..core.imagefile import DEFAULT_MAX_PIXELS
-from ..core.imageio import read_image
+from ..core.imagefile.arrays import read_image
 from ..core.options import DEGRADE_PRESETS
 from . import job_options
 

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..core.options import DEGRADE_PRESETS, TRAIN_PRECISIONS
-    from ..core.train.settings import EXPORT_CHOICES, GT_TARGETS, PERCEPTUAL_CHOICES, STAGES
+    from ..core.train.finetune_settings import EXPORT_CHOICES, GT_TARGETS, PERCEPTUAL_CHOICES, STAGES
 
     p = subparsers.add_parser(
         "finetune",

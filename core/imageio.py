@@ -1,28 +1,25 @@
-"""Image files ↔ numpy arrays in RGB order, keeping 16 bits, float32 and alpha.
+"""Deprecated old name of :mod:`core.imagefile.arrays` (image files ↔ numpy arrays).
 
-Plain-array front of ``core.imagefile`` (which also carries the metadata): pixels come back
-upright (EXIF orientation applied), after the pixel count was checked from the header. Gray
-images come back as H×W, colour as H×W×3 (RGB) or H×W×4 (RGBA), as uint8, uint16 or float32
-(float TIFF, OpenEXR).
+The plain-array functions now live inside the image-file package they front, so one package
+answers "image files". This module re-exports them unchanged for code written against the old
+name and warns once, on import; import ``core.imagefile.arrays`` instead.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import warnings
 
-import numpy as np
-
-from .imagefile import (
+from .imagefile.arrays import (
     DEFAULT_MAX_PIXELS,
     READABLE_SUFFIXES,
     WRITABLE_SUFFIXES,
-    decode_image_file,
-    encode_image_file,
-    read_image_file,
-    write_image_file,
+    decode_image,
+    encode_image,
+    image_files,
+    pil_to_array,
+    read_image,
+    write_image,
 )
-from .imagefile.pil import pil_to_array
 
 __all__ = [
     "decode_image",
@@ -36,33 +33,9 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
 ]
 
-
-def decode_image(
-    data: bytes | bytearray | memoryview, *, name: str = "image", max_pixels: int | None = DEFAULT_MAX_PIXELS
-) -> np.ndarray:
-    """Decode encoded image bytes to upright RGB(A) or gray pixels (metadata: ``core.imagefile``)."""
-    return decode_image_file(data, name=name, max_pixels=max_pixels).pixels
-
-
-# PIL modes we take after a conversion (None: palette → RGBA when it has transparency, else RGB).
-def image_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """The image files directly inside ``folder`` (by extension, not recursive), sorted."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in READABLE_SUFFIXES)
-
-
-def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read an image file as upright pixels (see :func:`decode_image`)."""
-    return read_image_file(path, max_pixels=max_pixels).pixels
-
-
-def encode_image(image: np.ndarray, format: str = ".png") -> bytes:
-    """Encode an RGB(A)/gray array (uint8, uint16, or float) without metadata.
-
-    Floats in 0..1 become 16-bit where the format allows it, else 8-bit; TIFF and EXR keep float32.
-    """
-    return encode_image_file(image, format)
-
-
-def write_image(path: str | os.PathLike[str], image: np.ndarray, *, overwrite: bool = False) -> Path:
-    """Write ``image`` to ``path`` atomically (no metadata); the format follows the file extension."""
-    return write_image_file(path, image, overwrite=overwrite)
+warnings.warn(
+    "realesrgan_kit.core.imageio is deprecated; import realesrgan_kit.core.imagefile.arrays instead "
+    "(same functions, same behaviour)",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -10,8 +10,8 @@ import torch
 
 from ..core.errors import InvalidImageError, InvalidParameterError
 from ..core.metrics import psnr, ssim
-from .images import batch_pairs, check_image, to_numpy
-from .spec import NodeResult
+from .comfy_images import batch_pairs, check_image, to_numpy
+from .node_spec import NodeResult
 
 __all__ = ["SIZE_MISMATCH", "compare_node"]
 

@@ -20,7 +20,7 @@ from ..core.zoo import DEFAULT_MODEL
 from .compare_node import SIZE_MISMATCH, compare_node
 from .degrade_node import PRESETS, RESIZE_BACK, SEED_MAX, STEPS, degrade_node
 from .load_node import NO_SECOND_MODEL, load_model_node, model_choices, second_model_choices
-from .spec import InputSpec, NodeSpec, OutputSpec
+from .node_spec import InputSpec, NodeSpec, OutputSpec
 from .upscale_node import ALPHA_MODES, BACKENDS, PRECISIONS, RESIZE_MODES, upscale_node
 from .video_node import (
     AUTO_CRF,

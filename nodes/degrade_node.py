@@ -12,8 +12,8 @@ import torch
 from ..core.errors import InvalidParameterError, OperationCancelledError
 from ..core.options import DEGRADE_PRESETS
 from . import host
-from .images import check_image, from_numpy, to_numpy
-from .spec import NodeResult
+from .comfy_images import check_image, from_numpy, to_numpy
+from .node_spec import NodeResult
 
 __all__ = ["STEPS", "PRESETS", "RESIZE_BACK", "SEED_MAX", "degrade_node"]
 

@@ -12,7 +12,7 @@ from ..core.errors import InvalidParameterError, ModelError, ModelNotFoundError,
 from ..core.load import SUPER_RESOLUTION, ModelDescriptor, interpolate_models, load_model
 from ..core.zoo import DEFAULT_MODEL, WEIGHT_SUFFIXES, ZOO, embedded_models_dir, get_entry, model_dir
 from . import host
-from .spec import NodeResult
+from .node_spec import NodeResult
 
 if TYPE_CHECKING:
     from torch import nn

@@ -24,8 +24,8 @@ from ..core.options import (
     parse_tile,
 )
 from . import host
-from .images import attach_mask_as_alpha, check_image, split_alpha
-from .spec import NodeResult
+from .comfy_images import attach_mask_as_alpha, check_image, split_alpha
+from .node_spec import NodeResult
 
 if TYPE_CHECKING:
     from ..core.load import UpscaleModelLike

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .definitions import NODES
-from .spec import InputSpec, NodeSpec
+from .node_spec import InputSpec, NodeSpec
 
 __all__ = [
     "v1_input",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .definitions import NODES
-from .spec import InputSpec, NodeSpec, OutputSpec
+from .node_spec import InputSpec, NodeSpec, OutputSpec
 
 __all__ = ["v3_input", "v3_output", "build_v3_class", "build_v3_nodes", "comfy_entrypoint"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import InvalidParameterError, InvalidVideoError, OperationCancelledError
 from ..core.options import DEFAULT_TEMPORAL, TILE_AUTO, TILE_WHOLE, Tile
 from . import host
-from .spec import NodeResult
+from .node_spec import NodeResult
 from .upscale_node import (
     AUTO,
     AUTO_ESTIMATE_TILE,

@@ -257,7 +257,7 @@ def test_interpolating_models_made_in_another_mode(made, run):
 
 @pytest.fixture(scope="module")
 def hr_folder(tmp_path_factory):
-    from realesrgan_kit.core.imageio import write_image
+    from realesrgan_kit.core.imagefile.arrays import write_image
 
     folder = tmp_path_factory.mktemp("hr")
     rng = np.random.default_rng(0)

@@ -461,7 +461,7 @@ def test_a_measurement_belongs_to_its_thread_count_and_runs_torch_with_it(monkey
     """A Ray worker or a --threads 1 job ranks backends differently from a 2-thread job: the
     stored measurement is keyed by thread count, and torch is timed with that count."""
     from realesrgan_kit.core.engine.backends import autoselect
-    from realesrgan_kit.core.engine.network import PreparedNetwork
+    from realesrgan_kit.core.engine.window_network import PreparedNetwork
 
     model = _model("srvgg")
     facts = model_facts(model)

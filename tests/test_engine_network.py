@@ -7,7 +7,7 @@ import torch
 
 from realesrgan_kit.core.archs.rrdbnet import fast_forward as rrdbnet_forward
 from realesrgan_kit.core.engine.modelinfo import model_facts
-from realesrgan_kit.core.engine.network import prepare_network
+from realesrgan_kit.core.engine.window_network import prepare_network
 from realesrgan_kit.core.load import build_descriptor
 from support.tiny_models import tiny_rrdb
 

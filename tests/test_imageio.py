@@ -1,13 +1,19 @@
-"""core.imageio: RGB order, 16 bits and alpha survive a round trip; bad input is named."""
+"""core.imagefile.arrays: RGB order, 16 bits and alpha survive a round trip; bad input is named.
+
+Its old name ``core.imageio`` re-exports the same functions and warns."""
 
 from __future__ import annotations
+
+import importlib
+import sys
 
 import cv2
 import numpy as np
 import pytest
 
 from realesrgan_kit.core.errors import InvalidImageError, InvalidParameterError, OutputExistsError
-from realesrgan_kit.core.imageio import decode_image, encode_image, read_image, write_image
+from realesrgan_kit.core.imagefile import arrays
+from realesrgan_kit.core.imagefile.arrays import decode_image, encode_image, read_image, write_image
 
 
 def test_read_keeps_16_bit_alpha_and_rgb_order(data_dir):
@@ -85,3 +91,12 @@ def test_atomic_outputs_follow_the_umask(tmp_path):
         os.umask(old)
     assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_the_old_module_name_warns_and_hands_out_the_same_functions():
+    sys.modules.pop("realesrgan_kit.core.imageio", None)  # a cached module would not warn again
+    with pytest.warns(DeprecationWarning, match=r"core\.imagefile\.arrays"):
+        old = importlib.import_module("realesrgan_kit.core.imageio")
+    assert old.__all__ == arrays.__all__
+    for name in arrays.__all__:
+        assert getattr(old, name) is getattr(arrays, name)

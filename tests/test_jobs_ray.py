@@ -22,7 +22,7 @@ import pytest
 
 from realesrgan_kit.cli import main
 from realesrgan_kit.core.degrade import DegradationRecord, apply_degradation
-from realesrgan_kit.core.imageio import read_image
+from realesrgan_kit.core.imagefile.arrays import read_image
 from realesrgan_kit.core.jobs import RayExecutor, plan_upscale_job, run_job
 from realesrgan_kit.core.load import build_descriptor, save_safetensors
 from support.job_doubles import BarrierSpec, CrashOnceSpec

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from realesrgan_kit.nodes import definitions, v1, v3
-from realesrgan_kit.nodes.spec import WIDGET_TYPES
+from realesrgan_kit.nodes.node_spec import WIDGET_TYPES
 from support.comfy_env import comfy_env
 from support.workflows import CONTROL_VALUES, widget_layout
 

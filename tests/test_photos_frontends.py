@@ -131,7 +131,7 @@ def test_degrade_reads_photos_upright(tmp_path):
 
 
 def test_widgets_read_paths_and_uploads_upright(tmp_path):
-    from realesrgan_kit.widgets.images import as_array
+    from realesrgan_kit.widgets.previews import as_array
 
     source = _phone_jpeg(tmp_path / "phone.jpg")
     assert as_array(source).shape == (20, 12, 3)

@@ -21,7 +21,7 @@ from safetensors import safe_open
 
 from realesrgan_kit.cli import main
 from realesrgan_kit.core.errors import OutputExistsError, RunFolderMismatchError
-from realesrgan_kit.core.imageio import read_image, write_image
+from realesrgan_kit.core.imagefile.arrays import read_image, write_image
 from realesrgan_kit.core.load import ModelDescriptor, build_descriptor, load_model, save_safetensors
 from realesrgan_kit.core.train import TrainSettings, finetune
 from realesrgan_kit.core.train.checkpoint import list_checkpoints

@@ -21,7 +21,7 @@ from realesrgan_kit.core.errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
-from realesrgan_kit.core.imageio import write_image
+from realesrgan_kit.core.imagefile.arrays import write_image
 from realesrgan_kit.core.load import build_descriptor
 from realesrgan_kit.core.train import OFFICIAL_PERCEPTUAL_LAYERS, TrainSettings
 from realesrgan_kit.core.train.data import DegradedCrops, scan_hr_folder, scan_pair_folder

@@ -8,9 +8,9 @@ import traitlets
 from PIL import Image
 
 from realesrgan_kit.core.errors import InvalidImageError, InvalidParameterError
-from realesrgan_kit.core.imageio import decode_image
+from realesrgan_kit.core.imagefile.arrays import decode_image
 from realesrgan_kit.widgets.compare import WHOLE, CompareView
-from realesrgan_kit.widgets.images import as_array, crop_fraction, describe, preview_png, to_display_uint8
+from realesrgan_kit.widgets.previews import as_array, crop_fraction, describe, preview_png, to_display_uint8
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

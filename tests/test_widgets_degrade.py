@@ -10,9 +10,9 @@ import pytest
 
 from realesrgan_kit.core import degrade as degrade_module
 from realesrgan_kit.core.errors import OperationCancelledError
-from realesrgan_kit.core.imageio import read_image
+from realesrgan_kit.core.imagefile.arrays import read_image
 from realesrgan_kit.widgets.explorer import STEP_SETTINGS, DegradationExplorer
-from realesrgan_kit.widgets.images import center_crop
+from realesrgan_kit.widgets.previews import center_crop
 from realesrgan_kit.widgets.worker import InlineExecutor
 
 WAIT = 60

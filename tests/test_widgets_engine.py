@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from realesrgan_kit.core import engine
-from realesrgan_kit.core.imageio import read_image
-from realesrgan_kit.widgets.images import center_crop
+from realesrgan_kit.core.imagefile.arrays import read_image
+from realesrgan_kit.widgets.previews import center_crop
 from realesrgan_kit.widgets.sweep import run_tile_sweep
 from realesrgan_kit.widgets.tuner import UpscaleTuner
 from realesrgan_kit.widgets.worker import InlineExecutor

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from realesrgan_kit.core.errors import InvalidParameterError, OutputExistsError
-from realesrgan_kit.core.imageio import read_image, write_image
+from realesrgan_kit.core.imagefile.arrays import read_image, write_image
 from realesrgan_kit.core.load import build_descriptor, load_model, save_safetensors
 from realesrgan_kit.core.train import TrainSettings
 from realesrgan_kit.widgets import FineTuner, InlineExecutor

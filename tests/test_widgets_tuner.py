@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from realesrgan_kit.core.errors import InvalidParameterError, OperationCancelledError
-from realesrgan_kit.core.imageio import read_image
+from realesrgan_kit.core.imagefile.arrays import read_image
 from realesrgan_kit.core.load import load_model
 from realesrgan_kit.core.zoo import DEFAULT_MODEL, ZOO
 from realesrgan_kit.widgets.tuner import TILE_CHOICES, UpscaleTuner

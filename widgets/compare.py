@@ -17,7 +17,7 @@ import traitlets
 
 from ..core.errors import InvalidParameterError
 from ._compare_frontend import CSS, ESM
-from .images import DEFAULT_PREVIEW_SIDE, as_array, crop_fraction, preview_png
+from .previews import DEFAULT_PREVIEW_SIDE, as_array, crop_fraction, preview_png
 
 __all__ = ["CompareView", "WHOLE"]
 

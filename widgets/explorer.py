@@ -27,8 +27,8 @@ from ..core.options import DEGRADE_PRESETS
 from ..core.zoo import DEFAULT_MODEL
 from .common import PanelMixin, engine, error_html, model_choices, selected_model, status_html
 from .compare import CompareView
-from .images import DEFAULT_PREVIEW_SIDE, as_array, describe, preview_png
 from .picker import ImagePicker
+from .previews import DEFAULT_PREVIEW_SIDE, as_array, describe, preview_png
 from .worker import JobContext, JobOutcome, Worker
 
 if TYPE_CHECKING:

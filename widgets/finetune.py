@@ -21,7 +21,7 @@ import traitlets
 
 from ..core.errors import InvalidParameterError
 from .common import PanelMixin, error_html, model_choices, status_html
-from .images import preview_png
+from .previews import preview_png
 from .worker import JobContext, JobOutcome, Worker
 
 __all__ = ["FineTuner", "loss_curves_svg"]
@@ -81,7 +81,7 @@ class FineTuner(PanelMixin, w.VBox):
         executor: concurrent.futures.Executor | None = None,
         refresh_seconds: float = 0.5,
     ) -> None:
-        from ..core.train.settings import TrainSettings
+        from ..core.train.finetune_settings import TrainSettings
 
         base = settings or TrainSettings()
         self.device, self.base_settings = device, base
@@ -128,7 +128,7 @@ class FineTuner(PanelMixin, w.VBox):
     def _build_training_controls(self, style: dict[str, str], base: Any) -> None:
         """The training settings, starting from ``base`` (stage, losses, sizes, rates, precision)."""
         from ..core.options import TRAIN_PRECISIONS
-        from ..core.train.settings import GT_TARGETS, PERCEPTUAL_CHOICES, STAGES
+        from ..core.train.finetune_settings import GT_TARGETS, PERCEPTUAL_CHOICES, STAGES
 
         self.stage = w.ToggleButtons(options=list(STAGES), value=base.stage, description="stage", style=style)
         self.perceptual = w.Dropdown(

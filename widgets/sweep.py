@@ -19,7 +19,7 @@ import numpy as np
 from ..core.errors import InvalidParameterError, UpscaleOutOfMemoryError
 from ..core.options import TILE_WHOLE
 from .common import TILE_SIZES, engine, format_bytes, status_html
-from .images import center_crop
+from .previews import center_crop
 from .worker import JobContext, JobOutcome, Worker
 
 if TYPE_CHECKING:

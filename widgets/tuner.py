@@ -33,8 +33,8 @@ from .common import (
     selected_model,
 )
 from .compare import CompareView
-from .images import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .picker import ImagePicker
+from .previews import DEFAULT_PREVIEW_SIDE, as_array, describe
 from .sweep import TileSweepPanel
 from .worker import JobContext, JobOutcome, Worker
 
@@ -337,7 +337,7 @@ class UpscaleTuner(PanelMixin, w.VBox):
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the last result to ``path`` (format from the extension), atomically."""
-        from ..core.imageio import write_image
+        from ..core.imagefile.arrays import write_image
 
         if self.result is None:
             raise InvalidParameterError("there is no result to save yet; press Run first")

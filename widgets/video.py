@@ -26,7 +26,7 @@ from ..core.options import DEFAULT_TEMPORAL, TEMPORAL_HELP, TEMPORAL_WORDS, pars
 from ..core.zoo import DEFAULT_MODEL
 from .common import PanelMixin, format_seconds, rows_html
 from .compare import CompareView
-from .images import DEFAULT_PREVIEW_SIDE
+from .previews import DEFAULT_PREVIEW_SIDE
 from .tuner import UpscaleTuner
 from .worker import JobContext, JobOutcome
 

@@ -14,6 +14,7 @@ usable alone.
 
 from __future__ import annotations
 
+from .apply_record import DegradeResult, apply_degradation, degrade, derive_seed
 from .filters import filter2d, usm_sharpen
 from .jpeg import jpeg_compress
 from .kernels import (
@@ -28,7 +29,6 @@ from .kernels import (
 )
 from .noise import add_gaussian_noise, add_poisson_noise, gaussian_noise, poisson_noise
 from .pairs import aligned_crop_boxes, paired_crops
-from .pipeline import DegradeResult, apply_degradation, degrade, derive_seed
 from .record import (
     FINAL_ORDERS,
     STEPS,
@@ -38,7 +38,7 @@ from .record import (
     ResizeChoice,
     SharpenChoice,
 )
-from .resize import RESIZE_MODES, resize
+from .resize_modes import RESIZE_MODES, resize
 from .sampling import output_size, sample_degradation
 from .settings import PRESETS, DegradationSettings, parse_setting, settings_from
 

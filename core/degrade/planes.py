@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidImageError
-from .resize import resize
+from .resize_modes import resize
 
 __all__ = ["Planes", "split_image", "merge_planes"]
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import InvalidParameterError
 from . import kernels
 from .jpeg import check_quality
-from .resize import RESIZE_MODES
+from .resize_modes import RESIZE_MODES
 
 __all__ = [
     "RECORD_FORMAT",

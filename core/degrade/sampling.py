@@ -28,7 +28,7 @@ from .record import (
     ResizeChoice,
     SharpenChoice,
 )
-from .resize import RESIZE_MODES
+from .resize_modes import RESIZE_MODES
 from .settings import PRESETS, DegradationSettings, settings_from
 
 __all__ = ["sample_degradation", "output_size", "check_scale", "NOISE_SEED_LIMIT"]

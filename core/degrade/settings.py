@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import InvalidParameterError
 from ..options import DEGRADE_PRESETS
 from .kernels import MIXED_KERNEL_TYPES
-from .resize import RESIZE_MODES
+from .resize_modes import RESIZE_MODES
 
 __all__ = ["DegradationSettings", "PRESETS", "settings_from", "parse_setting"]
 

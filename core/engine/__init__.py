@@ -1,8 +1,9 @@
 """The upscale engine: any image + a loaded model → the upscaled image, in the caller's form.
 
-Flow: normalise (``images``) → channels and premultiplied alpha (``channels``) → plan tiles
-(``tiling``) → run windows in the chosen precision (``network``, ``runner``) → write into one
-buffer → divide alpha back → float resize (``resize``) → back to the caller's kind and dtype.
+Flow: normalise (``image_tensors``) → channels and premultiplied alpha (``channels``) → plan
+tiles (``tiling``) → run windows in the chosen precision (``window_network``, ``runner``) → write
+into one buffer → divide alpha back → float resize (``output_resize``) → back to the caller's
+kind and dtype.
 """
 
 from typing import Any

@@ -1,7 +1,7 @@
 """The torch dtype of each precision name.
 
 A leaf module: the precision choice (``precision.py``, which may probe a network) and the
-network copy (``network.py``) both read it, and neither has to import the other for it.
+network copy (``window_network.py``) both read it, and neither has to import the other for it.
 """
 
 from __future__ import annotations

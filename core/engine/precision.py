@@ -131,7 +131,7 @@ def _probed(model: UpscaleModelLike | ModelFacts, precision: str, dev: torch.dev
     """``precision``, or what the precision probe makes of it for a model that is not ours."""
     if precision == "fp32":
         return precision
-    # imported here: the probe runs the network through network.py, which imports this module
+    # imported here: the probe runs the network through window_network.py, which imports this module
     from .modelinfo import ModelFacts, model_facts
     from .precision_probe import check_reduced_precision
 

@@ -32,7 +32,7 @@ import torch
 
 from ..errors import PrecisionNotSupportedError
 from .modelinfo import ModelFacts
-from .network import prepare_network
+from .window_network import prepare_network
 
 __all__ = [
     "MIN_PSNR_DB",

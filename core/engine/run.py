@@ -23,11 +23,11 @@ from ..load.modellike import UpscaleModelLike
 from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, check_whole_number
 from .backends import Selection, WindowRunner, get_backend, open_runner, select_backend
 from .channels import ChannelPlan, plan_channels
-from .images import ImageRecord, assemble_output, read_images, to_caller_image
+from .image_tensors import ImageRecord, assemble_output, read_images, to_caller_image
 from .memory import PeakMemory, check_budget, default_budget
 from .modelinfo import ModelFacts, model_facts, probe_activations
+from .output_resize import resize_hwc, upscaled_size
 from .precision_probe import probe_reduced_precision, warn_fp32_fallback
-from .resize import resize_hwc, upscaled_size
 from .runner import Progress, is_out_of_memory, make_plan, run_tiles
 from .sizing import (
     DEFAULT_BLEND,

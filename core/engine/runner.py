@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import OperationCancelledError
-from .backends.base import WindowRunner
+from .backends.contract import WindowRunner
 from .channels import ChannelPlan
 from .padding import reflect_pad
 from .tiling import TilePlan, axis_weights, plan_tiles

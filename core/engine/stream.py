@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InvalidImageError, InvalidParameterError
 from ..load.modellike import UpscaleModelLike
 from ..options import UpscaleOptions, check_whole_number
-from .images import read_images, to_caller_image
+from .image_tensors import read_images, to_caller_image
 from .run import (
     RunTally,
     UpscaleJob,

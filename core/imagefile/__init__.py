@@ -3,7 +3,7 @@
 ``read_image_file`` checks the pixel count from the header before decoding, applies the EXIF
 orientation and returns an :class:`ImageFile` (pixels + :class:`ImageMetadata`);
 ``write_image_file`` writes pixels and whatever of the metadata the format can hold
-(:data:`METADATA_SUPPORT`). ``core.imageio`` keeps the plain-array functions on top of these.
+(:data:`METADATA_SUPPORT`). ``arrays.py`` keeps the plain-array functions on top of these.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ import warnings
 from typing import Any
 
 from .degrade_job import DatasetShardError, DegradeOptions, DegradeWorker, plan_degrade_job
+from .job_runner import Executor, run_job
 from .local import LocalExecutor
 from .ray_executor import RAY_INSTALL_HINT, ClusterError, RayExecutor, import_ray
-from .run import Executor, run_job
 from .units import (
     DEFAULT_MAX_RETRIES,
     UNIT_KINDS,

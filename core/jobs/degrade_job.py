@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidImageError, InvalidParameterError, RealESRGANKitError
-from ..imageio import WRITABLE_SUFFIXES
+from ..imagefile.arrays import WRITABLE_SUFFIXES
 from . import storage
 from .units import DEFAULT_MAX_RETRIES, Job, Unit, WorkerResources, is_retryable
 

@@ -1,6 +1,6 @@
 """Paths and URIs for job inputs and outputs.
 
-A plain path goes through the local helpers (``core.imageio``, ``core.fileio``) exactly as a
+A plain path goes through the local helpers (``core.imagefile.arrays``, ``core.fileio``) exactly as a
 single-machine run does. A URI (``scheme://...``: ``file://``, ``s3://``, ``gs://``,
 ``hdfs://``, ...) goes through a pyarrow filesystem: whatever pyarrow reaches with the
 environment's own configuration (credentials stay with pyarrow and the cloud SDKs; we
@@ -172,7 +172,7 @@ def read_image_at(location: str, *, max_pixels: int | None = None) -> Any:
     """Read an image (RGB(A)/gray, 8 or 16 bits) from a path or URI; ``max_pixels`` (checked
     from the header, before decoding) defaults to the readers' limit."""
     from ..imagefile import DEFAULT_MAX_PIXELS
-    from ..imageio import decode_image, read_image
+    from ..imagefile.arrays import decode_image, read_image
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     if not is_uri(location):

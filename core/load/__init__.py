@@ -1,10 +1,10 @@
 """Weights → :class:`ModelDescriptor`: read any format, canonicalise, detect, build."""
 
 from ..netspec.policy import EnginePolicy, default_policy
-from .api import converted_cache_dir, load_model
 from .descriptor import DISCRIMINATOR, SUPER_RESOLUTION, ModelDescriptor, ModelInput, SizeRequirements
 from .formats import WEIGHT_FORMATS, read_weights, supported_formats_text
 from .interpolate import interpolate_models
+from .loader import converted_cache_dir, load_model
 from .modellike import SizeRequirementsLike, UpscaleModelLike
 from .registry import ARCHITECTURES, build_descriptor, detect, get_spec, supported_architectures_text
 from .save import save_safetensors

@@ -19,7 +19,7 @@ resume) → export (a model file). VGG19 weights for the perceptual loss: ``vgg`
 
 from __future__ import annotations
 
-from .settings import (
+from .finetune_settings import (
     EXPORT_CHOICES,
     OFFICIAL_PERCEPTUAL_LAYERS,
     PERCEPTUAL_CHOICES,

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidDatasetError, InvalidImageError
-from ..imageio import image_files, read_image
+from ..imagefile.arrays import image_files, read_image
 
 __all__ = [
     "DegradedCrops",

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import OutputExistsError, RunFolderMismatchError
 from ..fileio import atomic_output
-from .settings import RESUMABLE_FIELDS, TrainSettings
+from .finetune_settings import RESUMABLE_FIELDS, TrainSettings
 
 __all__ = [
     "RUN_FORMAT",

@@ -56,6 +56,7 @@ from .data import (
     scan_pair_folder,
     validation_samples,
 )
+from .finetune_settings import EXPORT_CHOICES, TrainSettings
 from .losses import PerceptualLoss, gan_loss
 from .networks import (
     check_trainable,
@@ -67,7 +68,6 @@ from .networks import (
 )
 from .pool import PairPoolSampler
 from .run_folder import RUN_FILE, LossLog, check_resumable, setup_record, start_run_folder
-from .settings import EXPORT_CHOICES, TrainSettings
 
 __all__ = [
     "TrainProgress",
@@ -191,7 +191,7 @@ class _Validator:
         strip = np.concatenate([lq_big, self.start_outputs[0], ema_out[0], self.targets[0]], axis=1)
         path = None
         if folder is not None:
-            from ..imageio import write_image
+            from ..imagefile.arrays import write_image
 
             path = write_image(folder / f"iter_{iteration:08d}.png", strip, overwrite=True)
         return ValidationReport(
@@ -305,7 +305,7 @@ def _discriminator(source: Any, rng: torch.Generator) -> nn.Module:
     """A new U-Net discriminator drawn from ``rng``, or a copy of the given one (descriptor or file)."""
     if source is None:
         return new_discriminator(rng)
-    from ..load.api import load_model
+    from ..load.loader import load_model
 
     loaded = source if isinstance(source, ModelDescriptor) else load_model(source)
     if loaded.architecture != "UNetDiscriminatorSN":

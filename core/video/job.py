@@ -248,7 +248,7 @@ def _encoder_settings(
 ) -> tuple[ColourModel, EncoderSettings, tuple[int, int] | None]:
     """The output size (from the model's scale and the asked size), colour model and encoder."""
     from ..engine.modelinfo import model_facts
-    from ..engine.resize import upscaled_size
+    from ..engine.output_resize import upscaled_size
 
     facts = model_facts(model)
     out_h, out_w = upscaled_size(

@@ -2,7 +2,7 @@
 
 A backend only runs windows; the engine keeps tiling, padding, alpha, resizing, progress and
 cancel. One module per backend (``torch_backend``, ``openvino_backend``) and one registry
-entry each (``registry``); ``autoselect`` picks one per machine and model for
+entry each (``backend_registry``); ``autoselect`` picks one per machine and model for
 ``backend="auto"``; ``select`` is the engine's single entry point.
 """
 
@@ -16,9 +16,9 @@ from .autoselect import (
     choose_backend,
     measure_backends,
 )
-from .base import Backend, WindowRunner
+from .backend_registry import BACKEND_TYPES, BACKENDS, get_backend
+from .contract import Backend, WindowRunner
 from .machine import backend_cache_dir, cpu_class, weights_hash
-from .registry import BACKEND_TYPES, BACKENDS, get_backend
 from .select import Selection, open_runner, select_backend
 
 __all__ = [

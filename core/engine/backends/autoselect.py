@@ -40,8 +40,8 @@ from ...errors import BackendError
 from ...load.modellike import UpscaleModelLike
 from ..modelinfo import ModelFacts, model_facts
 from ..threads import torch_threads
+from .backend_registry import BACKEND_TYPES
 from .machine import backend_cache_dir, cpu_class, read_json, weights_hash, write_json_atomic
-from .registry import BACKEND_TYPES
 from .samples import sample_windows
 
 __all__ = [

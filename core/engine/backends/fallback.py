@@ -8,7 +8,7 @@ import torch
 
 from ...errors import BackendError
 from ..modelinfo import ModelFacts
-from .base import WindowRunner
+from .contract import WindowRunner
 from .torch_backend import TorchBackend
 
 __all__ = ["FallbackRunner"]

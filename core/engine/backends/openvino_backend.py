@@ -31,9 +31,9 @@ from ...errors import (
     InvalidParameterError,
 )
 from ..modelinfo import ModelFacts, probe_activations
-from ..network import dihedral, undo_dihedral
 from ..padding import reflect_pad
 from ..precision import cpu_has_fast_bf16
+from ..window_network import dihedral, undo_dihedral
 from .machine import cpu_class
 from .openvino_ir import (
     OPENVINO_INSTALL_HINT,

@@ -10,9 +10,9 @@ from ...errors import BackendError, InvalidParameterError
 from ...options import PRECISIONS
 from ..modelinfo import ModelFacts
 from .autoselect import choose_backend
-from .base import Backend, WindowRunner
+from .backend_registry import BACKENDS, get_backend
+from .contract import Backend, WindowRunner
 from .fallback import FallbackRunner
-from .registry import BACKENDS, get_backend
 
 __all__ = ["Selection", "select_backend", "open_runner"]
 

@@ -1,4 +1,4 @@
-"""The PyTorch backend: our converted, channels-last copy of the module (``network.py``)."""
+"""The PyTorch backend: our converted, channels-last copy of the module (``window_network.py``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 
 from ..memory import fixed_bytes, tile_bytes_per_pixel
 from ..modelinfo import ModelFacts
-from ..network import PreparedNetwork, prepare_network
 from ..precision import DTYPES, resolve_precision
+from ..window_network import PreparedNetwork, prepare_network
 
 __all__ = ["TorchBackend"]
 

@@ -1,7 +1,7 @@
 """Images for display: whatever the user hands over → a numpy array → small PNG previews.
 
 Only display concerns live here (8-bit conversion of a preview, shrinking it so the browser is
-not sent a 16-megapixel PNG); file decoding is ``core.imageio``, upscaling is ``core.engine``.
+not sent a 16-megapixel PNG); file decoding is ``core.imagefile.arrays``, upscaling is ``core.engine``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import InvalidImageError
-from ..core.imageio import decode_image, encode_image, pil_to_array, read_image
+from ..core.imagefile.arrays import decode_image, encode_image, pil_to_array, read_image
 
 __all__ = [
     "as_array",

@@ -36,7 +36,7 @@ class WindowRunner(Protocol):
 
 
 class Backend(Protocol):
-    """One registry entry (``registry.BACKEND_TYPES``)."""
+    """One registry entry (``backend_registry.BACKEND_TYPES``)."""
 
     @property
     def name(self) -> str: ...

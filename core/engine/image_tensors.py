@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidImageError
-from ..imageio import pil_to_array
+from ..imagefile.pil import pil_to_array
 
 __all__ = ["ImageRecord", "read_images", "to_caller_image", "assemble_output"]
 

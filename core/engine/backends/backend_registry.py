@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...errors import InvalidParameterError
 from ...options import BACKENDS
-from .base import Backend
+from .contract import Backend
 from .openvino_backend import OpenVINOBackend
 from .torch_backend import TorchBackend
 

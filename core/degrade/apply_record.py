@@ -23,7 +23,7 @@ from .jpeg import jpeg_compress
 from .noise import add_gaussian_noise, add_poisson_noise
 from .planes import Planes, merge_planes, split_image
 from .record import DegradationRecord, KernelChoice, NoiseChoice, ResizeChoice, SharpenChoice
-from .resize import resize
+from .resize_modes import resize
 from .sampling import NOISE_SEED_LIMIT, sample_degradation
 from .settings import settings_from
 
