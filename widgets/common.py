@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InvalidParameterError
-from ..core.zoo import WEIGHT_SUFFIXES, ZOO, model_dir
+from ..core.known_models import known_models
+from ..core.zoo import WEIGHT_SUFFIXES, model_dir
 
 if TYPE_CHECKING:
     import ipywidgets as w
@@ -47,8 +48,9 @@ def model_choices(search_dirs: Sequence[str | os.PathLike[str]] = ()) -> list[tu
     Local files are those directly inside ``search_dirs`` and the user model folder; a file
     that is a zoo model's download shows once, under its zoo name.
     """
-    options = [(entry.name, entry.name) for entry in ZOO]
-    known = {entry.filename for entry in ZOO if entry.filename}
+    zoo = known_models().zoo
+    options = [(entry.name, entry.name) for entry in zoo]
+    known = {entry.filename for entry in zoo if entry.filename}
     seen: set[str] = set()
     for folder in [*map(Path, search_dirs), model_dir()]:
         if not folder.is_dir():
