@@ -22,8 +22,9 @@ from typing import Any
 
 from ..core.imagefile import DEFAULT_MAX_PIXELS
 from ..core.jobs.upscale_job import fit_format
-from ..core.options import ALPHA_MODES, BACKENDS, INT8_QUALITY, PRECISIONS, TILE_AUTO, TILE_HELP, parse_tile
+from ..core.options import parse_tile
 from . import job_options
+from .option_arguments import add_option_argument, engine_options
 from .video_options import VideoProgressBar, add_video_arguments, check_temporal_for_inputs
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-m", "--model", default=None, help="model name or weights file (default: RealESRGAN_x4plus)"
     )
     size = p.add_argument_group("output size (default: the model's scale)")
-    size.add_argument("-s", "--outscale", type=float, default=None, help="final scale factor, any value > 0")
-    size.add_argument("--width", type=int, default=None, help="final width (height follows unless given)")
-    size.add_argument("--height", type=int, default=None, help="final height (width follows unless given)")
+    add_option_argument(size, "outscale")
+    add_option_argument(size, "width")
+    add_option_argument(size, "height")
     _add_engine_arguments(p)
     _add_file_arguments(p)
     add_video_arguments(p)
@@ -63,39 +64,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_engine_arguments(p: argparse.ArgumentParser) -> None:
     """How the network runs: tiles, precision, backend, alpha, TTA, denoise, device, threads."""
-    p.add_argument(
-        "-t", "--tile", default=TILE_AUTO, metavar="auto|whole|N", help=f"{TILE_HELP} (default: auto)"
-    )
-    p.add_argument(
-        "--tile-pad", type=int, default=None, help="context pixels around each tile (default: per model)"
-    )
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="number format (default auto: the fastest that keeps quality); int8 runs on OpenVINO and is "
-        f"a preview-quality mode ({INT8_QUALITY})",
-    )
-    p.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="auto",
-        help="who runs the network: torch, openvino (pip install 'realesrgan-kit[openvino]'), or auto "
-        "(the fastest that keeps quality on this machine and model, measured once and stored in the "
-        "user model folder under backends/choices.json)",
-    )
+    add_option_argument(p, "tile")
+    add_option_argument(p, "tile_pad")
+    add_option_argument(p, "precision")
+    add_option_argument(p, "backend")
     p.add_argument(
         "--remeasure-backend",
         action="store_true",
         help="measure the backends again for this model on this machine before upscaling (for --backend auto)",
     )
-    p.add_argument(
-        "--alpha",
-        choices=ALPHA_MODES,
-        default="model",
-        help="alpha channel: through the network, resized, or dropped",
-    )
-    p.add_argument("--tta", action="store_true", help="average the 8 flips and rotations (8× slower)")
+    add_option_argument(p, "alpha")
+    add_option_argument(p, "tta")
     p.add_argument(
         "-n",
         "--denoise",
@@ -103,8 +82,8 @@ def _add_engine_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="denoise strength 0..1 for realesr-general-x4v3 (blends with its weak-denoise twin)",
     )
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads")
+    add_option_argument(p, "device")
+    add_option_argument(p, "threads")
 
 
 def _add_file_arguments(p: argparse.ArgumentParser) -> None:
@@ -195,17 +174,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             chunk_seconds=args.chunk_seconds,
             temporal=args.temporal,
         ),
-        outscale=args.outscale,
-        width=args.width,
-        height=args.height,
-        tile=tile,
-        tile_pad=args.tile_pad,
-        precision=args.precision,
-        alpha=args.alpha,
-        tta=args.tta,
-        device=args.device,
-        threads=args.threads,
-        backend=args.backend,
+        options=engine_options(args, tile=tile),
     )
     check_temporal_for_inputs(args.temporal, any(u.kind == "video" for u in job.units))
     model = load_model(source, device=None, **load_options)  # here too: fails early, sizes workers

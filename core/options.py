@@ -1,5 +1,6 @@
 """Every setting's vocabulary, defined once: the engine checks against these lists, and the
-nodes, widgets and CLI offer exactly them (no front end re-types a choice).
+nodes, widgets and CLI offer exactly them (no front end re-types a choice). The engine
+options (``UpscaleOptions``) carry their help, choices and checks in their fields.
 
 Plain data and one parser; importing this module costs nothing (no torch, no numpy).
 """
@@ -7,8 +8,9 @@ Plain data and one parser; importing this module costs nothing (no torch, no num
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
@@ -39,6 +41,11 @@ __all__ = [
     "DEFAULT_TEMPORAL",
     "DEFAULT_BATCH_TEMPORAL",
     "parse_temporal_choice",
+    "OptionCheck",
+    "option_field",
+    "whole_number_check",
+    "choice_check",
+    "check_bytes",
     "UpscaleOptions",
     "UpscaleKeywords",
     "OPTION_NAMES",
@@ -173,15 +180,108 @@ def parse_temporal_choice(value: object, *, name: str = "temporal") -> Temporal:
 
 
 # ---- one upscale call's options -----------------------------------------------------------
-def _choice(default: str, choices: tuple[str, ...]) -> Any:
-    """A field whose value is one of ``choices`` (kept in its metadata: ``UpscaleOptions.choices``)."""
-    return dataclasses.field(default=default, metadata={"choices": choices})
+OptionCheck = Callable[[Any, str], Any]
+"""An option's check: its value and name in, the value the engine uses out (``None`` passes when
+the option means "the default"); a bad value raises :class:`InvalidParameterError` that says
+what was expected and what came. ``core.engine.run.check_options`` runs every field's."""
+
+
+def whole_number_check(minimum: int) -> OptionCheck:
+    """An optional whole number ≥ ``minimum`` (``check_whole_number``'s message)."""
+
+    def check(value: Any, name: str) -> Any:
+        return None if value is None else check_whole_number(value, name, minimum=minimum)
+
+    return check
+
+
+def choice_check(choices: tuple[str, ...]) -> OptionCheck:
+    """One of ``choices`` (what a choice field gets when it names no other check)."""
+
+    def check(value: Any, name: str) -> Any:
+        if value not in choices:
+            raise InvalidParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    return check
+
+
+def _positive_factor(value: Any, name: str) -> Any:
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidParameterError(f"{name} must be a number > 0, got {value!r}")
+    return value
+
+
+def _pixels(value: Any, name: str) -> Any:
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value != int(value)
+        or int(value) <= 0
+    ):
+        raise InvalidParameterError(f"{name} must be a positive whole number of pixels, got {value!r}")
+    return value
+
+
+def check_bytes(value: Any, name: str) -> int | None:
+    """A positive, finite number of bytes as an int (``None``: the default budget)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value <= 0
+        or not math.isfinite(value)
+    ):
+        raise InvalidParameterError(f"{name} must be a positive number of bytes, got {value!r}")
+    return int(value)
+
+
+def _tile(value: Any, name: str) -> Tile:
+    return parse_tile(value, name=name)
+
+
+def option_field(
+    default: Any,
+    *,
+    help: str,
+    choices: tuple[str, ...] | None = None,
+    check: OptionCheck | None = None,
+    short: str | None = None,
+    metavar: str | None = None,
+) -> Any:
+    """A field of :class:`UpscaleOptions` and everything front ends and the engine read from it:
+    ``help`` (the CLI's text, verbatim), ``choices`` (:meth:`UpscaleOptions.choices`), ``check``
+    (:meth:`UpscaleOptions.checked`; a choice field checks its choices unless given one), and
+    the CLI's ``short`` flag and ``metavar`` where it has them (``cli/option_arguments.py``)."""
+    metadata: dict[str, Any] = {"help": help}
+    extras = {"choices": choices, "check": check, "short": short, "metavar": metavar}
+    metadata.update({key: value for key, value in extras.items() if value is not None})
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+_PRECISION_HELP = (
+    "number format (default auto: the fastest that keeps quality); int8 runs on OpenVINO and is "
+    f"a preview-quality mode ({INT8_QUALITY})"
+)
+_BACKEND_HELP = (
+    "who runs the network: torch, openvino (pip install 'realesrgan-kit[openvino]'), or auto "
+    "(the fastest that keeps quality on this machine and model, measured once and stored in the "
+    "user model folder under backends/choices.json)"
+)
 
 
 @dataclass(frozen=True)
 class UpscaleOptions:
     """The options of one upscale call, documented once (``upscale`` and ``run_upscale`` take
-    the same names as keyword arguments).
+    the same names as keyword arguments). Each field also holds its help text (the CLI's),
+    choices and check (:func:`option_field`): the CLI builds its flags from them and
+    ``check_options`` runs the checks (:meth:`checked`).
 
     - ``outscale``, or ``width`` / ``height``: the final size (default: the model's scale;
       one of width/height keeps the aspect ratio).
@@ -202,26 +302,48 @@ class UpscaleOptions:
       measured best); ``border``: reflected border added around the image (default 0).
     """
 
-    outscale: float | None = None
-    width: int | None = None
-    height: int | None = None
-    tile: Tile | None = TILE_AUTO
-    tile_pad: int | None = None
-    precision: str = _choice("auto", PRECISIONS)
-    alpha: str = _choice("model", ALPHA_MODES)
-    tta: bool = False
-    device: Any = None
-    threads: int | None = None
-    bgr: bool = False
-    memory_budget: int | None = None
-    blend: int | None = None
-    border: int | None = None
-    backend: str = _choice("auto", BACKENDS)
+    outscale: float | None = option_field(
+        None, help="final scale factor, any value > 0", check=_positive_factor, short="-s"
+    )
+    width: int | None = option_field(None, help="final width (height follows unless given)", check=_pixels)
+    height: int | None = option_field(None, help="final height (width follows unless given)", check=_pixels)
+    # option_field returns dataclasses.field(...): ruff cannot see that through an alias type
+    tile: Tile | None = option_field(  # noqa: RUF009
+        TILE_AUTO, help=f"{TILE_HELP} (default: auto)", check=_tile, short="-t", metavar="auto|whole|N"
+    )
+    tile_pad: int | None = option_field(
+        None, help="context pixels around each tile (default: per model)", check=whole_number_check(0)
+    )
+    precision: str = option_field("auto", help=_PRECISION_HELP, choices=PRECISIONS)
+    alpha: str = option_field(
+        "model", help="alpha channel: through the network, resized, or dropped", choices=ALPHA_MODES
+    )
+    tta: bool = option_field(False, help="average the 8 flips and rotations (8× slower)")
+    device: Any = option_field(None, help="cpu, cuda, cuda:N or mps (default: the best available)")  # noqa: RUF009
+    threads: int | None = option_field(None, help="CPU threads", check=whole_number_check(1))
+    bgr: bool = option_field(False, help="numpy input and output are BGR(A) (OpenCV order) instead of RGB(A)")
+    memory_budget: int | None = option_field(
+        None,
+        help="bytes the tile computation may use (default: half the free RAM, or 80 % of free VRAM)",
+        check=check_bytes,
+    )
+    blend: int | None = option_field(
+        None, help="seam cross-fade half-width in input pixels (default 0)", check=whole_number_check(0)
+    )
+    border: int | None = option_field(
+        None, help="reflected border added around the image (default 0)", check=whole_number_check(0)
+    )
+    backend: str = option_field("auto", help=_BACKEND_HELP, choices=BACKENDS)
 
     @classmethod
     def choices(cls, name: str) -> tuple[str, ...] | None:
         """The values option ``name`` takes when it is a choice (front ends offer exactly these)."""
         return {f.name: f.metadata.get("choices") for f in dataclasses.fields(cls)}[name]
+
+    def checked(self) -> dict[str, Any]:
+        """Every option by name after its field's check (in definition order): the value the
+        engine uses. The first bad value raises its :class:`InvalidParameterError`."""
+        return {f.name: _check_of(f)(getattr(self, f.name), f.name) for f in dataclasses.fields(self)}
 
     def replace(self, **changes: Any) -> UpscaleOptions:
         return dataclasses.replace(self, **changes)
@@ -258,6 +380,15 @@ class UpscaleOptions:
                 "pass the upscale options either as options=UpscaleOptions(...) or as keyword arguments, not both"
             )
         return options
+
+
+def _check_of(field: dataclasses.Field[Any]) -> OptionCheck:
+    """The field's check: the one it names, else its choices', else none (the value as given)."""
+    if "check" in field.metadata:
+        return field.metadata["check"]
+    if "choices" in field.metadata:
+        return choice_check(field.metadata["choices"])
+    return lambda value, _name: value
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UpscaleOptions))

@@ -13,15 +13,15 @@ from ..core.options import (
     DEFAULT_TEMPORAL,
     INT8_QUALITY,
     TEMPORAL_HELP,
-    TILE_AUTO,
     TILE_HELP,
+    UpscaleOptions,
 )
 from ..core.zoo import DEFAULT_MODEL
 from .compare_node import SIZE_MISMATCH, compare_node
 from .degrade_node import PRESETS, RESIZE_BACK, SEED_MAX, STEPS, degrade_node
 from .load_node import NO_SECOND_MODEL, load_model_node, model_choices, second_model_choices
 from .node_spec import InputSpec, NodeSpec, OutputSpec
-from .upscale_node import ALPHA_MODES, BACKENDS, PRECISIONS, RESIZE_MODES, upscale_node
+from .upscale_node import ALPHA_MODES, RESIZE_MODES, upscale_node
 from .video_node import (
     AUTO_CRF,
     CONTAINERS,
@@ -39,6 +39,9 @@ MODEL_TYPE = "REALESRGAN_KIT_MODEL"
 # Our model, or core's UPSCALE_MODEL from "Load Upscale Model" (any spandrel architecture).
 ANY_MODEL_TYPE = f"{MODEL_TYPE},UPSCALE_MODEL"
 MAX_RESOLUTION = 16384  # core's limit for width/height widgets
+# Inputs that are engine options take their default and choices from the option's definition
+# (``core.options.UpscaleOptions``); their tooltips are the node's own words (a widget, not a flag).
+_ENGINE_DEFAULTS = UpscaleOptions()
 
 _STEP_TOOLTIPS = {
     "sharpen": "Sharpen the input first (unsharp mask), as the training pipeline does before degrading.",
@@ -170,7 +173,7 @@ def _upscale_spec() -> NodeSpec:
             InputSpec(
                 "tile",
                 "STRING",
-                default=TILE_AUTO,
+                default=_ENGINE_DEFAULTS.tile,
                 tooltip=f"Tile: {TILE_HELP}. Smaller tiles need less memory; each tile sees tile_pad pixels of "
                 "context that are cropped away, so there are no seams. Workflows saved when this was a number "
                 "load with their value: 0 (the old 'auto') becomes auto.",
@@ -187,8 +190,8 @@ def _upscale_spec() -> NodeSpec:
             InputSpec(
                 "precision",
                 "COMBO",
-                default="auto",
-                options=PRECISIONS,
+                default=_ENGINE_DEFAULTS.precision,
+                options=UpscaleOptions.choices("precision"),
                 tooltip="Number format of the computation. 'auto' picks the fastest one the device runs well "
                 "and the model supports; fp32 is the exact reference; bf16/fp16 are faster and "
                 f"need half the memory. int8 (OpenVINO, CPU) is a preview-quality mode: {INT8_QUALITY}.",
@@ -196,14 +199,14 @@ def _upscale_spec() -> NodeSpec:
             InputSpec(
                 "tta",
                 "BOOLEAN",
-                default=False,
+                default=_ENGINE_DEFAULTS.tta,
                 tooltip="Test-time augmentation: average the 8 flips/rotations. Slightly cleaner, 8× slower.",
             ),
             InputSpec(
                 "alpha_mode",
                 "COMBO",
-                default="model",
-                options=ALPHA_MODES,
+                default=_ENGINE_DEFAULTS.alpha,
+                options=ALPHA_MODES,  # the field's choices less 'drop': the node outputs alpha as a MASK
                 tooltip="How the alpha channel (a 4-channel IMAGE or the mask) is upscaled: 'model' runs it "
                 "through the model, 'resize' uses a smooth resize (faster).",
             ),
@@ -217,8 +220,8 @@ def _upscale_spec() -> NodeSpec:
             InputSpec(
                 "backend",
                 "COMBO",
-                default="auto",
-                options=BACKENDS,
+                default=_ENGINE_DEFAULTS.backend,
+                options=UpscaleOptions.choices("backend"),
                 optional=True,
                 tooltip="Who runs the network. 'auto' picks the fastest that keeps quality on this machine "
                 "and model (measured once, stored in the user model folder); 'openvino' needs "

@@ -1,8 +1,9 @@
 """The engine options are one object end to end: ``UpscaleOptions`` defines them, and every
 carrier (image API, frame upscaler, video job, job units and their Ray pickles, widget
 settings) passes that object through or derives its names from it. A dummy option added by a
-subclass reaches the engine through each of them with no edit to any carrier (CONTRIBUTING's
-"Add an engine option" recipe relies on this)."""
+subclass reaches the engine through each of them with no edit to any carrier, its help text
+reaches the CLI parser built from the definition, and its check runs in ``check_options``
+(CONTRIBUTING's "Add an engine option" recipe relies on this)."""
 
 from __future__ import annotations
 
@@ -18,18 +19,27 @@ import pytest
 import realesrgan_kit.core.engine as engine_package
 from realesrgan_kit.core.engine import api, prepare_frame_upscaler, run_upscale
 from realesrgan_kit.core.errors import InvalidParameterError
-from realesrgan_kit.core.options import OPTION_NAMES, UpscaleKeywords, UpscaleOptions
+from realesrgan_kit.core.options import OPTION_NAMES, UpscaleKeywords, UpscaleOptions, option_field
 from support.clips import make_clip
 from support.tiny_models import tiny_video_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+SHARPEN_HELP = "unsharp-mask strength before the network, 0..1"
+
+
+def _strength(value: float, name: str) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise InvalidParameterError(f"{name} must be a strength from 0 to 1, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class DummyOptions(UpscaleOptions):
     """The definition with one more option, as the recipe's first step adds it."""
 
-    sharpen: float = 0.0
+    sharpen: float = option_field(0.0, help=SHARPEN_HELP, check=_strength)
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +81,6 @@ def test_the_keywords_type_is_the_definition():
 
 
 def test_choice_options_name_their_vocabulary_and_the_cli_offers_it():
-    import argparse
-
-    from realesrgan_kit.cli import upscale_command
     from realesrgan_kit.core import options
 
     assert {n: UpscaleOptions.choices(n) for n in OPTION_NAMES if UpscaleOptions.choices(n)} == {
@@ -81,11 +88,53 @@ def test_choice_options_name_their_vocabulary_and_the_cli_offers_it():
         "alpha": options.ALPHA_MODES,
         "backend": options.BACKENDS,
     }
-    parser = argparse.ArgumentParser()
-    upscale_command.register(parser.add_subparsers())
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["upscale"]
+    sub = _upscale_parser()
     offered = {a.dest: tuple(a.choices) for a in sub._actions if a.choices}
     assert all(offered[n] == UpscaleOptions.choices(n) for n in ("precision", "alpha", "backend"))
+
+
+def _upscale_parser():
+    import argparse
+
+    from realesrgan_kit.cli import upscale_command
+
+    parser = argparse.ArgumentParser()
+    upscale_command.register(parser.add_subparsers())
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["upscale"]
+
+
+def test_the_cli_builds_every_engine_flag_from_its_field():
+    """Every engine option the CLI exposes takes its help, default and choices from its field."""
+    definition = {f.name: f for f in fields(UpscaleOptions)}
+    assert all(f.metadata["help"] for f in definition.values())  # every option documents itself
+    exposed = {a.dest: a for a in _upscale_parser()._actions if a.dest in OPTION_NAMES}
+    assert set(exposed) == set(OPTION_NAMES) - {"bgr", "memory_budget", "blend", "border"}
+    for name, action in exposed.items():
+        field = definition[name]
+        assert (action.help, action.default) == (field.metadata["help"], field.default), name
+        assert action.choices == field.metadata.get("choices"), name
+    assert exposed["outscale"].option_strings == ["-s", "--outscale"] and exposed["outscale"].type is float
+    assert exposed["tile_pad"].option_strings == ["--tile-pad"] and exposed["tile_pad"].type is int
+    assert exposed["tile"].metavar == "auto|whole|N" and exposed["tile"].type is None
+
+
+def test_a_new_option_s_help_reaches_the_cli_and_its_check_runs_in_check_options(model):
+    import argparse
+
+    from realesrgan_kit.cli.option_arguments import add_option_argument, engine_options
+    from realesrgan_kit.core.engine import check_options
+
+    parser = argparse.ArgumentParser()
+    action = add_option_argument(parser, "sharpen", definition=DummyOptions)  # the CLI's one line
+    assert action.option_strings == ["--sharpen"] and action.type is float and action.default == 0.0
+    assert action.help == SHARPEN_HELP and "unsharp-mask strength" in parser.format_help()
+    args = parser.parse_args(["--sharpen", "0.25"])
+    assert engine_options(args, definition=DummyOptions) == DummyOptions(sharpen=0.25)
+    assert check_options(model, DummyOptions(sharpen=0.25)).options == DummyOptions(sharpen=0.25)
+    with pytest.raises(InvalidParameterError, match=r"sharpen must be a strength from 0 to 1, got 2\.0"):
+        check_options(model, DummyOptions(sharpen=2.0))
+    with pytest.raises(InvalidParameterError, match="sharpen must be a strength"):
+        run_upscale(model, np.zeros((8, 8, 3), np.uint8), options=DummyOptions(sharpen=-1.0))
 
 
 def test_options_round_trip_through_a_dict_and_refuse_unknown_names():

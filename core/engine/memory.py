@@ -18,13 +18,12 @@ calibrate_memory.py`` repeats the measurement and prints the fit.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from typing import Any
 
 import torch
 
-from ..errors import InvalidParameterError
+from ..options import check_bytes
 from .modelinfo import ModelFacts, probe_activations
 
 __all__ = [
@@ -108,18 +107,8 @@ def default_budget(device: torch.device) -> int:
 
 
 def check_budget(memory_budget: Any) -> int | None:
-    if memory_budget is None:
-        return None
-    if (
-        isinstance(memory_budget, bool)
-        or not isinstance(memory_budget, (int, float))
-        or memory_budget <= 0
-        or not math.isfinite(memory_budget)
-    ):
-        raise InvalidParameterError(
-            f"memory_budget must be a positive number of bytes, got {memory_budget!r}"
-        )
-    return int(memory_budget)
+    """``memory_budget`` in bytes, checked as its field defines (``core.options.check_bytes``)."""
+    return check_bytes(memory_budget, "memory_budget")
 
 
 class PeakMemory:

@@ -24,7 +24,7 @@ from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, check_whole_n
 from .backends import Selection, WindowRunner, get_backend, open_runner, select_backend
 from .channels import ChannelPlan, plan_channels
 from .image_tensors import ImageRecord, assemble_output, read_images, to_caller_image
-from .memory import PeakMemory, check_budget, default_budget
+from .memory import PeakMemory, default_budget
 from .modelinfo import ModelFacts, model_facts, probe_activations
 from .output_resize import resize_hwc, upscaled_size
 from .precision_probe import probe_reduced_precision, warn_fp32_fallback
@@ -155,24 +155,23 @@ class RunTally:
 
 
 def check_options(model: UpscaleModelLike, options: UpscaleOptions) -> CheckedOptions:
-    """Read the model's facts and check every option against them (raises on bad input)."""
+    """Read the model's facts and check every option: each by its field's own check (the
+    definition's, ``UpscaleOptions.checked``), then against the model and machine (raises on bad input)."""
     started = time.perf_counter()
     facts = model_facts(model)
     # checks the backend and precision now (without measuring); plan_upscale may measure for auto
     dev, selection = select_for_device(
         facts, options.backend, options.precision, options.device, measure=False
     )
-    used = selection.precision
-    tile = resolve_tile(options.tile, facts)
-    pad = resolve_tile_pad(facts, options.tile_pad)
-    blend = DEFAULT_BLEND if options.blend is None else check_whole_number(options.blend, "blend", minimum=0)
-    border = (
-        DEFAULT_BORDER if options.border is None else check_whole_number(options.border, "border", minimum=0)
+    values = options.checked()
+    tile = resolve_tile(values["tile"], facts)
+    pad = resolve_tile_pad(facts, values["tile_pad"])
+    blend = DEFAULT_BLEND if values["blend"] is None else values["blend"]
+    border = DEFAULT_BORDER if values["border"] is None else values["border"]
+    budget = values["memory_budget"]
+    return CheckedOptions(
+        facts, options, dev, selection.precision, tile, pad, blend, border, budget, started, selection
     )
-    budget = check_budget(options.memory_budget)
-    if options.threads is not None:
-        check_whole_number(options.threads, "threads", minimum=1)
-    return CheckedOptions(facts, options, dev, used, tile, pad, blend, border, budget, started, selection)
 
 
 def _windows(facts: ModelFacts, record: ImageRecord, tile: int | None, checked: CheckedOptions) -> int:
