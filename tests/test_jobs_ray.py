@@ -247,6 +247,7 @@ def _join_second_node(address: str, started: list[subprocess.Popen]) -> None:
     ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     assert ray_cli, "the ray command comes with the ray package"
     before = _alive_nodes()
+    cpus_before = ray.cluster_resources().get("CPU", 0)
     for _attempt in range(2):
         node = subprocess.Popen(
             [ray_cli, "start", "--address", address, "--num-cpus=1"]
@@ -260,6 +261,11 @@ def _join_second_node(address: str, started: list[subprocess.Popen]) -> None:
         while _alive_nodes() <= before and node.poll() is None:
             assert time.monotonic() < deadline, "the second node did not join within 120 s"
             time.sleep(0.2)  # polling for the node to register, not timing anything
+        # A node is listed alive before the scheduler sees its CPU; SPREAD would then place both
+        # workers on the head node. Wait until the cluster's CPUs include the new node's.
+        while ray.cluster_resources().get("CPU", 0) <= cpus_before and node.poll() is None:
+            assert time.monotonic() < deadline, "the second node's CPU did not show within 120 s"
+            time.sleep(0.2)  # polling for the scheduler's view, not timing anything
         if node.poll() is None:
             return
         _stop(node)
