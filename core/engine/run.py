@@ -21,7 +21,15 @@ import torch
 from ..errors import PrecisionNotSupportedError, UpscaleOutOfMemoryError
 from ..load.modellike import UpscaleModelLike
 from ..options import TILE_AUTO, TILE_WHOLE, Tile, UpscaleOptions, check_whole_number
-from .backends import Selection, WindowRunner, get_backend, open_runner, select_backend
+from .backends import (
+    MEASURE_MIN_PIXELS,
+    NOT_MEASURED_YET,
+    Selection,
+    WindowRunner,
+    get_backend,
+    open_runner,
+    select_backend,
+)
 from .channels import ChannelPlan, plan_channels
 from .image_tensors import ImageRecord, assemble_output, read_images, to_caller_image
 from .memory import PeakMemory, default_budget
@@ -256,14 +264,17 @@ def plan_upscale(checked: CheckedOptions, image: Any) -> UpscaleJob:
     facts, options = checked.facts, checked.options
     record, frames = read_images(image, bgr=options.bgr)
     selection = checked.selection
-    if options.backend == "auto":  # now the job's size is known: auto may measure (once per model)
+    # now the job's size is known, auto may measure (once per model) if the job is large enough;
+    # any other answer the check got (a stored decision, no OpenVINO, not a CPU) is final, and
+    # asking again would only re-read the store and re-check the weights
+    job_pixels = record.height * record.width * record.batch
+    if (
+        options.backend == "auto"
+        and selection.reason == NOT_MEASURED_YET
+        and job_pixels >= MEASURE_MIN_PIXELS
+    ):
         selection = select_backend(
-            "auto",
-            facts,
-            options.precision,
-            checked.device,
-            job_pixels=record.height * record.width * record.batch,
-            threads=options.threads,
+            "auto", facts, options.precision, checked.device, job_pixels=job_pixels, threads=options.threads
         )
     channels = plan_channels(
         record.colour_channels, record.has_alpha, options.alpha, facts.input_channels, facts.output_channels

@@ -8,6 +8,7 @@ entry each (``backend_registry``); ``autoselect`` picks one per machine and mode
 
 from .autoselect import (
     MEASURE_MIN_PIXELS,
+    NOT_MEASURED_YET,
     QUALITY_FLOOR_DB,
     SWITCH_MARGIN,
     BackendChoice,
@@ -41,4 +42,5 @@ __all__ = [
     "QUALITY_FLOOR_DB",
     "SWITCH_MARGIN",
     "MEASURE_MIN_PIXELS",
+    "NOT_MEASURED_YET",
 ]

@@ -53,9 +53,14 @@ __all__ = [
     "QUALITY_FLOOR_DB",
     "SWITCH_MARGIN",
     "MEASURE_MIN_PIXELS",
+    "NOT_MEASURED_YET",
 ]
 
 log = logging.getLogger(__name__)
+
+NOT_MEASURED_YET = "small job, not measured yet"
+"""The one reason that a larger job (which may measure) can change: every other answer of
+:func:`choose_backend` is final for the model, precision request and machine."""
 
 QUALITY_FLOOR_DB = 45.0
 """Least PSNR (dB) against torch fp32 for ``auto`` to use a backend/precision pair."""
@@ -305,7 +310,7 @@ def choose_backend(
             return stored
     if job_pixels < MEASURE_MIN_PIXELS and not remeasure:
         return BackendChoice(
-            "torch", torch_backend.resolve_precision(facts, precision, device), "small job, not measured yet"
+            "torch", torch_backend.resolve_precision(facts, precision, device), NOT_MEASURED_YET
         )
     entry = measure_backends(facts, precision, remeasure=True, threads=threads)
     return BackendChoice(str(entry["backend"]), str(entry["precision"]), "measured")
