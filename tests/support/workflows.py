@@ -40,40 +40,8 @@ def widget_layout(input_types: dict[str, dict[str, Any]]) -> list[WidgetSlot]:
     return slots
 
 
-def socket_inputs(input_types: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
-    """(name, type) of the inputs drawn as sockets, in slot order."""
-    sockets = []
-    for category in ("required", "optional"):
-        for name, declared in input_types.get(category, {}).items():
-            kind = declared[0]
-            if not (isinstance(kind, list) or kind in WIDGET_TYPES):
-                sockets.append((name, kind))
-    return sockets
-
-
 def load(path: Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def to_prompt(workflow: dict[str, Any], classes: dict[str, type]) -> dict[str, dict[str, Any]]:
-    """The API-format prompt the frontend queues for a UI workflow (notes and muted nodes skipped)."""
-    links = {link[0]: link for link in workflow["links"]}
-    prompt: dict[str, dict[str, Any]] = {}
-    for node in workflow["nodes"]:
-        if node["type"] not in classes or node.get("mode", 0) != 0:
-            continue
-        types = classes[node["type"]].INPUT_TYPES()
-        inputs: dict[str, Any] = {}
-        values = list(node.get("widgets_values") or [])
-        for slot, value in zip(widget_layout(types), values, strict=False):
-            if slot.kind == "input":
-                inputs[slot.name] = value
-        for item in node.get("inputs", []):
-            if item.get("link") is not None:
-                link = links[item["link"]]
-                inputs[item["name"]] = [str(link[1]), link[2]]
-        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
-    return prompt
 
 
 class WorkflowMismatch(AssertionError):
