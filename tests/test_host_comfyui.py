@@ -366,14 +366,18 @@ def _animevideo_loader(info: dict[str, Any]) -> dict[str, Any]:
     return {**_defaults(info, "RealESRGANKitLoadModel"), "model_name": "realesr-animevideov3"}
 
 
-def test_interrupt_stops_a_video_within_a_frame_and_leaves_nothing(server: ComfyServer):
-    info = _object_info(server)
-    inputs = _defaults(info, "RealESRGANKitUpscaleVideo")
-    inputs.update({"file": "long.mp4", "filename_prefix": "video/interrupted"})
-    prompt = {
+def _file_video_prompt(info: dict[str, Any], file: str, prefix: str) -> dict[str, Any]:
+    """Our Load node (realesr-animevideov3) → Upscale Video on a file of the input folder."""
+    inputs = {**_defaults(info, "RealESRGANKitUpscaleVideo"), "file": file, "filename_prefix": prefix}
+    return {
         "1": {"class_type": "RealESRGANKitLoadModel", "inputs": _animevideo_loader(info)},
         "2": {"class_type": "RealESRGANKitUpscaleVideo", "inputs": {**inputs, "model": ["1", 0]}},
     }
+
+
+def test_interrupt_stops_a_video_within_a_frame_and_leaves_nothing(server: ComfyServer):
+    info = _object_info(server)
+    prompt = _file_video_prompt(info, "long.mp4", "video/interrupted")
     ws = server.websocket()
     state: dict[str, Any] = {"at_interrupt": None, "last": 0}
 
@@ -402,12 +406,7 @@ def test_interrupt_stops_a_video_within_a_frame_and_leaves_nothing(server: Comfy
 
 def test_after_a_typed_error_the_server_stays_up(server: ComfyServer):
     info = _object_info(server)
-    inputs = _defaults(info, "RealESRGANKitUpscaleVideo")
-    inputs.update({"file": "broken.mp4", "filename_prefix": "video/broken"})
-    prompt = {
-        "1": {"class_type": "RealESRGANKitLoadModel", "inputs": _animevideo_loader(info)},
-        "2": {"class_type": "RealESRGANKitUpscaleVideo", "inputs": {**inputs, "model": ["1", 0]}},
-    }
+    prompt = _file_video_prompt(info, "broken.mp4", "video/broken")
     entry = server.run(prompt)
     assert entry["status"]["status_str"] == "error"
     error = messages(entry)["execution_error"]
